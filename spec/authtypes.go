@@ -1,0 +1,159 @@
+package spec
+
+import (
+	"maps"
+	"slices"
+	"sync"
+)
+
+// Implementation types of a method.
+const (
+	ImplMapping        = "mapping"
+	ImplJavaScript     = "javascript"
+	ImplExpr           = "expr"
+	ImplRestAPIMapping = "rest-api-mapping"
+)
+
+// MethodRule says how one method may appear in an auth block of a type.
+type MethodRule struct {
+	// Required methods must be present (in the block or, for options, inherited).
+	Required bool
+	// Implementations lists the allowed implementation types.
+	Implementations []string
+	// Inputs are the variables the method receives; formulas and
+	// expressions reading anything else get a warning.
+	Inputs []string
+	// Inherited methods of an option fall back to the base auth block.
+	Inherited bool
+}
+
+// AuthType describes one auth type: its name, aliases and the methods it
+// allows. The same table drives validation here and execution in the engine.
+type AuthType struct {
+	Name    string
+	Aliases []string
+	Title   string
+	Methods map[string]MethodRule
+	// RequiresProxyKey is set for the proxy type.
+	RequiresProxyKey bool
+}
+
+// Method names.
+const (
+	MethodMakeAPIClient                          = "makeApiClient"
+	MethodTest                                   = "test"
+	MethodRefreshCredentials                     = "refreshCredentials"
+	MethodGetCredentialsFromConnectionParameters = "getCredentialsFromConnectionParameters"
+	MethodDisconnect                             = "disconnect"
+	MethodGetOAuthConfig                         = "getOAuthConfig"
+	MethodGetTokenData                           = "getTokenData"
+	MethodGetCredentialsFromAccessTokenResponse  = "getCredentialsFromAccessTokenResponse"
+	MethodGetCredentialsFromRefreshTokenResponse = "getCredentialsFromRefreshTokenResponse"
+)
+
+var (
+	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters"}
+	oauthInputs  = []string{"connectorParameters", "connectionInput", "connectionParameters", "redirectUri", "state"}
+	anyImpl      = []string{ImplMapping, ImplExpr, ImplJavaScript}
+)
+
+// commonMethods are allowed for every auth type.
+func commonMethods() map[string]MethodRule {
+	return map[string]MethodRule{
+		MethodMakeAPIClient:      {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
+		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: append(slices.Clone(clientInputs), "apiClient"), Inherited: true},
+		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: append(slices.Clone(clientInputs), "apiClient")},
+		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: append(slices.Clone(clientInputs), "apiClient"), Inherited: true},
+	}
+}
+
+func withMethods(base map[string]MethodRule, extra map[string]MethodRule) map[string]MethodRule {
+	out := maps.Clone(base)
+	maps.Copy(out, extra)
+	return out
+}
+
+var (
+	authTypesMu sync.RWMutex
+	authTypes   = map[string]*AuthType{}
+)
+
+func init() {
+	credsFromParams := MethodRule{Implementations: anyImpl, Inputs: []string{"connectorParameters", "connectionParameters", "connectionInput"}}
+	RegisterAuthType(AuthType{
+		Name:    "client-credentials",
+		Title:   "API key, basic auth or other credentials typed by the user",
+		Methods: withMethods(commonMethods(), map[string]MethodRule{MethodGetCredentialsFromConnectionParameters: credsFromParams}),
+	})
+	RegisterAuthType(AuthType{
+		Name:  "oauth2",
+		Title: "OAuth 2.0",
+		Methods: withMethods(commonMethods(), map[string]MethodRule{
+			MethodGetCredentialsFromConnectionParameters: credsFromParams,
+			MethodGetOAuthConfig:                         {Required: true, Implementations: anyImpl, Inputs: oauthInputs},
+			MethodGetTokenData:                           {Implementations: anyImpl, Inputs: []string{"connectorParameters", "connectionParameters", "connectionInput", "codeVerifier", "queryParameters", "redirectUri"}},
+			MethodGetCredentialsFromAccessTokenResponse:  {Implementations: anyImpl, Inputs: []string{"tokenResponse", "connectorParameters", "connectionParameters", "connectionInput", "queryParameters", "request"}},
+			MethodGetCredentialsFromRefreshTokenResponse: {Implementations: anyImpl, Inputs: []string{"tokenResponse", "credentials", "connectorParameters", "connectionParameters"}},
+		}),
+	})
+	RegisterAuthType(AuthType{
+		Name:    "oauth1",
+		Title:   "OAuth 1.0a",
+		Methods: withMethods(commonMethods(), map[string]MethodRule{MethodGetOAuthConfig: {Required: true, Implementations: anyImpl, Inputs: oauthInputs}}),
+	})
+	RegisterAuthType(AuthType{
+		Name:             "proxy",
+		Title:            "Rides on a connection of another connector",
+		Methods:          commonMethods(),
+		RequiresProxyKey: true,
+	})
+	RegisterAuthType(AuthType{
+		Name:    "integration-app-token",
+		Aliases: []string{"membrane-token"},
+		Title:   "integration.app / Membrane token",
+		Methods: commonMethods(),
+	})
+}
+
+// RegisterAuthType adds an auth type (or replaces one of the same name).
+// It is meant to be called from init functions.
+func RegisterAuthType(t AuthType) {
+	authTypesMu.Lock()
+	defer authTypesMu.Unlock()
+	tt := t
+	authTypes[t.Name] = &tt
+	for _, a := range t.Aliases {
+		authTypes[a] = &tt
+	}
+}
+
+// LookupAuthType returns the auth type registered under name or an alias.
+func LookupAuthType(name string) (*AuthType, bool) {
+	authTypesMu.RLock()
+	defer authTypesMu.RUnlock()
+	t, ok := authTypes[name]
+	return t, ok
+}
+
+// AuthTypeNames returns every registered name and alias, sorted.
+func AuthTypeNames() []string {
+	authTypesMu.RLock()
+	defer authTypesMu.RUnlock()
+	return slices.Sorted(maps.Keys(authTypes))
+}
+
+// AllMethodNames returns every method name any registered type allows, sorted.
+func AllMethodNames() []string {
+	authTypesMu.RLock()
+	defer authTypesMu.RUnlock()
+	set := map[string]bool{}
+	for _, t := range authTypes {
+		for m := range t.Methods {
+			set[m] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// MethodNames returns the methods t allows, sorted.
+func (t *AuthType) MethodNames() []string { return slices.Sorted(maps.Keys(t.Methods)) }

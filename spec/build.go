@@ -1,0 +1,609 @@
+package spec
+
+import (
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// loader builds a Connector from its spec document and method files,
+// collecting diagnostics as it goes.
+type loader struct {
+	c       *Connector
+	fsys    fs.FS
+	doc     *document
+	diags   Diagnostics
+	keyHint string // default key when the spec has none
+}
+
+func (l *loader) add(ds ...Diagnostic) { l.diags = append(l.diags, ds...) }
+
+func (l *loader) load() {
+	src, err := readFile(l.fsys, l.c.SpecFile)
+	if err != nil {
+		l.add(Pos{File: l.c.SpecFile}.Errorf("", "cannot read: %s", fsErrorText(err)))
+		return
+	}
+	doc, diags := parseYAML(l.c.SpecFile, src)
+	l.add(diags...)
+	if doc == nil {
+		return
+	}
+	if _, ok := doc.value.(map[string]any); !ok {
+		l.add(doc.at("").Errorf("", "a connector spec must be a YAML mapping (key, name, auth, ...), not a %s", typeName(doc.value)))
+		return
+	}
+	l.doc = doc
+	l.add(checkFormat(doc)...)
+
+	c := l.c
+	c.Key = l.str("/key")
+	c.Name = l.str("/name")
+	c.Description = l.str("/description")
+	c.LogoURI = l.str("/logoUri")
+	c.AppURI = l.str("/appUri")
+	c.APIDocsURI = l.str("/apiDocsUri")
+	l.defaultKey()
+	if lookupPointer(doc.value, "/name") == nil {
+		l.add(doc.at("").Errorf("/name", "the connector has no name: add `name: <display name>`"))
+	}
+	c.ParametersSchema = l.schema("/parametersSchema")
+	c.InputSchema = l.schema("/inputSchema")
+	c.UI = l.ui("/ui")
+	if lookupPointer(doc.value, "/auth") == nil {
+		l.add(doc.at("").Errorf("/auth", "the connector has no auth block: add `auth:` with a type and makeApiClient"))
+		return
+	}
+	c.Auth = l.auth("/auth", "", nil)
+}
+
+// defaultKey fills in the key from the folder or file name, as
+// integration.app does for connectors whose spec has none.
+func (l *loader) defaultKey() {
+	if l.c.Key != "" || lookupPointer(l.doc.value, "/key") != nil {
+		return
+	}
+	name := l.keyHint
+	if name == "" {
+		name = path.Base(l.c.Root)
+		if l.c.Layout == LayoutFile {
+			name = strings.TrimSuffix(strings.TrimSuffix(path.Base(l.c.SpecFile), ".yml"), ".yaml")
+		}
+	}
+	name = strings.ToLower(name)
+	if !keyPattern.MatchString(name) {
+		l.add(l.doc.at("").Errorf("/key", "the connector has no key and %q cannot serve as one: add `key: <lower-case-key>`", name))
+		return
+	}
+	l.c.Key = name
+}
+
+// str returns the string at ptr, or "" (wrong types are reported by the
+// format check).
+func (l *loader) str(ptr string) string {
+	s, _ := lookupPointer(l.doc.value, ptr).(string)
+	return s
+}
+
+func (l *loader) schema(ptr string) *JSONSchema {
+	v, ok := lookupPointer(l.doc.value, ptr).(map[string]any)
+	if !ok {
+		return nil
+	}
+	compiled, diags := checkJSONSchema(l.doc, ptr)
+	l.add(diags...)
+	return &JSONSchema{Value: v, Compiled: compiled, Pos: l.doc.at(ptr)}
+}
+
+func (l *loader) ui(ptr string) *UI {
+	if _, ok := lookupPointer(l.doc.value, ptr).(map[string]any); !ok {
+		return nil
+	}
+	return &UI{
+		Schema:      l.schema(ptr + "/schema"),
+		Description: l.str(ptr + "/description"),
+		HelpURI:     l.str(ptr + "/helpUri"),
+	}
+}
+
+// auth reads the auth block at ptr. base is nil for the base block; for an
+// option it is the base block, which the option is merged over.
+func (l *loader) auth(ptr, key string, base *Auth) *Auth {
+	raw, ok := lookupPointer(l.doc.value, ptr).(map[string]any)
+	if !ok {
+		return nil
+	}
+	a := &Auth{
+		Key:                     key,
+		TypeName:                l.str(ptr + "/type"),
+		Title:                   l.str(ptr + "/title"),
+		Description:             l.str(ptr + "/description"),
+		UI:                      l.ui(ptr + "/ui"),
+		InputSchema:             l.schema(ptr + "/inputSchema"),
+		ParametersSchema:        l.schema(ptr + "/parametersSchema"),
+		CredentialsSchema:       l.schema(ptr + "/credentialsSchema"),
+		CustomCredentialsSchema: l.schema(ptr + "/customCredentialsSchema"),
+		Enabled:                 l.doc.node(ptr + "/enabled"),
+		ProxyKey:                l.str(ptr + "/proxyKey"),
+		Methods:                 map[string]*Method{},
+		Options:                 map[string]*Auth{},
+		Pos:                     l.doc.keyAt(ptr),
+	}
+	if hosts, ok := raw["allowedHosts"].([]any); ok {
+		for _, h := range hosts {
+			if s, ok := h.(string); ok {
+				a.AllowedHosts = append(a.AllowedHosts, s)
+			}
+		}
+	}
+	t, known := LookupAuthType(a.TypeName)
+	if known {
+		a.Type = t.Name
+	}
+	if _, hasType := raw["type"]; !hasType && base == nil {
+		if _, hasOptions := raw["options"]; !hasOptions {
+			l.add(l.doc.keyAt(ptr).Errorf(ptr+"/type", "auth has no type: add `type:` (%s)", strings.Join(primaryTypeNames(), ", ")))
+		} else {
+			// A typeless base block only carries what its options share.
+			t, known = sharedAuthType(), true
+		}
+	}
+
+	convDir := path.Join(l.c.Root, "auth")
+	if key != "" {
+		convDir = path.Join(convDir, key)
+	}
+	allMethods := AllMethodNames()
+	for _, name := range l.doc.orderedKeys(ptr) {
+		if !slices.Contains(allMethods, name) {
+			continue
+		}
+		mptr := ptr + "/" + name
+		if !known {
+			continue // the unknown type is already reported
+		}
+		rule, allowed := t.Methods[name]
+		if !allowed {
+			l.add(l.doc.keyAt(mptr).Errorf(mptr, "method %s is not allowed for auth type %s (allowed: %s)", name, a.TypeName, strings.Join(t.MethodNames(), ", ")))
+			continue
+		}
+		if m := l.declaredMethod(mptr, name, a.TypeName, rule, convDir); m != nil {
+			a.Methods[name] = m
+		}
+	}
+	if known && l.c.Layout == LayoutDirectory {
+		l.conventionMethods(a, ptr, t, convDir)
+	}
+
+	if base == nil {
+		for _, okey := range l.doc.orderedKeys(ptr + "/options") {
+			optr := ptr + "/options/" + escapePointer(okey)
+			if opt := l.auth(optr, okey, a); opt != nil {
+				a.Options[okey] = opt
+				a.OptionKeys = append(a.OptionKeys, okey)
+			}
+		}
+	} else {
+		l.mergeOver(a, base)
+	}
+	if known && a.Type != "" {
+		l.checkRequired(a, ptr, t)
+	}
+	return a
+}
+
+// sharedAuthType is the pseudo type of a base block without a type: it
+// allows the methods every type has, and requires none.
+func sharedAuthType() *AuthType {
+	t := &AuthType{Name: "", Methods: map[string]MethodRule{}}
+	for name, rule := range commonMethods() {
+		rule.Required = false
+		t.Methods[name] = rule
+	}
+	return t
+}
+
+// primaryTypeNames lists the auth types without aliases, for messages.
+func primaryTypeNames() []string {
+	var out []string
+	for _, n := range AuthTypeNames() {
+		if t, _ := LookupAuthType(n); t.Name == n {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// checkRequired reports required methods and keys that are missing after
+// convention files and inheritance were taken into account.
+func (l *loader) checkRequired(a *Auth, ptr string, t *AuthType) {
+	where := "auth"
+	if a.Key != "" {
+		where = "auth option " + a.Key
+	}
+	for _, name := range t.MethodNames() {
+		if !t.Methods[name].Required || a.Methods[name] != nil || lookupPointer(l.doc.value, ptr+"/"+name) != nil {
+			continue // present, or declared and already reported as broken
+		}
+		hint := ""
+		if l.c.Layout == LayoutDirectory {
+			dir := "auth/"
+			if a.Key != "" {
+				dir += a.Key + "/"
+			}
+			hint = fmt.Sprintf(" or add %s%s.map.yml (or .js, .ts, .expr)", dir, kebab(name))
+		}
+		l.add(a.Pos.Errorf("", "%s (type %s) has no %s method: declare it in the spec%s", where, a.TypeName, name, hint))
+	}
+	if t.RequiresProxyKey && a.ProxyKey == "" {
+		l.add(a.Pos.Errorf("", "%s is of type proxy but has no proxyKey: name the connector it rides on", where))
+	}
+}
+
+// declaredMethod reads a method written in the spec.
+func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, convDir string) *Method {
+	raw, ok := lookupPointer(l.doc.value, ptr).(map[string]any)
+	if !ok {
+		return nil // wrong type: reported by the format check
+	}
+	m := &Method{Name: name, Pos: l.doc.keyAt(ptr)}
+	impl, _ := raw["implementationType"].(string)
+	var bodies []string
+	for _, k := range []string{"filePath", "mapping", "code", "expr"} {
+		if _, ok := raw[k]; ok {
+			bodies = append(bodies, k)
+		}
+	}
+	if len(bodies) > 1 {
+		l.add(l.doc.keyAt(ptr+"/"+bodies[1]).Errorf(ptr, "method %s has both %s and %s; give exactly one body", name, bodies[0], bodies[1]))
+		return nil
+	}
+	body := ""
+	if len(bodies) == 1 {
+		body = bodies[0]
+	}
+	implied := map[string]string{"mapping": ImplMapping, "code": ImplJavaScript, "expr": ImplExpr}[body]
+	if body == "filePath" {
+		implied = implFromFile(l.str(ptr + "/filePath"))
+	}
+	known := []string{ImplMapping, ImplJavaScript, ImplExpr, ImplRestAPIMapping}
+	if impl != "" && !slices.Contains(known, impl) {
+		return nil // unknown implementationType: reported by the format check
+	}
+	switch {
+	case impl == "" && implied == "" && body == "":
+		l.add(m.Pos.Errorf(ptr, "method %s has neither implementationType nor a body", name))
+		return nil
+	case impl == "":
+		impl = implied
+	case body == "mapping" && impl != ImplMapping && impl != ImplRestAPIMapping,
+		body == "code" && impl != ImplJavaScript,
+		body == "expr" && impl != ImplExpr:
+		l.add(l.doc.keyAt(ptr+"/"+body).Errorf(ptr+"/"+body, "method %s: inline %s does not go with implementationType %s", name, body, impl))
+		return nil
+	}
+	m.ImplementationType = impl
+	if !slices.Contains(rule.Implementations, impl) {
+		l.add(l.doc.at(ptr+"/implementationType").Errorf(ptr+"/implementationType",
+			"method %s cannot be implemented as %s for auth type %s (allowed: %s)", name, impl, typeName, strings.Join(rule.Implementations, ", ")))
+		return nil
+	}
+	switch body {
+	case "mapping":
+		m.Mapping = l.doc.node(ptr + "/mapping")
+		m.Body = l.doc.at(ptr + "/mapping")
+	case "code", "expr":
+		l.inlineSource(m, ptr+"/"+body, raw)
+	case "filePath":
+		if !l.fileMethod(m, ptr+"/filePath") {
+			return nil
+		}
+	default:
+		file, diags := l.conventionFile(convDir, name, impl)
+		l.add(diags...)
+		if len(diags) > 0 {
+			return nil
+		}
+		if file == "" {
+			l.add(m.Pos.Errorf(ptr, "method %s is declared as %s but has no body: add filePath, an inline body, or %s/%s%s",
+				name, impl, strings.TrimPrefix(convDir, l.c.Root+"/"), kebab(name), implSuffixes[impl][0]))
+			return nil
+		}
+		if !l.readMethodFile(m, file, Pos{File: file}) {
+			return nil
+		}
+	}
+	return m
+}
+
+// inlineSource sets the body of a method written inline (code: or expr:),
+// remembering where it starts so errors point into the spec.
+func (l *loader) inlineSource(m *Method, ptr string, raw map[string]any) {
+	n := l.doc.node(ptr)
+	m.Source, _ = lookupPointer(l.doc.value, ptr).(string)
+	m.Language = "typescript"
+	if lang, _ := raw["language"].(string); lang == "javascript" {
+		m.Language = "javascript"
+	}
+	m.Body = Pos{File: l.doc.file, Line: n.Line, Column: n.Column}
+	switch n.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// Block scalar content starts on the next line, indented.
+		m.Body.Line++
+		lines := strings.Split(string(l.doc.src), "\n")
+		if m.Body.Line-1 < len(lines) {
+			text := lines[m.Body.Line-1]
+			m.blockIndent = len(text) - len(strings.TrimLeft(text, " "))
+		}
+		m.Body.Column = m.blockIndent + 1
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		m.Body.Column++
+	}
+}
+
+var implSuffixes = map[string][]string{
+	ImplMapping:        {".map.yml", ".map.yaml", ".yml", ".yaml"},
+	ImplRestAPIMapping: {".map.yml", ".map.yaml", ".yml", ".yaml"},
+	ImplJavaScript:     {".js", ".ts", ".mjs"},
+	ImplExpr:           {".expr"},
+}
+
+func implFromFile(name string) string {
+	for _, impl := range []string{ImplMapping, ImplJavaScript, ImplExpr} {
+		for _, s := range implSuffixes[impl] {
+			if strings.HasSuffix(name, s) {
+				return impl
+			}
+		}
+	}
+	return ""
+}
+
+// kebab turns a method name into its file-name stem: makeApiClient ->
+// make-api-client, getOAuthConfig -> get-oauth-config.
+func kebab(name string) string {
+	name = strings.ReplaceAll(name, "OAuth", "Oauth")
+	var b strings.Builder
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// stems are the file-name stems a method may be found under.
+func stems(method string) []string {
+	if method == MethodGetOAuthConfig {
+		return []string{kebab(method), "oauth-config"}
+	}
+	return []string{kebab(method)}
+}
+
+// conventionFile finds the file of a method in dir by name convention. impl
+// "" accepts any implementation type. More than one match is an error.
+func (l *loader) conventionFile(dir, method, impl string) (string, Diagnostics) {
+	var found []string
+	for _, stem := range stems(method) {
+		for _, im := range []string{ImplMapping, ImplJavaScript, ImplExpr} {
+			if impl != "" && implSuffixes[impl][0] != implSuffixes[im][0] {
+				continue
+			}
+			for _, suf := range implSuffixes[im] {
+				f := path.Join(dir, stem+suf)
+				if info, err := fs.Stat(l.fsys, f); err == nil && !info.IsDir() {
+					found = append(found, f)
+				}
+			}
+		}
+	}
+	// x.map.yml also matches the plain .yml suffix of the same stem.
+	found = slices.Compact(found)
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", Diagnostics{Pos{File: found[1]}.Errorf("", "method %s is defined by both %s and %s; keep one", method, found[0], found[1])}
+}
+
+// conventionMethods adds the methods of a that are not declared in the spec
+// but exist as files in dir, and warns about files for methods this type
+// does not have.
+func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string) {
+	for _, name := range t.MethodNames() {
+		if lookupPointer(l.doc.value, ptr+"/"+name) != nil || a.Methods[name] != nil {
+			continue
+		}
+		file, diags := l.conventionFile(dir, name, "")
+		l.add(diags...)
+		if file == "" {
+			continue
+		}
+		m := &Method{Name: name, Pos: Pos{File: file}, ImplementationType: implFromFile(file)}
+		if !slices.Contains(t.Methods[name].Implementations, m.ImplementationType) {
+			l.add(m.Pos.Errorf("", "method %s cannot be implemented as %s for auth type %s (allowed: %s)", name, m.ImplementationType, a.TypeName, strings.Join(t.Methods[name].Implementations, ", ")))
+			continue
+		}
+		if l.readMethodFile(m, file, m.Pos) {
+			a.Methods[name] = m
+		}
+	}
+	for _, name := range AllMethodNames() {
+		if _, ok := t.Methods[name]; ok {
+			continue
+		}
+		if file, _ := l.conventionFile(dir, name, ""); file != "" {
+			l.add(Pos{File: file}.Warnf("", "%s is not used: auth type %s has no %s method", file, a.TypeName, name))
+		}
+	}
+}
+
+// fileMethod reads the body named by filePath, which must stay inside the
+// connector folder.
+func (l *loader) fileMethod(m *Method, ptr string) bool {
+	rel := l.str(ptr)
+	at := l.doc.at(ptr)
+	clean := path.Clean(rel)
+	if path.IsAbs(rel) || clean == ".." || strings.HasPrefix(clean, "../") {
+		l.add(at.Errorf(ptr, "filePath %q leaves the connector folder; paths are relative to it", rel))
+		return false
+	}
+	file := path.Join(l.c.Root, clean)
+	if info, err := fs.Stat(l.fsys, file); err != nil || info.IsDir() {
+		what := "does not exist"
+		if err == nil {
+			what = "is a directory"
+		}
+		l.add(at.Errorf(ptr, "filePath %q %s (looked for %s)", rel, what, file))
+		return false
+	}
+	if want := implFromFile(file); want != "" && m.ImplementationType != ImplRestAPIMapping && want != m.ImplementationType {
+		l.add(at.Errorf(ptr, "filePath %q is a %s file but the method is implemented as %s", rel, want, m.ImplementationType))
+		return false
+	}
+	return l.readMethodFile(m, file, at)
+}
+
+// readMethodFile reads a method body from file; at is where to report a
+// file that cannot be read.
+func (l *loader) readMethodFile(m *Method, file string, at Pos) bool {
+	src, err := readFile(l.fsys, file)
+	if err != nil {
+		l.add(at.Errorf("", "cannot read %s: %s", file, fsErrorText(err)))
+		return false
+	}
+	m.Body = Pos{File: file}
+	switch m.ImplementationType {
+	case ImplMapping, ImplRestAPIMapping:
+		doc, diags := parseYAML(file, src)
+		l.add(diags...)
+		if doc == nil {
+			return false
+		}
+		if _, ok := doc.value.(map[string]any); !ok {
+			l.add(doc.at("").Errorf("", "a %s file must hold a YAML mapping, not a %s", m.ImplementationType, typeName(doc.value)))
+			return false
+		}
+		m.Mapping = doc.root
+		m.Body = doc.at("")
+	default:
+		m.Source = string(src)
+		m.Language = "javascript"
+		if strings.HasSuffix(file, ".ts") {
+			m.Language = "typescript"
+		}
+	}
+	return true
+}
+
+// mergeOver completes an option with what it inherits from the base block.
+func (l *loader) mergeOver(opt, base *Auth) {
+	if opt.Title == "" {
+		opt.Title = base.Title
+	}
+	if opt.Description == "" {
+		opt.Description = base.Description
+	}
+	opt.UI = mergeUI(base.UI, opt.UI)
+	opt.InputSchema = mergeSchemas(base.InputSchema, opt.InputSchema)
+	opt.ParametersSchema = mergeSchemas(base.ParametersSchema, opt.ParametersSchema)
+	opt.CredentialsSchema = mergeSchemas(base.CredentialsSchema, opt.CredentialsSchema)
+	opt.CustomCredentialsSchema = mergeSchemas(base.CustomCredentialsSchema, opt.CustomCredentialsSchema)
+	if opt.ProxyKey == "" {
+		opt.ProxyKey = base.ProxyKey
+	}
+	for _, h := range base.AllowedHosts {
+		if !slices.Contains(opt.AllowedHosts, h) {
+			opt.AllowedHosts = append(opt.AllowedHosts, h)
+		}
+	}
+	t, ok := LookupAuthType(opt.Type)
+	if !ok {
+		return
+	}
+	for name, m := range base.Methods {
+		rule, allowed := t.Methods[name]
+		if !allowed || !rule.Inherited || opt.Methods[name] != nil || !slices.Contains(rule.Implementations, m.ImplementationType) {
+			continue
+		}
+		inherited := *m
+		inherited.Inherited = true
+		opt.Methods[name] = &inherited
+	}
+}
+
+func mergeUI(base, over *UI) *UI {
+	if base == nil {
+		return over
+	}
+	if over == nil {
+		return base
+	}
+	out := *over
+	if out.Description == "" {
+		out.Description = base.Description
+	}
+	if out.HelpURI == "" {
+		out.HelpURI = base.HelpURI
+	}
+	out.Schema = mergeSchemas(base.Schema, over.Schema)
+	return &out
+}
+
+// mergeSchemas merges an option's schema over the base one: properties are
+// merged key by key, required lists are joined, other keywords of the option
+// win.
+func mergeSchemas(base, over *JSONSchema) *JSONSchema {
+	if base == nil {
+		return over
+	}
+	if over == nil {
+		return base
+	}
+	merged := mergeSchemaValues(base.Value, over.Value)
+	out := &JSONSchema{Value: merged, Pos: over.Pos}
+	out.Compiled, _ = compileSchemaValue(merged)
+	return out
+}
+
+func mergeSchemaValues(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	for k, v := range over {
+		switch k {
+		case "properties":
+			bp, _ := base[k].(map[string]any)
+			op, _ := v.(map[string]any)
+			props := maps.Clone(bp)
+			if props == nil {
+				props = map[string]any{}
+			}
+			maps.Copy(props, op)
+			out[k] = props
+		case "required":
+			br, _ := base[k].([]any)
+			or, _ := v.([]any)
+			req := slices.Clone(br)
+			for _, r := range or {
+				if !slices.Contains(req, r) {
+					req = append(req, r)
+				}
+			}
+			out[k] = req
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+

@@ -1,0 +1,329 @@
+package spec
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/connspec/connspec/schemas"
+)
+
+func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+
+func mustLoad(t *testing.T, fsys fstest.MapFS, p string) *Connector {
+	t.Helper()
+	c, diags := Load(fsys, p)
+	if c == nil || diags.HasErrors() {
+		t.Fatalf("Load(%s) failed:\n%s", p, diags.Error())
+	}
+	return c
+}
+
+func TestDirectoryLayoutFindsMethodsByConvention(t *testing.T) {
+	fsys := fstest.MapFS{
+		"acme/spec.yml": file(`key: acme
+name: Acme
+auth:
+  type: oauth2
+  test:
+    implementationType: javascript
+`),
+		"acme/auth/oauth-config.yml":          file("clientId: {$var: connectorParameters.clientId}\n"),
+		"acme/auth/make-api-client.map.yml":   file("baseUri: https://api.acme.test\n"),
+		"acme/auth/test.ts":                   file("export default async function () { return true }\n"),
+		"acme/auth/refresh-credentials.js":    file("export default function () {}\n"),
+		"acme/auth/get-token-data.expr":       file("connectorParameters\n"),
+		"acme/auth/notes.md":                  file("not a method\n"),
+		"acme/auth/unrelated/make-api-client": file("ignored\n"),
+	}
+	c := mustLoad(t, fsys, "acme")
+	if c.Layout != LayoutDirectory || c.SpecFile != "acme/spec.yml" {
+		t.Errorf("layout %v spec %q", c.Layout, c.SpecFile)
+	}
+	want := map[string]string{
+		MethodGetOAuthConfig:     ImplMapping + "@acme/auth/oauth-config.yml",
+		MethodMakeAPIClient:      ImplMapping + "@acme/auth/make-api-client.map.yml",
+		MethodTest:               ImplJavaScript + "@acme/auth/test.ts",
+		MethodRefreshCredentials: ImplJavaScript + "@acme/auth/refresh-credentials.js",
+		MethodGetTokenData:       ImplExpr + "@acme/auth/get-token-data.expr",
+	}
+	got := map[string]string{}
+	for name, m := range c.Auth.Methods {
+		got[name] = m.ImplementationType + "@" + m.Body.File
+	}
+	if !mapsEqual(got, want) {
+		t.Errorf("methods = %v\nwant %v", got, want)
+	}
+	if l := c.Auth.Methods[MethodTest].Language; l != "typescript" {
+		t.Errorf("test language = %q", l)
+	}
+	if m := c.Auth.Methods[MethodMakeAPIClient].Mapping; m == nil || m.Line != 1 {
+		t.Errorf("makeApiClient mapping node = %v", m)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestInlineCodePositionsMapToTheSpecFile(t *testing.T) {
+	fsys := fstest.MapFS{"stripe.yml": file(`name: Stripe
+auth:
+  type: client-credentials
+  makeApiClient:
+    implementationType: javascript
+    code: |
+      export default function ({ credentials }) {
+        return { baseUri: "https://api.stripe.com" }
+      }
+`)}
+	c := mustLoad(t, fsys, "stripe.yml")
+	if c.Key != "stripe" {
+		t.Errorf("key from file name = %q, want stripe", c.Key)
+	}
+	m := c.Auth.Methods[MethodMakeAPIClient]
+	if !strings.HasPrefix(m.Source, "export default function") {
+		t.Fatalf("source = %q", m.Source)
+	}
+	// Line 2, column 9 of the code is the "r" of "return" in the file.
+	if got := m.SourcePos(2, 3); got != (Pos{File: "stripe.yml", Line: 8, Column: 9}) {
+		t.Errorf("SourcePos(2,3) = %v, want stripe.yml:8:9", got)
+	}
+	if got := m.SourcePos(1, 1); got != (Pos{File: "stripe.yml", Line: 7, Column: 7}) {
+		t.Errorf("SourcePos(1,1) = %v, want stripe.yml:7:7", got)
+	}
+}
+
+func TestOptionsMergeOverTheBaseBlock(t *testing.T) {
+	fsys := fstest.MapFS{
+		"jira/spec.yml": file(`name: Jira
+auth:
+  type: oauth2
+  title: OAuth
+  ui:
+    helpUri: https://help.test/base
+    schema:
+      type: object
+      properties:
+        site: {type: string}
+      required: [site]
+  getOAuthConfig:
+    mapping: {clientId: x}
+  makeApiClient:
+    mapping: {baseUri: https://api.test}
+  refreshCredentials:
+    code: "export default function () {}"
+  options:
+    token:
+      type: client-credentials
+      ui:
+        schema:
+          type: object
+          properties:
+            email: {type: string}
+            token: {type: string}
+          required: [email, token]
+`),
+		"jira/auth/token/test.js": file("export default function () {}\n"),
+	}
+	c := mustLoad(t, fsys, "jira")
+	opt, ok := c.Option("token")
+	if !ok || opt.Type != "client-credentials" {
+		t.Fatalf("option token = %+v", opt)
+	}
+	if opt.Title != "OAuth" || opt.UI.HelpURI != "https://help.test/base" {
+		t.Errorf("title/helpUri not inherited: %q %q", opt.Title, opt.UI.HelpURI)
+	}
+	props := opt.UI.Schema.Value["properties"].(map[string]any)
+	if len(props) != 3 {
+		t.Errorf("merged properties = %v", props)
+	}
+	if req := opt.UI.Schema.Value["required"].([]any); !slices.Equal(req, []any{"site", "email", "token"}) {
+		t.Errorf("merged required = %v", req)
+	}
+	if opt.UI.Schema.Compiled == nil {
+		t.Error("merged schema not compiled")
+	}
+	if m := opt.Methods[MethodMakeAPIClient]; m == nil || !m.Inherited {
+		t.Errorf("makeApiClient should be inherited: %+v", m)
+	}
+	if m := opt.Methods[MethodTest]; m == nil || m.Inherited || m.Body.File != "jira/auth/token/test.js" {
+		t.Errorf("option test should come from auth/token/test.js: %+v", m)
+	}
+	if _, ok := opt.Methods[MethodRefreshCredentials]; ok {
+		t.Error("refreshCredentials must not be inherited")
+	}
+	if _, ok := opt.Methods[MethodGetOAuthConfig]; ok {
+		t.Error("getOAuthConfig is not a client-credentials method")
+	}
+	if c.Auth.Methods[MethodTest] != nil {
+		t.Error("the option's test file must not become the base's test")
+	}
+}
+
+func TestDiagnosticsArePositioned(t *testing.T) {
+	fsys := fstest.MapFS{"bad.yml": file(`name: Bad
+auth:
+  type: oauth3
+  makeApiClinet:
+    mapping: {}
+`)}
+	_, diags := Load(fsys, "bad.yml")
+	want := []string{
+		`bad.yml:3:9: error: unknown auth type "oauth3"; did you mean oauth2?`,
+		`bad.yml:4:3: error: unknown key "makeApiClinet" in auth; did you mean makeApiClient?`,
+	}
+	if len(diags) != len(want) {
+		t.Fatalf("got %d diagnostics:\n%s", len(diags), diags.Error())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(diags[i].String(), w) {
+			t.Errorf("diagnostic %d = %q\nwant prefix %q", i, diags[i].String(), w)
+		}
+	}
+	if diags[0].Path != "/auth/type" {
+		t.Errorf("path = %q", diags[0].Path)
+	}
+}
+
+func TestHostileInputGetsADiagnostic(t *testing.T) {
+	bomb := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	prev := "a"
+	for i := 'b'; i <= 'j'; i++ {
+		bomb += string(i) + ": &" + string(i) + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
+		prev = string(i)
+	}
+	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+	cases := map[string]struct {
+		src  string
+		want string
+	}{
+		"alias bomb":   {bomb, "too many aliases"},
+		"deep nesting": {"name: " + deep + "\n", "nested more than"},
+		"huge":         {"name: x\n" + strings.Repeat("#", MaxFileSize), "larger than the 10 MiB limit"},
+		"binary":       {"name: \xff\xfe\x00", "not UTF-8"},
+		"empty":        {"", "file is empty"},
+		"only comment": {"# nothing\n", "file is empty"},
+		"scalar":       {"just a string\n", "must be a YAML mapping"},
+		"two docs":     {"name: a\n---\nname: b\n", "more than one YAML document"},
+		"tab":          {"name: x\nauth:\n\ttype: oauth2\n", "tab character"},
+		"null key":     {"~: x\n", "mapping key must be a string"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, diags := Load(fstest.MapFS{"c.yml": file(tc.src)}, "c.yml")
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got:\n%s", tc.want, diags.Error())
+			}
+			for _, d := range diags {
+				if d.File != "c.yml" {
+					t.Errorf("diagnostic without file: %v", d)
+				}
+			}
+		})
+	}
+}
+
+func TestFilePathCannotLeaveTheConnector(t *testing.T) {
+	for _, fp := range []string{"../secret.js", "/etc/passwd", "auth/../../x.js"} {
+		fsys := fstest.MapFS{
+			"c/spec.yml": file("name: C\nauth:\n  type: client-credentials\n  makeApiClient:\n    implementationType: javascript\n    filePath: " + fp + "\n"),
+			"secret.js":  file("export default () => ({})\n"),
+		}
+		_, diags := Load(fsys, "c")
+		if !strings.Contains(diags.Error(), "leaves the connector folder") {
+			t.Errorf("filePath %s: %s", fp, diags.Error())
+		}
+	}
+}
+
+func TestDiscoverFindsConnectorsRecursively(t *testing.T) {
+	fsys := fstest.MapFS{
+		"lib/github/spec.yml":       file("name: GitHub\n"),
+		"lib/github/auth/test.js":   file(""),
+		"lib/single/stripe.yml":     file("name: Stripe\n"),
+		"lib/broken/auth/test.js":   file(""),
+		"lib/.hidden/x.yml":         file(""),
+		"lib/node_modules/a/b.yaml": file(""),
+	}
+	found, diags := Discover(fsys, "lib")
+	if !slices.Equal(found, []string{"lib/github", "lib/single/stripe.yml"}) {
+		t.Errorf("found %v", found)
+	}
+	if len(diags) != 1 || diags[0].File != "lib/broken" || !strings.Contains(diags[0].Message, "no spec.yml") {
+		t.Errorf("diags = %v", diags)
+	}
+	_, diags = Discover(fstest.MapFS{"empty/readme.txt": file("")}, "empty")
+	if !diags.HasErrors() {
+		t.Error("a directory without connectors must be reported")
+	}
+}
+
+func TestLoadPathNamesFilesFromTheWorkingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my-api")
+	if err := os.MkdirAll(filepath.Join(dir, "auth"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "spec.yml"), []byte("name: My API\nauth:\n  type: client-credentials\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "auth", "make-api-client.map.yml"), []byte("baseUri: [\n"), 0o644)
+	_, diags := LoadPath(dir)
+	if len(diags) == 0 || !strings.HasPrefix(diags[0].File, filepath.Join(dir, "auth", "make-api-client.map.yml")) {
+		t.Fatalf("diags = %s", diags.Error())
+	}
+	os.WriteFile(filepath.Join(dir, "auth", "make-api-client.map.yml"), []byte("baseUri: https://x.test\n"), 0o644)
+	c, diags := LoadPath(dir)
+	if c == nil || c.Key != "my-api" {
+		t.Fatalf("key from folder name: %v %s", c, diags.Error())
+	}
+	if got := c.DisplayPath(c.Auth.Methods[MethodMakeAPIClient].Body.File); got != filepath.Join(dir, "auth", "make-api-client.map.yml") {
+		t.Errorf("DisplayPath = %q", got)
+	}
+}
+
+// The JSON Schema and the auth-type table must describe the same format:
+// the schema drives editors, the table drives validation and execution.
+func TestSchemaAgreesWithAuthTypeTable(t *testing.T) {
+	var s map[string]any
+	if err := json.Unmarshal(schemas.Connector, &s); err != nil {
+		t.Fatal(err)
+	}
+	body := lookupPointer(s, "/$defs/authBody/properties").(map[string]any)
+	for _, m := range AllMethodNames() {
+		if _, ok := body[m]; !ok {
+			t.Errorf("method %s is missing from the schema", m)
+		}
+	}
+	var enum []string
+	for _, v := range lookupPointer(s, "/$defs/authBody/properties/type/enum").([]any) {
+		enum = append(enum, v.(string))
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(enum)), AuthTypeNames()) {
+		t.Errorf("schema auth types %v != registered %v", enum, AuthTypeNames())
+	}
+	var impls []string
+	for _, v := range lookupPointer(s, "/$defs/implementationType/enum").([]any) {
+		impls = append(impls, v.(string))
+	}
+	for _, name := range AuthTypeNames() {
+		at, _ := LookupAuthType(name)
+		for m, rule := range at.Methods {
+			for _, impl := range rule.Implementations {
+				if !slices.Contains(impls, impl) {
+					t.Errorf("%s.%s allows %s, which the schema does not list", name, m, impl)
+				}
+			}
+		}
+	}
+}
