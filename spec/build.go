@@ -606,4 +606,3 @@ func mergeSchemaValues(base, over map[string]any) map[string]any {
 	}
 	return out
 }
-

@@ -175,7 +175,9 @@ type converter struct {
 	stopped bool
 }
 
-func (c *converter) pos(n *yaml.Node) Pos { return Pos{File: c.doc.file, Line: n.Line, Column: n.Column} }
+func (c *converter) pos(n *yaml.Node) Pos {
+	return Pos{File: c.doc.file, Line: n.Line, Column: n.Column}
+}
 
 func (c *converter) convert(n *yaml.Node, ptr string, depth int) any {
 	if c.stopped {
