@@ -318,7 +318,15 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 			return nil
 		}
 	}
+	l.checkShape(m)
 	return m
+}
+
+// checkShape runs the static checks of a method's literal result.
+func (l *loader) checkShape(m *Method) {
+	if m.Name == MethodMakeAPIClient && m.Mapping != nil {
+		l.add(checkAPIClientShape(m.Body.File, m.Mapping)...)
+	}
 }
 
 // inlineSource sets the body of a method written inline (code: or expr:),
@@ -436,6 +444,7 @@ func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string)
 			continue
 		}
 		if l.readMethodFile(m, file, m.Pos) {
+			l.checkShape(m)
 			a.Methods[name] = m
 		}
 	}

@@ -171,8 +171,8 @@ func Discover(fsys fs.FS, root string) ([]string, Diagnostics) {
 		if depth > 32 {
 			return
 		}
-		if spec, _ := findSpecFile(fsys, dir); spec != "" {
-			found = append(found, dir)
+		if spec, ambiguous := findSpecFile(fsys, dir); spec != "" || ambiguous.HasErrors() && hasSpecFile(fsys, dir) {
+			found = append(found, dir) // Load reports an ambiguous spec file
 			return
 		}
 		entries, err := fs.ReadDir(fsys, dir)
@@ -215,4 +215,13 @@ func DiscoverPath(osPath string) ([]string, Diagnostics) {
 		diags[i].File = displayName(display, diags[i].File)
 	}
 	return found, diags
+}
+
+func hasSpecFile(fsys fs.FS, dir string) bool {
+	for _, n := range specFileNames {
+		if _, err := fs.Stat(fsys, path.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/connspec/connspec/engine/jsrt"
+	"github.com/connspec/connspec/formulas"
+	"github.com/connspec/connspec/internal/suggest"
+	"github.com/connspec/connspec/spec"
+)
+
+// Connector is a compiled connector: the spec plus a ready program for every
+// method of every auth option. It is immutable and safe for concurrent use.
+type Connector struct {
+	Spec *spec.Connector
+	// Auth is the compiled base auth block; Options holds the other ways in.
+	Auth    *Auth
+	Options map[string]*Auth
+}
+
+// Auth is a compiled auth block.
+type Auth struct {
+	Spec *spec.Auth
+	Type *spec.AuthType
+	// Enabled is the compiled enabled formula, or nil when the block is
+	// enabled unconditionally (see EnabledConstant).
+	Enabled         *formulas.Mapping
+	EnabledConstant bool
+	Methods         map[string]*Method
+}
+
+// Method is a compiled auth method. Exactly one of Mapping and Script is set.
+type Method struct {
+	Spec *spec.Method
+	// Mapping is set for mapping, rest-api-mapping and expr methods (an expr
+	// method is compiled as the formula {$expr: source}).
+	Mapping *formulas.Mapping
+	// Script is set for javascript methods.
+	Script *jsrt.Program
+}
+
+// Compile compiles every method of c. Problems are returned as diagnostics
+// with the position in the connector's files; the connector is nil when any
+// of them is an error.
+func Compile(c *spec.Connector) (*Connector, spec.Diagnostics) {
+	cc := &compiler{done: map[string]*Method{}}
+	out := &Connector{Spec: c, Options: map[string]*Auth{}}
+	if c.Auth != nil {
+		out.Auth = cc.auth(c.Auth)
+		for _, key := range c.Auth.OptionKeys {
+			out.Options[key] = cc.auth(c.Auth.Options[key])
+		}
+	}
+	diags := cc.diags.Sort()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return out, diags
+}
+
+type compiler struct {
+	diags spec.Diagnostics
+	// done holds compiled methods by body position, so a method an option
+	// inherits is compiled (and reported) once.
+	done map[string]*Method
+}
+
+func (cc *compiler) auth(a *spec.Auth) *Auth {
+	t, _ := spec.LookupAuthType(a.Type)
+	out := &Auth{Spec: a, Type: t, Methods: map[string]*Method{}, EnabledConstant: true}
+	if a.Enabled != nil {
+		out.Enabled, out.EnabledConstant = cc.enabled(a)
+	}
+	names := make([]string, 0, len(a.Methods))
+	for name := range a.Methods {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		m := a.Methods[name]
+		var inputs []string
+		if t != nil {
+			inputs = t.Methods[name].Inputs
+		}
+		if cm := cc.method(m, inputs); cm != nil {
+			out.Methods[name] = cm
+		}
+	}
+	return out
+}
+
+// enabled compiles the enabled flag: a boolean, or a formula over the
+// connector parameters.
+func (cc *compiler) enabled(a *spec.Auth) (*formulas.Mapping, bool) {
+	n := a.Enabled
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		return nil, n.Value == "true"
+	}
+	m, problems := formulas.Compile(n)
+	cc.addProblems(a.Pos.File, "enabled", problems)
+	if m != nil {
+		cc.checkReferences(a.Pos.File, "enabled", m, []string{"connectorParameters"})
+	}
+	return m, false
+}
+
+func (cc *compiler) method(m *spec.Method, inputs []string) *Method {
+	key := fmt.Sprintf("%s@%s", m.Name, m.Body)
+	if done, ok := cc.done[key]; ok {
+		return done
+	}
+	out := &Method{Spec: m}
+	ok := false
+	switch m.ImplementationType {
+	case spec.ImplMapping, spec.ImplRestAPIMapping:
+		out.Mapping, ok = cc.mapping(m, m.Mapping, inputs)
+	case spec.ImplExpr:
+		// Compile the expression as the formula {$expr: source}, positioned
+		// where the source starts, so both share one implementation.
+		n := &yaml.Node{Kind: yaml.MappingNode, Line: m.Body.Line, Column: m.Body.Column, Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Tag: "!!str", Value: "$expr", Line: m.Body.Line, Column: m.Body.Column},
+			{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.TrimSpace(m.Source), Line: max(m.Body.Line, 1), Column: max(m.Body.Column, 1)},
+		}}
+		out.Mapping, ok = cc.mapping(m, n, inputs)
+	case spec.ImplJavaScript:
+		out.Script, ok = cc.script(m, inputs)
+	}
+	if !ok {
+		return nil
+	}
+	cc.done[key] = out
+	return out
+}
+
+func (cc *compiler) mapping(m *spec.Method, n *yaml.Node, inputs []string) (*formulas.Mapping, bool) {
+	if n == nil {
+		return nil, false
+	}
+	compiled, problems := formulas.Compile(n)
+	cc.addProblems(m.Body.File, m.Name, problems)
+	if compiled == nil {
+		return nil, false
+	}
+	var handlers []lineSpan
+	if m.Name == spec.MethodMakeAPIClient {
+		handlers = responseHandlerSpans(n)
+	}
+	cc.checkReferences(m.Body.File, m.Name, compiled, inputs, handlers...)
+	return compiled, true
+}
+
+// lineSpan is a range of lines in a file.
+type lineSpan struct{ first, last int }
+
+// responseHandlerSpans finds where makeApiClient's responseHandlers are
+// written: they are evaluated per response, with the variable response.
+func responseHandlerSpans(n *yaml.Node) []lineSpan {
+	var spans []lineSpan
+	for _, m := range []*yaml.Node{n, mappingValue(n, "args")} {
+		if h := mappingValue(m, "responseHandlers"); h != nil {
+			spans = append(spans, lineSpan{h.Line, lastLine(h)})
+		}
+	}
+	return spans
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func lastLine(n *yaml.Node) int {
+	last := n.Line
+	for _, c := range n.Content {
+		last = max(last, lastLine(c))
+	}
+	return last
+}
+
+func (cc *compiler) addProblems(file, what string, problems []formulas.Problem) {
+	for _, p := range problems {
+		sev := spec.SeverityError
+		if p.Severity == formulas.SeverityWarning {
+			sev = spec.SeverityWarning
+		}
+		cc.diags = append(cc.diags, spec.Diagnostic{
+			Severity: sev, File: file, Line: p.Line, Column: p.Column, Path: p.Path,
+			Message: fmt.Sprintf("%s: %s", what, p.Message),
+		})
+	}
+}
+
+// checkReferences warns about variables a mapping reads that its method does
+// not receive, such as a misspelt "credentails".
+func (cc *compiler) checkReferences(file, what string, m *formulas.Mapping, inputs []string, responseSpans ...lineSpan) {
+	if inputs == nil {
+		return
+	}
+	for _, ref := range m.References() {
+		if ref.Root == "" || slices.Contains(inputs, ref.Root) {
+			continue
+		}
+		if ref.Root == "response" && slices.ContainsFunc(responseSpans, func(s lineSpan) bool { return ref.Line >= s.first && ref.Line <= s.last }) {
+			continue
+		}
+		pos := spec.Pos{File: file, Line: ref.Line, Column: ref.Column}
+		cc.diags = append(cc.diags, pos.Warnf("", "%s reads %s, but it does not receive %q%s", what, ref.Locator, ref.Root, receives(ref.Root, inputs)))
+	}
+}
+
+// receives explains what a method gets instead of a variable it reads.
+func receives(name string, inputs []string) string {
+	if c := suggest.Closest(name, inputs); c != "" {
+		return fmt.Sprintf(" (did you mean %s?)", c)
+	}
+	return fmt.Sprintf(" (it receives %s)", strings.Join(inputs, ", "))
+}
+
+func (cc *compiler) script(m *spec.Method, inputs []string) (*jsrt.Program, bool) {
+	name := m.Body.File
+	if ext := path.Ext(name); ext != ".js" && ext != ".ts" && ext != ".mjs" {
+		// Inline code: the loader follows the declared language.
+		name += map[string]string{"typescript": ".ts", "javascript": ".js"}[m.Language]
+	}
+	prog, problems := jsrt.Compile(name, []byte(m.Source))
+	for _, p := range problems {
+		cc.diags = append(cc.diags, m.SourcePos(p.Line, p.Column).Errorf("", "%s: %s", m.Name, p.Message))
+	}
+	if prog == nil || len(problems) > 0 {
+		return nil, false
+	}
+	if inputs != nil {
+		for _, param := range prog.Params() {
+			if !slices.Contains(inputs, param) {
+				cc.diags = append(cc.diags, m.Body.Warnf("", "%s reads parameter %q, but it does not receive it%s", m.Name, param, receives(param, inputs)))
+			}
+		}
+	}
+	return prog, true
+}

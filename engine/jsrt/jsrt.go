@@ -1,0 +1,158 @@
+// Package jsrt compiles and runs connector methods written in JavaScript or
+// TypeScript (integration.app Connector Builder style ES modules) in a sandbox.
+//
+// Compile transforms a source file with esbuild (TypeScript types are
+// stripped, modern syntax is lowered to what goja runs), checks its imports
+// and that it has a default export function, and compiles it once into an
+// immutable goja program. Call runs the default export with one input value
+// and returns its result, awaited and converted to plain Go values.
+//
+// The sandbox has no require (other than the built-in SDK module), no
+// process, fetch, XMLHttpRequest, file system or eval. Each call has a time
+// limit, a call-stack limit, and guards against built-ins that would allocate
+// without bound; see Options.
+//
+// Isolation: by default calls reuse pooled runtimes whose built-in objects
+// are deeply frozen at creation and which get a fresh global object and a
+// fresh module instance for every call, so nothing one call stores can be seen
+// by another. Options.FreshRuntime uses a brand-new runtime per call instead,
+// with unfrozen built-ins, for code that must patch them.
+package jsrt
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Problem is a compile-time problem in a method's source. Line and Column are
+// 1-based positions in the original (untransformed) file; Column counts bytes.
+type Problem struct {
+	Line, Column int
+	Message      string
+}
+
+// String renders the problem as "LINE:COL: MESSAGE".
+func (p Problem) String() string {
+	return fmt.Sprintf("%d:%d: %s", p.Line, p.Column, p.Message)
+}
+
+// Options tune one call. The zero value means the defaults noted per field.
+type Options struct {
+	// Timeout bounds the wall time of a call, including awaiting its promise.
+	// Default 10s.
+	Timeout time.Duration
+	// MaxCallStackSize bounds the JavaScript call depth. Default 1024.
+	MaxCallStackSize int
+	// MaxStringLength bounds strings made by String.prototype.repeat,
+	// padStart, padEnd, concat and Array.prototype.join (in UTF-16 units), and
+	// the byte size of ArrayBuffers and typed arrays. Default 16 MiB.
+	MaxStringLength int
+	// MaxArrayLength bounds the length of arrays that built-ins are asked to
+	// create or walk (Array(n), fill, join, indexOf, apply, spread, ...).
+	// Default 1<<22.
+	MaxArrayLength int
+	// MaxHeapGrowth stops a call when the process's live heap grows by more
+	// than this many bytes while the call runs (checked every few ms after
+	// garbage collections). It is process-wide, so under heavy concurrent
+	// load a call running next to a runaway one may be stopped too.
+	// Default 512 MiB; negative disables the check.
+	MaxHeapGrowth int64
+	// FreshRuntime runs the call in a new runtime with unfrozen built-ins
+	// instead of a pooled one. Slower; for code that patches built-ins.
+	FreshRuntime bool
+	// Logger receives console.* calls at debug level. Only the console level,
+	// the file and the number and types of arguments are logged, never their
+	// values, since methods handle credentials. Nil discards them.
+	Logger *slog.Logger
+}
+
+const (
+	defaultTimeout       = 10 * time.Second
+	defaultMaxStack      = 1024
+	defaultMaxString     = 16 << 20
+	defaultMaxArray      = 1 << 22
+	defaultMaxHeapGrowth = 512 << 20
+	compileTimeout       = time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.MaxCallStackSize <= 0 {
+		o.MaxCallStackSize = defaultMaxStack
+	}
+	if o.MaxStringLength <= 0 {
+		o.MaxStringLength = defaultMaxString
+	}
+	if o.MaxArrayLength <= 0 {
+		o.MaxArrayLength = defaultMaxArray
+	}
+	if o.MaxHeapGrowth == 0 {
+		o.MaxHeapGrowth = defaultMaxHeapGrowth
+	}
+	return o
+}
+
+// Error is an exception thrown (or a promise rejection) by a method, or a
+// limit that stopped it. Name is the error class name ("ConnectionError",
+// "TypeError", ...), Key the ConnectionError key if any, Data the error's data
+// converted to Go values. File, Line and Column locate the error in the
+// original source when known (Line is 0 otherwise).
+type Error struct {
+	Name, Message, Key string
+	Data               any
+	File               string
+	Line, Column       int
+
+	cause error
+}
+
+// Error renders "FILE:LINE:COL: NAME: MESSAGE", leaving out what is unknown.
+func (e *Error) Error() string {
+	s := e.Name
+	if e.Message != "" {
+		if s != "" {
+			s += ": "
+		}
+		s += e.Message
+	}
+	if e.Key != "" {
+		s += " (" + e.Key + ")"
+	}
+	if e.Line > 0 {
+		s = fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, s)
+	}
+	return s
+}
+
+// Unwrap returns ErrTimeout, ErrMemoryLimit, ErrStackOverflow or a context
+// error when one of those stopped the call, else nil.
+func (e *Error) Unwrap() error { return e.cause }
+
+// limitError is a sentinel that also matches another error with errors.Is.
+type limitError struct {
+	msg  string
+	also error
+}
+
+func (e *limitError) Error() string { return e.msg }
+
+func (e *limitError) Is(target error) bool { return e.also != nil && target == e.also }
+
+var (
+	// ErrTimeout reports that a call ran past Options.Timeout. It also
+	// matches context.DeadlineExceeded with errors.Is.
+	ErrTimeout error = &limitError{"jsrt: time limit exceeded", context.DeadlineExceeded}
+	// ErrMemoryLimit reports that a built-in refused to allocate above a
+	// limit or that the heap grew past Options.MaxHeapGrowth.
+	ErrMemoryLimit error = &limitError{msg: "jsrt: memory limit exceeded"}
+	// ErrStackOverflow reports that the call stack grew past
+	// Options.MaxCallStackSize.
+	ErrStackOverflow error = &limitError{msg: "jsrt: maximum call stack size exceeded"}
+	// ErrNotSettled reports that the promise a method returned can never
+	// settle (nothing is left that could resolve it).
+	ErrNotSettled error = &limitError{msg: "jsrt: the returned promise never settled"}
+)

@@ -1,0 +1,539 @@
+package formulas
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+)
+
+// formulaNames are the formulas this package compiles.
+var formulaNames = map[string]struct{}{
+	"$var": {}, "$tpl": {}, "$concat": {}, "$firstNotEmpty": {}, "$case": {},
+	"$eval": {}, "$and": {}, "$or": {}, "$map": {}, "$iterate": {},
+	"$mergeObjects": {}, "$copy": {}, "$plain": {}, "$expr": {},
+}
+
+// unsupportedFormulas exist in integration.app but need its platform
+// (data collections, record lookups, JSONata).
+var unsupportedFormulas = map[string]struct{}{
+	"$lookup": {}, "$jsonata": {}, "$firstName": {}, "$lastName": {},
+	"$findExternalRecordId": {}, "$findAppRecordId": {},
+}
+
+// compiler turns srcNodes into nodes, collecting problems and references.
+type compiler struct {
+	problems []Problem
+	refs     []Reference
+	dynamic  bool // a formula other than $plain was seen
+	obj      *objScope
+	inItem   int // >0 inside an $iterate item
+}
+
+// objScope is the literal object whose fields $copy can read.
+type objScope struct {
+	index map[string]int
+	field int      // field being compiled
+	deps  [][]cdep // per field: the fields it copies
+	node  *objectNode
+}
+
+type cdep struct {
+	target int
+	at     pos
+	path   string
+}
+
+func (c *compiler) problem(sev Severity, p pos, path, format string, args ...any) {
+	c.problems = append(c.problems, Problem{Severity: sev, Line: p.line, Column: p.col, Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *compiler) errorf(p pos, path, format string, args ...any) {
+	c.problem(SeverityError, p, path, format, args...)
+}
+
+func (c *compiler) warnf(p pos, path, format string, args ...any) {
+	c.problem(SeverityWarning, p, path, format, args...)
+}
+
+func isFormulaObject(s *srcNode) bool {
+	return s.kind == srcMap && len(s.keys) > 0 && strings.HasPrefix(s.keys[0], "$")
+}
+
+// value compiles any mapping value.
+func (c *compiler) value(s *srcNode, path string) node {
+	switch s.kind {
+	case srcSeq:
+		a := &arrayNode{items: make([]node, len(s.items))}
+		for i, it := range s.items {
+			a.items[i] = c.value(it, path+"/"+strconv.Itoa(i))
+		}
+		return a
+	case srcMap:
+		if isFormulaObject(s) {
+			return c.formula(s, path)
+		}
+		return c.object(s, path)
+	}
+	return constNode{s.value}
+}
+
+func (c *compiler) object(s *srcNode, path string) node {
+	o := &objectNode{keys: s.keys, vals: make([]node, len(s.keys))}
+	sc := &objScope{index: make(map[string]int, len(s.keys)), deps: make([][]cdep, len(s.keys)), node: o}
+	for i, k := range s.keys {
+		sc.index[k] = i
+		if i > 0 {
+			if _, known := formulaNames[k]; known {
+				c.warnf(s.keyPos[i], path+"/"+escapePointer(k), "key %s is not the first key of its object, so the object is not a formula but a literal key", k)
+			}
+		}
+	}
+	saved := c.obj
+	c.obj = sc
+	for i, k := range s.keys {
+		sc.field = i
+		o.vals[i] = c.value(s.items[i], path+"/"+escapePointer(k))
+	}
+	c.obj = saved
+	if o.framed {
+		order, cycle, closing := evaluationOrder(sc.deps)
+		if cycle != nil {
+			names := make([]string, len(cycle))
+			for i, f := range cycle {
+				names[i] = strconv.Quote(s.keys[f])
+			}
+			c.errorf(closing.at, closing.path, "$copy cycle: %s", strings.Join(names, " -> "))
+		}
+		o.order = order
+	}
+	return o
+}
+
+// evaluationOrder sorts fields so that each comes after the fields it
+// copies, keeping source order otherwise. On a cycle it returns the fields
+// of the cycle (first repeated at the end) and the $copy that closes it.
+// It is iterative so that long chains cannot exhaust the stack.
+func evaluationOrder(deps [][]cdep) (order, cycle []int, closing cdep) {
+	state := make([]uint8, len(deps)) // 0 new, 1 in progress, 2 done
+	type frame struct{ field, next int }
+	for start := range deps {
+		if state[start] != 0 {
+			continue
+		}
+		stack := []frame{{start, 0}}
+		state[start] = 1
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next == len(deps[top.field]) {
+				state[top.field] = 2
+				order = append(order, top.field)
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			d := deps[top.field][top.next]
+			top.next++
+			switch state[d.target] {
+			case 0:
+				state[d.target] = 1
+				stack = append(stack, frame{d.target, 0})
+			case 1:
+				i := len(stack) - 1
+				for stack[i].field != d.target {
+					i--
+				}
+				for _, f := range stack[i:] {
+					cycle = append(cycle, f.field)
+				}
+				return nil, append(cycle, d.target), d
+			}
+		}
+	}
+	return order, nil, cdep{}
+}
+
+// formulaArgs reads the object argument of a formula, warning about keys
+// other than the allowed ones.
+func (c *compiler) formulaArgs(name string, arg *srcNode, path string, allowed ...string) (map[string]*srcNode, bool) {
+	if arg.kind != srcMap || isFormulaObject(arg) {
+		c.errorf(arg.pos, path, "%s expects an object with %s", name, strings.Join(allowed, ", "))
+		return nil, false
+	}
+	out := make(map[string]*srcNode, len(arg.keys))
+	for i, k := range arg.keys {
+		if !slices.Contains(allowed, k) {
+			c.warnf(arg.keyPos[i], path+"/"+escapePointer(k), "%s ignores key %q%s", name, k, didYouMean(k, allowed))
+			continue
+		}
+		out[k] = arg.items[i]
+	}
+	return out, true
+}
+
+// list compiles a list operand: written items, or a formula giving an array.
+func (c *compiler) list(name string, arg *srcNode, path string) listArg {
+	if arg.kind == srcSeq {
+		items := make([]node, len(arg.items))
+		for i, it := range arg.items {
+			items[i] = c.value(it, path+"/"+strconv.Itoa(i))
+		}
+		return listArg{items: items}
+	}
+	if !isFormulaObject(arg) {
+		c.errorf(arg.pos, path, "%s expects a list", name)
+		return listArg{}
+	}
+	return listArg{dyn: c.value(arg, path)}
+}
+
+func (c *compiler) formula(s *srcNode, path string) node {
+	name, arg := s.keys[0], s.items[0]
+	fpath := path + "/" + escapePointer(name)
+	at := s.pos
+	if s.keyPos[0] != (pos{}) {
+		at = s.keyPos[0]
+	}
+	if _, ok := formulaNames[name]; !ok {
+		if _, ok := unsupportedFormulas[name]; ok {
+			c.errorf(at, fpath, "formula %s is not supported outside integration.app", name)
+		} else {
+			c.errorf(at, fpath, "unknown formula %s%s", name, didYouMean(name, KnownFormulas()))
+		}
+		return undefinedNode{}
+	}
+	if name == "$eval" {
+		return c.evalFormula(s, path)
+	}
+	for i := 1; i < len(s.keys); i++ {
+		c.warnf(s.keyPos[i], path+"/"+escapePointer(s.keys[i]), "key %q next to %s is ignored", s.keys[i], name)
+	}
+	if name != "$plain" {
+		c.dynamic = true
+	}
+	switch name {
+	case "$plain":
+		if arg.kind == srcScalar {
+			return constNode{arg.value}
+		}
+		return plainNode{plainValue(arg)}
+	case "$var":
+		loc, ok := c.locatorArg(name, arg, fpath)
+		if !ok {
+			return undefinedNode{}
+		}
+		if c.inItem == 0 {
+			c.refs = append(c.refs, Reference{Root: loc.root(), Locator: loc.text, Line: at.line, Column: at.col})
+		}
+		return &varNode{loc: loc}
+	case "$copy":
+		return c.copyFormula(arg, at, fpath)
+	case "$expr":
+		return c.exprFormula(arg, at, fpath)
+	case "$concat":
+		if arg.kind == srcMap && !isFormulaObject(arg) {
+			args, ok := c.formulaArgs(name, arg, fpath, "values", "delimiter")
+			if !ok {
+				return undefinedNode{}
+			}
+			n := &concatNode{}
+			if v, ok := args["values"]; ok {
+				n.list = c.list(name+" values", v, fpath+"/values")
+			} else {
+				c.errorf(arg.pos, fpath, "$concat needs values")
+			}
+			if d, ok := args["delimiter"]; ok {
+				n.delim = c.value(d, fpath+"/delimiter")
+			}
+			return n
+		}
+		return &concatNode{list: c.list(name, arg, fpath)}
+	case "$firstNotEmpty":
+		return &firstNotEmptyNode{list: c.list(name, arg, fpath)}
+	case "$and", "$or":
+		return &boolListNode{list: c.list(name, arg, fpath), and: name == "$and"}
+	case "$mergeObjects":
+		return &mergeNode{list: c.list(name, arg, fpath)}
+	case "$tpl":
+		return c.tplFormula(arg, fpath)
+	case "$case":
+		return c.caseFormula(arg, fpath)
+	case "$map":
+		return c.mapFormula(arg, fpath)
+	case "$iterate":
+		args, ok := c.formulaArgs(name, arg, fpath, "source", "item")
+		if !ok {
+			return undefinedNode{}
+		}
+		src, hasSrc := args["source"]
+		item, hasItem := args["item"]
+		if !hasSrc || !hasItem {
+			c.errorf(arg.pos, fpath, "$iterate needs source and item")
+			return undefinedNode{}
+		}
+		n := &iterateNode{source: c.value(src, fpath+"/source"), path: fpath}
+		c.inItem++
+		n.item = c.value(item, fpath+"/item")
+		c.inItem--
+		return n
+	}
+	return undefinedNode{}
+}
+
+func (c *compiler) locatorArg(name string, arg *srcNode, path string) (locator, bool) {
+	text, ok := arg.value.(string)
+	if arg.kind != srcScalar || !ok {
+		c.errorf(arg.pos, path, "%s expects a locator string such as $.credentials.token", name)
+		return locator{}, false
+	}
+	loc, err := parseLocator(text)
+	if err != nil {
+		c.errorf(arg.pos, path, "%s: %v", name, err)
+		return locator{}, false
+	}
+	return loc, true
+}
+
+func (c *compiler) copyFormula(arg *srcNode, at pos, path string) node {
+	loc, ok := c.locatorArg("$copy", arg, path)
+	if !ok {
+		return undefinedNode{}
+	}
+	sc := c.obj
+	if sc == nil {
+		c.errorf(at, path, "$copy must be inside an object: it copies a sibling field")
+		return undefinedNode{}
+	}
+	if len(loc.segs) == 0 {
+		c.errorf(at, path, "$copy needs a field name")
+		return undefinedNode{}
+	}
+	key := loc.segs[0].key
+	target, ok := sc.index[key]
+	if !ok {
+		keys := make([]string, 0, len(sc.index))
+		for k := range sc.index {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		c.warnf(at, path, "$copy reads field %q, which this object does not have%s", key, didYouMean(key, keys))
+		return undefinedNode{}
+	}
+	if target == sc.field {
+		c.errorf(at, path, "$copy of field %q reads itself", key)
+		return undefinedNode{}
+	}
+	sc.deps[sc.field] = append(sc.deps[sc.field], cdep{target: target, at: at, path: path})
+	sc.node.framed = true
+	return &copyNode{key: key, rest: locator{text: loc.text, segs: loc.segs[1:]}}
+}
+
+func (c *compiler) exprFormula(arg *srcNode, at pos, path string) node {
+	src, ok := arg.value.(string)
+	if arg.kind != srcScalar || !ok {
+		c.errorf(arg.pos, path, "$expr expects an expression string")
+		return undefinedNode{}
+	}
+	prog, err := expr.Compile(src, expr.AllowUndefinedVariables())
+	if err != nil {
+		msg := err.Error()
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			msg = fmt.Sprintf("%s (line %d, column %d of the expression)", fe.Message, fe.Line, fe.Column+1)
+		}
+		c.errorf(at, path, "$expr does not compile: %s", msg)
+		return undefinedNode{}
+	}
+	if c.inItem == 0 {
+		for _, r := range exprReferences(prog.Node()) {
+			r.Line, r.Column = at.line, at.col
+			c.refs = append(c.refs, r)
+		}
+	}
+	return &exprNode{prog: prog, path: path}
+}
+
+func (c *compiler) tplFormula(arg *srcNode, path string) node {
+	args, ok := c.formulaArgs("$tpl", arg, path, "template", "values")
+	if !ok {
+		return undefinedNode{}
+	}
+	t, ok := args["template"]
+	if !ok {
+		c.errorf(arg.pos, path, "$tpl needs template")
+		return undefinedNode{}
+	}
+	n := &tplNode{}
+	if v, ok := args["values"]; ok {
+		switch {
+		case isFormulaObject(v):
+			n.dyn = c.value(v, path+"/values")
+		case v.kind == srcMap:
+			for i, k := range v.keys {
+				n.names = append(n.names, k)
+				n.vals = append(n.vals, c.value(v.items[i], path+"/values/"+escapePointer(k)))
+			}
+		case v.kind == srcScalar && v.value == nil:
+		default:
+			c.errorf(v.pos, path+"/values", "$tpl values must be an object")
+		}
+	}
+	text, isText := t.value.(string)
+	if t.kind != srcScalar || !isText {
+		if t.kind == srcScalar {
+			c.errorf(t.pos, path+"/template", "$tpl template must be a string")
+			return undefinedNode{}
+		}
+		n.tmpl = c.value(t, path+"/template")
+		return n
+	}
+	if n.dyn != nil {
+		// Value names are only known at run time.
+		n.tmpl = constNode{text}
+		return n
+	}
+	n.pieces = []tplPiece{}
+	for _, p := range parseTemplate(text) {
+		piece := tplPiece{text: p.text, val: -1}
+		if p.name != "" {
+			piece.val = slices.Index(n.names, p.name)
+			if piece.val < 0 {
+				c.warnf(t.pos, path+"/template", "$tpl placeholder {%s} has no value; it gives an empty string%s", p.name, didYouMean(p.name, n.names))
+			}
+		}
+		n.pieces = append(n.pieces, piece)
+	}
+	return n
+}
+
+func (c *compiler) caseFormula(arg *srcNode, path string) node {
+	args, ok := c.formulaArgs("$case", arg, path, "cases", "default")
+	if !ok {
+		return undefinedNode{}
+	}
+	n := &caseNode{}
+	cases, ok := args["cases"]
+	switch {
+	case !ok:
+		c.errorf(arg.pos, path, "$case needs cases")
+	case cases.kind != srcSeq:
+		c.errorf(cases.pos, path+"/cases", "$case cases must be a list")
+	default:
+		for i, cs := range cases.items {
+			cpath := path + "/cases/" + strconv.Itoa(i)
+			fields, ok := c.formulaArgs("$case case", cs, cpath, "filter", "value")
+			if !ok {
+				continue
+			}
+			f, hasFilter := fields["filter"]
+			if !hasFilter {
+				c.errorf(cs.pos, cpath, "$case case needs filter")
+				continue
+			}
+			b := caseBranch{filter: c.value(f, cpath+"/filter"), value: undefinedNode{}}
+			if v, ok := fields["value"]; ok {
+				b.value = c.value(v, cpath+"/value")
+			}
+			n.cases = append(n.cases, b)
+		}
+	}
+	if d, ok := args["default"]; ok {
+		n.def = c.value(d, path+"/default")
+	}
+	return n
+}
+
+func (c *compiler) mapFormula(arg *srcNode, path string) node {
+	args, ok := c.formulaArgs("$map", arg, path, "value", "mapping", "mappings", "default")
+	if !ok {
+		return undefinedNode{}
+	}
+	n := &mapNode{value: undefinedNode{}}
+	if v, ok := args["value"]; ok {
+		n.value = c.value(v, path+"/value")
+	} else {
+		c.errorf(arg.pos, path, "$map needs value")
+	}
+	table, key := args["mapping"], "mapping"
+	if alt, ok := args["mappings"]; ok {
+		if table != nil {
+			c.warnf(alt.pos, path+"/mappings", "$map has both mapping and mappings; mappings is ignored")
+		} else {
+			table, key = alt, "mappings"
+		}
+	}
+	switch {
+	case table == nil:
+		c.errorf(arg.pos, path, "$map needs mapping")
+	case table.kind != srcSeq:
+		c.errorf(table.pos, path+"/"+key, "$map %s must be a list of {from, to}", key)
+	default:
+		for i, e := range table.items {
+			epath := path + "/" + key + "/" + strconv.Itoa(i)
+			fields, ok := c.formulaArgs("$map entry", e, epath, "from", "to")
+			if !ok {
+				continue
+			}
+			from, hasFrom := fields["from"]
+			if !hasFrom {
+				c.errorf(e.pos, epath, "$map entry needs from")
+				continue
+			}
+			entry := mapEntry{from: c.value(from, epath+"/from"), to: undefinedNode{}}
+			if to, ok := fields["to"]; ok {
+				entry.to = c.value(to, epath+"/to")
+			}
+			n.entries = append(n.entries, entry)
+		}
+	}
+	if d, ok := args["default"]; ok {
+		n.def, n.hasDefault = c.value(d, path+"/default"), true
+	}
+	return n
+}
+
+func (c *compiler) evalFormula(s *srcNode, path string) node {
+	c.dynamic = true
+	fpath := path + "/$eval"
+	n := &evalNode{value: c.value(s.items[0], fpath)}
+	found := -1
+	ops := slices.Sorted(func(yield func(string) bool) {
+		for k := range evalOps {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for i := 1; i < len(s.keys); i++ {
+		k := s.keys[i]
+		kpath := path + "/" + escapePointer(k)
+		op, ok := evalOps[k]
+		if !ok {
+			c.errorf(s.keyPos[i], kpath, "unknown $eval operator %q%s", k, didYouMean(k, ops))
+			continue
+		}
+		if found >= 0 {
+			c.errorf(s.keyPos[i], kpath, "$eval has several operators (%s and %s); use $and or $or to combine them", s.keys[found], k)
+			continue
+		}
+		found = i
+		n.op = op
+		operand := s.items[i]
+		switch op {
+		case opIsEmpty, opIsNotEmpty:
+			// The operand is ignored, as in integration.app.
+		case opOneOf, opNoneOf:
+			n.list = c.list("$eval "+k, operand, kpath)
+		default:
+			n.operand = c.value(operand, kpath)
+		}
+	}
+	if found < 0 {
+		c.errorf(s.pos, fpath, "$eval needs one operator next to it: %s", strings.Join(ops, ", "))
+		return undefinedNode{}
+	}
+	return n
+}

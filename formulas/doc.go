@@ -1,0 +1,70 @@
+// Package formulas compiles and evaluates integration.app formulas, the small
+// language that connector mappings use to build values from variables.
+//
+// A mapping is any YAML (or decoded JSON) value. An object whose first key is
+// a known formula name, such as {$var: credentials.token}, is a formula; every
+// other object, array and scalar is literal and is copied to the result with
+// its formulas evaluated. Compile a mapping once with [Compile] or
+// [CompileValue] and evaluate it as often as needed with [Mapping.Evaluate];
+// a compiled [Mapping] is immutable and safe for concurrent use.
+//
+// # Formulas
+//
+//   - $var: locator. Reads a variable. "$.a.b[0]" and "a.b[0]" are the same
+//     locator; "$" (or "$.") is the whole variable set. "\." and "\[" put a
+//     dot or bracket inside a key, "\\" a backslash. A missing path is
+//     undefined, not an error.
+//   - $tpl: {template, values}. Replaces each {name} in the template with the
+//     string form of values.name; a missing value gives the empty string. A
+//     placeholder name is made of letters, digits and "_", "-", ".", "$";
+//     other braces (a JSON body, say) are kept as text.
+//   - $concat: [a, b] or {values: [a, b], delimiter: ", "}. Joins the string
+//     forms of the items that are not undefined, null or "".
+//   - $firstNotEmpty: [a, b]. The first item that is not undefined, null or "".
+//   - $case: {cases: [{filter, value}], default}. The value of the first case
+//     whose filter is truthy, else default (undefined when absent).
+//   - $eval: value, with exactly one operator key next to it: is, isNot,
+//     oneOf, noneOf, contains, doesNotContain, gt, gte, lt, lte, isEmpty,
+//     isNotEmpty. Gives true or false.
+//   - $and: [conditions], $or: [conditions]. Give true or false.
+//   - $map: {value, mapping: [{from, to}], default}. "mappings" is accepted
+//     for "mapping". Without a match the result is default, or the value
+//     itself when no default key is written.
+//   - $iterate: {source, item}. Evaluates item once per element of the source
+//     array; inside item, locators ($var, $expr) resolve against the element,
+//     so {$var: $.id} or {$var: id} reads the element's id. A source that is
+//     not an array gives undefined.
+//   - $mergeObjects: [objects]. Shallow merge, later keys win, non-objects
+//     are skipped; undefined when there is no object at all.
+//   - $copy: locator. The evaluated value of a sibling field of the nearest
+//     enclosing literal object: {$copy: email} or {$copy: address.city}.
+//     Fields are evaluated in dependency order; cycles are compile errors.
+//   - $plain: value. The value as written; formulas inside are not evaluated.
+//   - $expr: "expression". A github.com/expr-lang/expr expression run against
+//     the variables (inside $iterate, against the element when it is an
+//     object). Unknown variables are nil; member access on nil is a runtime
+//     error, so write credentials?.token when a variable may be missing. A
+//     nil result is undefined.
+//
+// Lists given to $concat, $firstNotEmpty, $and, $or, $mergeObjects, oneOf
+// and noneOf may also be a formula that gives an array at run time.
+//
+// # Values
+//
+// Scalars decode to string, int64, float64, bool or nil. Variables may hold
+// map[string]any, []any, strings, any Go integer or float type, json.Number
+// and bool; other maps with string keys, slices and arrays are read through
+// reflection. Numbers compare by value whatever their Go type; a string never
+// equals a number, except that gt, gte, lt and lte compare numeric strings as
+// numbers (two non-numeric strings compare as text). Truthiness follows
+// JavaScript: undefined, null, false, 0, NaN and "" are false, everything
+// else, empty arrays and objects included, is true. The string form of null
+// and undefined is "", of an object or array its JSON text.
+//
+// # Undefined is dropped
+//
+// In a literal object, keys whose value is undefined are left out; in a
+// literal array, undefined items are left out. An object or array that
+// becomes empty that way is itself undefined, while a {}, [] or null written
+// in the mapping is kept. An undefined result of the whole mapping is nil.
+package formulas

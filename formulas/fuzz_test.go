@@ -1,0 +1,139 @@
+package formulas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fuzzVars are the variables FuzzCompileEvaluate evaluates against. A
+// self-referencing value would let fuzzed nested $iterate formulas run to
+// the step limit on every input and slow the fuzzer to a crawl; the limit
+// has its own test.
+func fuzzVars() map[string]any {
+	v := testVars()
+	v["cycle"] = []any{[]any{[]any{1, 2}, []any{3}}, []any{4}}
+	return v
+}
+
+// checkEvaluate evaluates twice and fails on internal errors or results
+// that differ between runs.
+func checkEvaluate(t *testing.T, m *Mapping, vars map[string]any) {
+	got, err := m.Evaluate(vars)
+	if err != nil {
+		var ee *EvalError
+		if !errors.As(err, &ee) {
+			t.Fatalf("error that is not an *EvalError: %v", err)
+		}
+		return
+	}
+	again, err := m.Evaluate(vars)
+	if err != nil {
+		t.Fatalf("second evaluation failed: %v", err)
+	}
+	if !reflect.DeepEqual(got, again) {
+		t.Fatalf("evaluations differ: %#v vs %#v", got, again)
+	}
+}
+
+func FuzzCompileEvaluate(f *testing.F) {
+	f.Add(makeAPIClientYAML)
+	f.Add(`{$iterate: {source: {$var: items}, item: {id: {$var: id}, c: {$copy: id}}}}`)
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 8192 {
+			return
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal([]byte(src), &doc) != nil {
+			return
+		}
+		m, problems := Compile(&doc)
+		hasError := false
+		for _, p := range problems {
+			if p.Severity == SeverityError {
+				hasError = true
+			}
+			if p.Message == "" || strings.Contains(p.Message, "internal error") {
+				t.Fatalf("problem without message: %+v", p)
+			}
+		}
+		if hasError != (m == nil) {
+			t.Fatalf("error problems %v but mapping %v", hasError, m != nil)
+		}
+		if m == nil {
+			return
+		}
+		_ = m.References()
+		checkEvaluate(t, m, fuzzVars())
+		checkEvaluate(t, m, nil)
+	})
+}
+
+// fuzzMappings are fixed mappings evaluated against fuzzed variables.
+var fuzzMappings = []string{
+	makeAPIClientYAML,
+	`{$tpl: {template: "{a}-{b}", values: {a: {$var: a}, b: {$var: "b[0].c"}}}}`,
+	`{$concat: {values: [{$var: a}, {$var: b}, {$var: '$.c\.d'}], delimiter: {$var: d}}}`,
+	`{$firstNotEmpty: [{$var: a}, {$var: b}, {$var: c}]}`,
+	`{$iterate: {source: {$var: a}, item: {x: {$var: x}, y: {$copy: x}, all: {$var: $}}}}`,
+	`{$mergeObjects: [{$var: a}, {$var: b}, {k: 1}]}`,
+	`{$map: {value: {$var: a}, mapping: [{from: 1, to: one}, {from: {$var: b}, to: b}, {from: [1], to: list}]}}`,
+	`{$and: [{$var: a}, {$or: [{$var: b}, {$eval: {$var: c}, isEmpty: true}]}]}`,
+	`{e: {$expr: "a + b"}, f: {$expr: "len(string(c))"}, g: {$expr: "a?.b?.c ?? 1"}}`,
+	`
+$case:
+  cases:
+    - filter: {$eval: {$var: a}, is: {$var: b}}
+      value: is
+    - filter: {$eval: {$var: a}, isNot: x}
+      value: isNot
+    - filter: {$eval: {$var: a}, oneOf: {$var: b}}
+      value: oneOf
+    - filter: {$eval: {$var: a}, noneOf: [1, "2", null]}
+      value: noneOf
+    - filter: {$eval: {$var: a}, contains: {$var: b}}
+      value: contains
+    - filter: {$eval: {$var: a}, doesNotContain: x}
+      value: doesNotContain
+    - filter: {$eval: {$var: a}, gt: {$var: b}}
+      value: gt
+    - filter: {$eval: {$var: a}, gte: "5"}
+      value: gte
+    - filter: {$eval: {$var: a}, lt: {$var: c}}
+      value: lt
+    - filter: {$eval: {$var: a}, lte: 1e300}
+      value: lte
+    - filter: {$eval: {$var: a}, isNotEmpty: true}
+      value: isNotEmpty
+  default: {$plain: {$var: a}}
+`,
+}
+
+func FuzzMappingEvaluate(f *testing.F) {
+	f.Add(`{"credentials":{"access_token":"t"},"connectionParameters":{"region":"eu","accountId":1}}`)
+	f.Add(`{"a":[{"x":1},{"x":null},2],"b":[{"c":"z"}],"c.d":"e","d":","}`)
+	mappings := make([]*Mapping, len(fuzzMappings))
+	for i, src := range fuzzMappings {
+		mappings[i] = compileYAML(f, src)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		for _, useNumber := range []bool{false, true} {
+			dec := json.NewDecoder(bytes.NewReader([]byte(data)))
+			if useNumber {
+				dec.UseNumber()
+			}
+			var vars map[string]any
+			if dec.Decode(&vars) != nil {
+				return
+			}
+			for _, m := range mappings {
+				checkEvaluate(t, m, vars)
+			}
+		}
+	})
+}
