@@ -122,9 +122,12 @@ func (cc *compiler) method(m *spec.Method, inputs []string) *Method {
 	case spec.ImplExpr:
 		// Compile the expression as the formula {$expr: source}, positioned
 		// where the source starts, so both share one implementation.
-		n := &yaml.Node{Kind: yaml.MappingNode, Line: m.Body.Line, Column: m.Body.Column, Content: []*yaml.Node{
-			{Kind: yaml.ScalarNode, Tag: "!!str", Value: "$expr", Line: m.Body.Line, Column: m.Body.Column},
-			{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.TrimSpace(m.Source), Line: max(m.Body.Line, 1), Column: max(m.Body.Column, 1)},
+		// The literal style tells formulas not to place errors itself:
+		// m.SourcePos knows where the text is.
+		at := m.SourcePos(1, 1)
+		n := &yaml.Node{Kind: yaml.MappingNode, Line: at.Line, Column: at.Column, Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Tag: "!!str", Value: "$expr", Line: at.Line, Column: at.Column},
+			{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.LiteralStyle, Value: m.Source, Line: at.Line, Column: at.Column},
 		}}
 		out.Mapping, ok = cc.mapping(m, n, inputs)
 	case spec.ImplJavaScript:
@@ -142,6 +145,15 @@ func (cc *compiler) mapping(m *spec.Method, n *yaml.Node, inputs []string) (*for
 		return nil, false
 	}
 	compiled, problems := formulas.Compile(n)
+	if m.ImplementationType == spec.ImplExpr {
+		for i, p := range problems {
+			if p.ExprLine > 0 {
+				at := m.SourcePos(p.ExprLine, p.ExprColumn)
+				problems[i].Line, problems[i].Column = at.Line, at.Column
+				problems[i].Message = strings.TrimSuffix(p.Message, fmt.Sprintf(" (line %d, column %d of the expression)", p.ExprLine, p.ExprColumn))
+			}
+		}
+	}
 	cc.addProblems(m.Body.File, m.Name, problems)
 	if compiled == nil {
 		return nil, false

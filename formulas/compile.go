@@ -9,6 +9,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
+
+	"github.com/connspec/connspec/internal/suggest"
 )
 
 // formulaNames are the formulas this package compiles.
@@ -166,7 +168,7 @@ func (c *compiler) formulaArgs(name string, arg *srcNode, path string, allowed .
 	out := make(map[string]*srcNode, len(arg.keys))
 	for i, k := range arg.keys {
 		if !slices.Contains(allowed, k) {
-			c.warnf(arg.keyPos[i], path+"/"+escapePointer(k), "%s ignores key %q%s", name, k, didYouMean(k, allowed))
+			c.warnf(arg.keyPos[i], path+"/"+escapePointer(k), "%s ignores key %q%s", name, k, suggest.Hint(k, allowed))
 			continue
 		}
 		out[k] = arg.items[i]
@@ -201,7 +203,7 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		if _, ok := unsupportedFormulas[name]; ok {
 			c.errorf(at, fpath, "formula %s is not supported outside integration.app", name)
 		} else {
-			c.errorf(at, fpath, "unknown formula %s%s", name, didYouMean(name, KnownFormulas()))
+			c.errorf(at, fpath, "unknown formula %s%s", name, suggest.Hint(name, KnownFormulas()))
 		}
 		return undefinedNode{}
 	}
@@ -319,7 +321,7 @@ func (c *compiler) copyFormula(arg *srcNode, at pos, path string) node {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		c.warnf(at, path, "$copy reads field %q, which this object does not have%s", key, didYouMean(key, keys))
+		c.warnf(at, path, "$copy reads field %q, which this object does not have%s", key, suggest.Hint(key, keys))
 		return undefinedNode{}
 	}
 	if target == sc.field {
@@ -339,12 +341,20 @@ func (c *compiler) exprFormula(arg *srcNode, at pos, path string) node {
 	}
 	prog, err := expr.Compile(src, expr.AllowUndefinedVariables())
 	if err != nil {
-		msg := err.Error()
 		var fe *file.Error
-		if errors.As(err, &fe) {
-			msg = fmt.Sprintf("%s (line %d, column %d of the expression)", fe.Message, fe.Line, fe.Column+1)
+		if !errors.As(err, &fe) {
+			c.errorf(at, path, "$expr does not compile: %s", err.Error())
+			return undefinedNode{}
 		}
-		c.errorf(at, path, "$expr does not compile: %s", msg)
+		p := Problem{Severity: SeverityError, Line: at.line, Column: at.col, Path: path, ExprLine: fe.Line, ExprColumn: fe.Column + 1}
+		if fe.Line == 1 && arg.textOffset >= 0 && arg.line > 0 {
+			// One line of plain or quoted text: point into the YAML itself.
+			p.Line, p.Column = arg.line, arg.col+arg.textOffset+fe.Column
+			p.Message = "$expr does not compile: " + fe.Message
+		} else {
+			p.Message = fmt.Sprintf("$expr does not compile: %s (line %d, column %d of the expression)", fe.Message, fe.Line, fe.Column+1)
+		}
+		c.problems = append(c.problems, p)
 		return undefinedNode{}
 	}
 	if c.inItem == 0 {
@@ -401,7 +411,7 @@ func (c *compiler) tplFormula(arg *srcNode, path string) node {
 		if p.name != "" {
 			piece.val = slices.Index(n.names, p.name)
 			if piece.val < 0 {
-				c.warnf(t.pos, path+"/template", "$tpl placeholder {%s} has no value; it gives an empty string%s", p.name, didYouMean(p.name, n.names))
+				c.warnf(t.pos, path+"/template", "$tpl placeholder {%s} has no value; it gives an empty string%s", p.name, suggest.Hint(p.name, n.names))
 			}
 		}
 		n.pieces = append(n.pieces, piece)
@@ -512,7 +522,7 @@ func (c *compiler) evalFormula(s *srcNode, path string) node {
 		kpath := path + "/" + escapePointer(k)
 		op, ok := evalOps[k]
 		if !ok {
-			c.errorf(s.keyPos[i], kpath, "unknown $eval operator %q%s", k, didYouMean(k, ops))
+			c.errorf(s.keyPos[i], kpath, "unknown $eval operator %q%s", k, suggest.Hint(k, ops))
 			continue
 		}
 		if found >= 0 {

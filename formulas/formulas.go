@@ -36,6 +36,10 @@ type Problem struct {
 	// "/headers/Authorization/$concat/1".
 	Path    string
 	Message string
+	// ExprLine and ExprColumn are the 1-based position of an $expr compile
+	// error inside the expression text, 0 otherwise. Line and Column already
+	// point at it when the expression is a one-line plain or quoted scalar.
+	ExprLine, ExprColumn int
 }
 
 // String formats the problem as "LINE:COL: SEVERITY: MESSAGE (at PATH)".

@@ -483,8 +483,18 @@ func TestExpr(t *testing.T) {
 	if m != nil || len(problems) != 1 {
 		t.Fatalf("got %v", problems)
 	}
+	// A block scalar's text position is unknown: the problem stays at the
+	// formula and says where in the expression.
+	_, blockProblems := compileYAMLProblems(t, "a:\n  $expr: |\n    1 +\n    }\n")
+	if len(blockProblems) != 1 || blockProblems[0].ExprLine == 0 || !strings.Contains(blockProblems[0].Message, "of the expression") {
+		t.Errorf("block scalar problem: %+v", blockProblems)
+	}
+	if m != nil || len(problems) != 1 {
+		t.Fatalf("got %v", problems)
+	}
 	p := problems[0]
-	if p.Line != 2 || p.Path != "/a/b/$expr" || !strings.Contains(p.Message, "column") {
+	// The error points into the YAML line itself: the "+" after the quote.
+	if p.Line != 2 || p.Column != 17 || p.ExprLine != 1 || p.ExprColumn != 3 || p.Path != "/a/b/$expr" || !strings.Contains(p.Message, "unexpected token EOF") {
 		t.Errorf("compile error problem: %+v", p)
 	}
 	m = compileYAML(t, `{a: {b: {$expr: "missing.field"}}}`)

@@ -37,6 +37,9 @@ type srcNode struct {
 	keys   []string
 	keyPos []pos
 	items  []*srcNode // map values (parallel to keys) or sequence items
+	// textOffset is the column offset of a scalar's text from its position:
+	// 0 plain, 1 quoted, -1 when unknown (block scalars, decoded values).
+	textOffset int
 	pos
 }
 
@@ -97,7 +100,14 @@ func (cv *converter) fromYAML(n *yaml.Node, depth int, path string) *srcNode {
 		}
 		return cv.fromYAML(n.Alias, depth+1, path)
 	case yaml.ScalarNode:
-		return &srcNode{kind: srcScalar, value: yamlScalar(n), pos: p}
+		offset := -1
+		switch n.Style {
+		case 0, yaml.TaggedStyle:
+			offset = 0
+		case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
+			offset = 1
+		}
+		return &srcNode{kind: srcScalar, value: yamlScalar(n), pos: p, textOffset: offset}
 	case yaml.SequenceNode:
 		s := &srcNode{kind: srcSeq, pos: p, items: make([]*srcNode, 0, len(n.Content))}
 		for i, c := range n.Content {

@@ -188,10 +188,14 @@ const names = new Set(overridable);
 const seen = new Set([globalThis]);
 const stack = roots.slice();
 function enable(o, k, v, enumerable) {
-  const get = function () { return v; };
-  const set = function (nv) {
-    if (this === o) throw new TypeError('Cannot assign to read only property \'' + String(k) + '\'');
-    defineProperty(this, k, { value: nv, writable: true, enumerable: true, configurable: true });
+  // Methods, unlike function expressions, have no prototype object that
+  // would need the same treatment.
+  const { get, set } = {
+    get() { return v; },
+    set(nv) {
+      if (this === o) throw new TypeError('Cannot assign to read only property \'' + String(k) + '\'');
+      defineProperty(this, k, { value: nv, writable: true, enumerable: true, configurable: true });
+    },
   };
   defineProperty(o, k, { get, set, enumerable, configurable: false });
   stack.push(get, set);

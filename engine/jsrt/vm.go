@@ -123,7 +123,7 @@ func (v *vm) freeze() error {
 			return err
 		}
 		do := d.ToObject(r)
-		if !do.Get("get").SameAs(goja.Undefined()) || !do.Get("set").SameAs(goja.Undefined()) {
+		if do.Get("get") != nil || do.Get("set") != nil {
 			return fmt.Errorf("jsrt: accessor global %q", name)
 		}
 		v.globals = append(v.globals, globalProp{
