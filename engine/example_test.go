@@ -32,5 +32,5 @@ auth:
 	}
 	// Output:
 	// acme client-credentials
-	// acme.yml:8:51: warning: makeApiClient reads credentails.token, but it does not receive "credentails" (did you mean credentials?)
+	// acme.yml:8:47: warning: makeApiClient reads credentails.token, but it does not receive "credentails" (did you mean credentials?)
 }
