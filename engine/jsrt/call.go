@@ -88,6 +88,7 @@ func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.
 	}()
 	v.setLimits(o)
 	v.filename = p.filename
+	v.prog = p
 	if v.frozen {
 		v.freshGlobal()
 	}
@@ -216,7 +217,7 @@ func (v *vm) toError(err error) error {
 		}
 		return out
 	}
-	return err
+	return &Error{Message: err.Error(), File: v.filename, cause: err}
 }
 
 // jsError describes a thrown value. It reads properties of the value, so
@@ -275,11 +276,11 @@ var stackLine = regexp.MustCompile(`at (?:[^(]* \()?(.+?):(\d+):(\d+)\(\d+\)\)?\
 // object's stack property.
 func (v *vm) position(e *Error, stack []goja.StackFrame, obj *goja.Object) {
 	for _, f := range stack {
-		if f.SrcName() != v.filename {
+		if f.SrcName() != v.prog.filename {
 			continue
 		}
 		if pos := f.Position(); pos.Line > 0 {
-			e.Line, e.Column = pos.Line, pos.Column
+			e.Line, e.Column = v.prog.original(pos.Line, pos.Column)
 			return
 		}
 	}
@@ -290,19 +291,14 @@ func (v *vm) position(e *Error, stack []goja.StackFrame, obj *goja.Object) {
 	if !ok {
 		return
 	}
-	for len(s) > 0 {
-		line := s
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			line, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
+	for _, line := range strings.Split(s, "\n") {
 		m := stackLine.FindStringSubmatch(line)
-		if m == nil || m[1] == preludeName || (len(m[1]) > 0 && m[1][0] == '<') {
+		if m == nil || m[1] != v.prog.filename {
 			continue
 		}
-		e.Line, _ = strconv.Atoi(m[2])
-		e.Column, _ = strconv.Atoi(m[3])
+		l, _ := strconv.Atoi(m[2])
+		c, _ := strconv.Atoi(m[3])
+		e.Line, e.Column = v.prog.original(l, c)
 		return
 	}
 }

@@ -2,7 +2,6 @@ package jsrt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -21,6 +20,7 @@ import (
 type Program struct {
 	filename string
 	prog     *goja.Program // evaluates to function (exports, require, module)
+	smap     sourceMap
 	params   []string
 }
 
@@ -89,24 +89,24 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 		return nil, problems
 	}
 
-	smap, err := shiftSourceMap(res.Map, path.Base(filename))
+	smap, err := parseSourceMap(res.Map)
 	if err != nil {
 		return nil, []Problem{{Line: 1, Column: 1, Message: "internal error: " + err.Error()}}
 	}
-	code := wrapperHead + string(res.Code) + "\n//# sourceMappingURL=jsrt.map\n})"
-	parsed, err := goja.Parse(filename, code, parser.WithSourceMapLoader(func(string) ([]byte, error) { return smap, nil }))
+	p := &Program{filename: filename, smap: smap}
+	code := wrapperHead + string(res.Code) + "\n})"
+	parsed, err := goja.Parse(filename, code, parser.WithDisableSourceMaps)
 	if err != nil {
-		return nil, []Problem{parseProblem(err)}
+		return nil, []Problem{p.parseProblem(err)}
 	}
-	problems = append(problems, checkImports(parsed)...)
+	problems = append(problems, p.checkImports(parsed)...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	gp, err := goja.CompileAST(parsed, true)
+	p.prog, err = goja.CompileAST(parsed, true)
 	if err != nil {
-		return nil, []Problem{parseProblem(err)}
+		return nil, []Problem{p.parseProblem(err)}
 	}
-	p := &Program{filename: filename, prog: gp}
 	params, prob := p.inspect()
 	if prob != nil {
 		return nil, []Problem{*prob}
@@ -125,7 +125,7 @@ func esbuildProblem(m api.Message) Problem {
 
 // parseProblem turns a goja parse or compile error into a Problem; these are
 // rare after esbuild accepted the code (syntax goja lacks).
-func parseProblem(err error) Problem {
+func (p *Program) parseProblem(err error) Problem {
 	var list parser.ErrorList
 	var one *parser.Error
 	switch {
@@ -134,7 +134,9 @@ func parseProblem(err error) Problem {
 	case errors.As(err, &one):
 	}
 	if one != nil {
-		return Problem{Line: max(one.Position.Line, 1), Column: max(one.Position.Column, 1), Message: "unsupported syntax: " + one.Message}
+		pr := Problem{Line: 1, Column: 1, Message: "unsupported syntax: " + one.Message}
+		pr.Line, pr.Column = p.original(one.Position.Line, one.Position.Column)
+		return pr
 	}
 	var ce *goja.CompilerSyntaxError
 	if errors.As(err, &ce) {
@@ -143,23 +145,19 @@ func parseProblem(err error) Problem {
 	return Problem{Line: 1, Column: 1, Message: err.Error()}
 }
 
-// shiftSourceMap adapts esbuild's source map to the one-line wrapper head and
-// names the source so goja resolves positions to the original file name.
-func shiftSourceMap(raw []byte, source string) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
+// original maps a 1-based position in the compiled code (which has the
+// wrapper's head line in front of esbuild's output) to the original source;
+// 1:1 when unknown.
+func (p *Program) original(line, col int) (int, int) {
+	if l, c, ok := p.smap.original(line-1, col); ok {
+		return l, c
 	}
-	mappings, _ := m["mappings"].(string)
-	m["mappings"] = ";" + mappings
-	m["sources"] = []string{source}
-	delete(m, "sourcesContent")
-	return json.Marshal(m)
+	return 1, 1
 }
 
 // checkImports reports every require("x") (which is what esbuild makes of
 // imports) of a module other than the SDK.
-func checkImports(prg *ast.Program) []Problem {
+func (p *Program) checkImports(prg *ast.Program) []Problem {
 	var problems []Problem
 	walkAST(reflect.ValueOf(prg), func(call *ast.CallExpression) {
 		id, ok := call.Callee.(*ast.Identifier)
@@ -171,8 +169,9 @@ func checkImports(prg *ast.Program) []Problem {
 			return
 		}
 		pos := prg.File.Position(int(call.Idx0()) - prg.File.Base())
+		line, col := p.original(pos.Line, pos.Column)
 		problems = append(problems, Problem{
-			Line: max(pos.Line, 1), Column: max(pos.Column, 1),
+			Line: line, Column: col,
 			Message: fmt.Sprintf("import of %q is not allowed: only %s are available", lit.Value.String(), strings.Join(sdkModules, ", ")),
 		})
 	})
@@ -207,7 +206,8 @@ func walkAST(v reflect.Value, visit func(*ast.CallExpression)) {
 		walkAST(v.Elem(), visit)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
+			// Declaration lists repeat nodes that are also in the body.
+			if f := v.Type().Field(i); f.IsExported() && f.Name != "DeclarationList" {
 				walkAST(v.Field(i), visit)
 			}
 		}

@@ -13,9 +13,9 @@ func TestCompileProblems(t *testing.T) {
 		contains        string
 	}{
 		{"ts syntax", "m.ts", "export default function (x: number) {\n  const y: string = ;\n  return y\n}\n", 2, 21, "Unexpected"},
-		{"js syntax", "m.js", "// comment\nexport default function () {\n  return {a: 1,,}\n}\n", 3, 16, "Unexpected"},
-		{"unknown import", "m.ts", "import { x } from '@integration-app/sdk'\nimport fs from 'fs'\nexport default () => fs\n", 2, 1, `"fs"`},
-		{"relative import", "m.js", "\n\nimport { helper } from './helper'\nexport default () => helper()\n", 3, 1, `"./helper"`},
+		{"js syntax", "m.js", "// comment\nexport default function () {\n  return {a: 1,,}\n}\n", 3, 16, "Expected identifier"},
+		{"unknown import", "m.ts", "import { x } from '@integration-app/sdk'\nimport fs from 'fs'\nexport default () => fs\n", 2, 16, `"fs"`},
+		{"relative import", "m.js", "\n\nimport { helper } from './helper'\nexport default () => helper()\n", 3, 24, `"./helper"`},
 		{"axios require", "m.js", "const axios = require('axios')\nexport default () => axios\n", 1, 15, `"axios"`},
 		{"no default export", "m.ts", "export function makeApiClient() { return 1 }\n", 1, 1, "no default export"},
 		{"default not a function", "m.js", "export default { a: 1 }\n", 1, 1, "no default export"},

@@ -74,21 +74,30 @@ wrap(Function.prototype, 'apply', 'apply', (f, a) => argLen(a, 1, 'Function.prot
 wrap(Reflect, 'apply', 'apply', (r, a) => argLen(a, 2, 'Reflect.apply'));
 wrap(Reflect, 'construct', 'construct', (r, a) => argLen(a, 1, 'Reflect.construct'));
 
+// guardConstructor replaces a global constructor with a function that checks
+// its arguments first. (A Proxy would be shorter, but goja's instanceof does
+// not accept proxies.)
 function guardConstructor(name, check) {
   const C = G[name];
   if (typeof C !== 'function') return;
-  const P = new Proxy(C, {
-    apply(t, self, args) { check(args, name); return apply(t, self, args); },
-    construct(t, args, nt) { check(args, name); return construct(t, args, nt === P ? t : nt); },
-  });
-  defineProperty(C.prototype, 'constructor', { value: P, writable: true, configurable: true, enumerable: false });
-  defineProperty(G, name, { value: P, writable: true, configurable: true, enumerable: false });
+  const W = function (...args) {
+    check(args, name);
+    return new.target ? construct(C, args, new.target === W ? C : new.target) : apply(C, this, args);
+  };
+  for (const key of Reflect.ownKeys(C)) {
+    if (key !== 'prototype') defineProperty(W, key, Object.getOwnPropertyDescriptor(C, key));
+  }
+  W.prototype = C.prototype;
+  Object.setPrototypeOf(W, Object.getPrototypeOf(C));
+  defineProperty(C.prototype, 'constructor', { value: W, writable: true, configurable: true, enumerable: false });
+  defineProperty(G, name, { value: W, writable: true, configurable: true, enumerable: false });
   return C;
 }
-const ArrayOrig = guardConstructor('Array', (args, name) => {
+const ArrayBufferOrig = ArrayBuffer;
+guardConstructor('Array', (args, name) => {
   if (args.length === 1 && typeof args[0] === 'number') checkArray(args[0], name);
 });
-wrap(ArrayOrig, 'from', 'from', (c, a) => argLen(a, 0, 'Array.from'));
+wrap(G.Array, 'from', 'from', (c, a) => argLen(a, 0, 'Array.from'));
 guardConstructor('ArrayBuffer', (args, name) => checkBytes(+args[0] || 0, name));
 guardConstructor('SharedArrayBuffer', (args, name) => checkBytes(+args[0] || 0, name));
 for (const name of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
@@ -96,9 +105,9 @@ for (const name of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array'
   const C = G[name];
   if (typeof C !== 'function') continue;
   const size = C.BYTES_PER_ELEMENT;
-  const elems = (x) => typeof x === 'number' ? x : (x !== null && typeof x === 'object' && !(x instanceof ArrayBuffer) ? lengthOf(x) : 0);
+  const elems = (x) => typeof x === 'number' ? x : (x !== null && typeof x === 'object' && !(x instanceof ArrayBufferOrig) ? lengthOf(x) : 0);
   guardConstructor(name, (args, what) => checkBytes(elems(args[0]) * size, what));
-  wrap(C, 'from', 'from', (c, a) => checkBytes(elems(a[0]) * size, name + '.from'));
+  wrap(G[name], 'from', 'from', (c, a) => checkBytes(elems(a[0]) * size, name + '.from'));
 }
 
 // Host globals.

@@ -32,6 +32,7 @@ type vm struct {
 	guardErrs map[*goja.Object]struct{}
 	logger    *slog.Logger
 	filename  string
+	prog      *Program
 }
 
 type globalProp struct {
