@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/connspec/connspec/internal/yamlvalue"
 )
 
 const (
@@ -107,7 +109,7 @@ func (cv *converter) fromYAML(n *yaml.Node, depth int, path string) *srcNode {
 		case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
 			offset = 1
 		}
-		return &srcNode{kind: srcScalar, value: yamlScalar(n), pos: p, textOffset: offset}
+		return &srcNode{kind: srcScalar, value: yamlvalue.Scalar(n), pos: p, textOffset: offset}
 	case yaml.SequenceNode:
 		s := &srcNode{kind: srcSeq, pos: p, items: make([]*srcNode, 0, len(n.Content))}
 		for i, c := range n.Content {
@@ -181,34 +183,6 @@ func (cv *converter) yamlMapping(n *yaml.Node, depth int, path string) *srcNode 
 		}
 	}
 	return s
-}
-
-// yamlScalar decodes a scalar by its resolved tag; unknown tags keep the text.
-func yamlScalar(n *yaml.Node) any {
-	switch n.ShortTag() {
-	case "!!null":
-		return nil
-	case "!!bool":
-		var b bool
-		if n.Decode(&b) == nil {
-			return b
-		}
-	case "!!int":
-		var i int64
-		if n.Decode(&i) == nil {
-			return i
-		}
-		var f float64
-		if n.Decode(&f) == nil {
-			return f
-		}
-	case "!!float":
-		var f float64
-		if n.Decode(&f) == nil {
-			return f
-		}
-	}
-	return n.Value
 }
 
 func (cv *converter) fromGo(v any, depth int, path string) *srcNode {

@@ -31,12 +31,12 @@ func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()
 
 // Diagnostic is one problem found in a connector, at a position in a file.
 type Diagnostic struct {
-	Severity Severity `json:"severity"`
 	// File is the path of the file, as the connector was loaded (slash-separated).
 	File string `json:"file"`
 	// Line and Column are 1-based; 0 when the problem concerns the whole file.
-	Line   int `json:"line"`
-	Column int `json:"column"`
+	Line     int      `json:"line"`
+	Column   int      `json:"column"`
+	Severity Severity `json:"severity"`
 	// Path is the JSON pointer of the value in the document, e.g. "/auth/type".
 	Path    string `json:"path"`
 	Message string `json:"message"`

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/connspec/connspec/internal/yamlvalue"
 )
 
 // Limits that keep hostile input from exhausting the process.
@@ -219,7 +220,7 @@ func (c *converter) convert(n *yaml.Node, ptr string, depth int) any {
 		c.mapping(n, ptr, depth, out, map[string]*yaml.Node{})
 		return out
 	case yaml.ScalarNode:
-		return scalarValue(n)
+		return yamlvalue.Scalar(n)
 	}
 	return nil
 }
@@ -299,34 +300,6 @@ func (c *converter) key(k *yaml.Node, ptr string) (string, bool) {
 		c.diags = append(c.diags, c.pos(k).Warnf(ptr, "mapping key %s is not a string; it is read as %q (quote it to say so)", k.Value, k.Value))
 	}
 	return k.Value, true
-}
-
-// scalarValue decodes a scalar by its resolved tag.
-func scalarValue(n *yaml.Node) any {
-	switch n.ShortTag() {
-	case "!!null":
-		return nil
-	case "!!bool":
-		var b bool
-		if n.Decode(&b) == nil {
-			return b
-		}
-	case "!!int":
-		var i int64
-		if n.Decode(&i) == nil {
-			return i
-		}
-		var f float64
-		if n.Decode(&f) == nil {
-			return f
-		}
-	case "!!float":
-		var f float64
-		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return f
-		}
-	}
-	return n.Value
 }
 
 func kindName(n *yaml.Node) string {
