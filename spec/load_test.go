@@ -299,21 +299,37 @@ func TestSchemaAgreesWithAuthTypeTable(t *testing.T) {
 	if err := json.Unmarshal(schemas.Connector, &s); err != nil {
 		t.Fatal(err)
 	}
-	body := lookupPointer(s, "/$defs/authBody/properties").(map[string]any)
+	body := lookupPointer(s, "/definitions/auth/properties").(map[string]any)
 	for _, m := range AllMethodNames() {
 		if _, ok := body[m]; !ok {
 			t.Errorf("method %s is missing from the schema", m)
 		}
 	}
+	// An option is an auth block without options; draft-07 (what editors
+	// support) has no unevaluatedProperties, so the two lists are written out.
+	option := lookupPointer(s, "/definitions/authOption/properties").(map[string]any)
+	for k := range body {
+		if _, ok := option[k]; !ok && k != "options" {
+			t.Errorf("auth key %s is missing from authOption", k)
+		}
+	}
+	for k := range option {
+		if _, ok := body[k]; !ok || k == "options" {
+			t.Errorf("authOption key %s does not belong", k)
+		}
+	}
+	if s["$schema"] != "http://json-schema.org/draft-07/schema#" {
+		t.Errorf("the schema must stay draft-07 for yaml-language-server, got %v", s["$schema"])
+	}
 	var enum []string
-	for _, v := range lookupPointer(s, "/$defs/authBody/properties/type/enum").([]any) {
+	for _, v := range lookupPointer(s, "/definitions/auth/properties/type/enum").([]any) {
 		enum = append(enum, v.(string))
 	}
 	if !slices.Equal(slices.Sorted(slices.Values(enum)), AuthTypeNames()) {
 		t.Errorf("schema auth types %v != registered %v", enum, AuthTypeNames())
 	}
 	var impls []string
-	for _, v := range lookupPointer(s, "/$defs/implementationType/enum").([]any) {
+	for _, v := range lookupPointer(s, "/definitions/implementationType/enum").([]any) {
 		impls = append(impls, v.(string))
 	}
 	for _, name := range AuthTypeNames() {

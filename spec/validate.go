@@ -133,19 +133,6 @@ func formatDiagnostic(doc *document, raw map[string]any, e *jsonschema.Validatio
 			diags = append(diags, unknownKey(doc, ptr, p, cands))
 		}
 		return diags
-	case *kind.FalseSchema:
-		// unevaluatedProperties: false reports each unknown property here.
-		if len(e.InstanceLocation) > 0 && strings.HasSuffix(e.SchemaURL, "/unevaluatedProperties") {
-			parent := pointerOf(e.InstanceLocation[:len(e.InstanceLocation)-1])
-			name := e.InstanceLocation[len(e.InstanceLocation)-1]
-			cands := schemaProperties(raw, strings.TrimSuffix(e.SchemaURL, "/unevaluatedProperties"))
-			if slices.Contains(cands, name) {
-				// A known key looks unevaluated only because a sibling failed
-				// validation (annotations of failed subschemas are dropped).
-				return nil
-			}
-			return Diagnostics{unknownKey(doc, parent, name, cands)}
-		}
 	case *kind.Required:
 		var diags Diagnostics
 		for _, m := range k.Missing {
