@@ -256,9 +256,36 @@ func (cc *compiler) script(m *spec.Method, inputs []string) (*jsrt.Program, bool
 	if inputs != nil {
 		for _, param := range prog.Params() {
 			if !slices.Contains(inputs, param) {
-				cc.diags = append(cc.diags, m.Body.Warnf("", "%s reads parameter %q, but it does not receive it%s", m.Name, param, receives(param, inputs)))
+				at := m.Body
+				if line, col := findWord(m.Source, param); line > 0 {
+					at = m.SourcePos(line, col)
+				}
+				cc.diags = append(cc.diags, at.Warnf("", "%s reads parameter %q, but it does not receive it%s", m.Name, param, receives(param, inputs)))
 			}
 		}
 	}
 	return prog, true
+}
+
+// findWord returns the 1-based line and column of the first whole-word
+// occurrence of word in src, or 0, 0. The destructured parameter names the
+// runtime reports carry no position, and their first mention is where the
+// parameter list names them.
+func findWord(src, word string) (line, col int) {
+	isIdent := func(b byte) bool {
+		return b == '_' || b == '$' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+	}
+	for off := 0; ; {
+		i := strings.Index(src[off:], word)
+		if i < 0 {
+			return 0, 0
+		}
+		i += off
+		end := i + len(word)
+		if (i == 0 || !isIdent(src[i-1])) && (end == len(src) || !isIdent(src[end])) {
+			line = strings.Count(src[:i], "\n") + 1
+			return line, i - strings.LastIndexByte(src[:i], '\n')
+		}
+		off = end
+	}
 }
