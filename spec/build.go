@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -408,8 +409,13 @@ func (l *loader) conventionFile(dir, method, impl string) (string, Diagnostics) 
 			}
 			for _, suf := range implSuffixes[im] {
 				f := path.Join(dir, stem+suf)
-				if info, err := fs.Stat(l.fsys, f); err == nil && !info.IsDir() {
+				info, err := fs.Stat(l.fsys, f)
+				switch {
+				case err == nil && !info.IsDir():
 					found = append(found, f)
+				case err != nil && !errors.Is(err, fs.ErrNotExist):
+					// e.g. a symbolic link out of the connector folder
+					return "", Diagnostics{Pos{File: f}.Errorf("", "cannot read %s: %s", f, fsErrorText(err))}
 				}
 			}
 		}
@@ -471,8 +477,11 @@ func (l *loader) fileMethod(m *Method, ptr string) bool {
 	file := path.Join(l.c.Root, clean)
 	if info, err := fs.Stat(l.fsys, file); err != nil || info.IsDir() {
 		what := "does not exist"
-		if err == nil {
+		switch {
+		case err == nil:
 			what = "is a directory"
+		case !errors.Is(err, fs.ErrNotExist):
+			what = "cannot be read: " + fsErrorText(err)
 		}
 		l.add(at.Errorf(ptr, "filePath %q %s (looked for %s)", rel, what, file))
 		return false

@@ -79,13 +79,20 @@ func LoadPath(osPath string) (*Connector, Diagnostics) {
 }
 
 // osFS opens the folder holding osPath (or osPath itself for a directory)
-// as an fs.FS, so that filePath values cannot leave it.
+// as an fs.FS that nothing can leave: not a filePath with "..", and not a
+// symbolic link pointing outside (os.Root refuses to follow those).
 func osFS(osPath string) (fsys fs.FS, name, display string) {
 	clean := filepath.Clean(osPath)
+	dir, name := filepath.Dir(clean), filepath.Base(clean)
 	if info, err := os.Stat(clean); err == nil && info.IsDir() {
-		return os.DirFS(clean), ".", clean
+		dir, name = clean, "."
 	}
-	return os.DirFS(filepath.Dir(clean)), filepath.Base(clean), filepath.Dir(clean)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		// Load reports the error when it tries to read.
+		return os.DirFS(dir), name, dir
+	}
+	return root.FS(), name, dir
 }
 
 func displayName(dir, file string) string {

@@ -343,3 +343,19 @@ func TestSchemaAgreesWithAuthTypeTable(t *testing.T) {
 		}
 	}
 }
+
+func TestSymlinkCannotLeaveTheConnector(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside.js")
+	os.WriteFile(outside, []byte("export default () => ({})\n"), 0o644)
+	dir := filepath.Join(base, "c")
+	os.MkdirAll(filepath.Join(dir, "auth"), 0o755)
+	os.WriteFile(filepath.Join(dir, "spec.yml"), []byte("name: C\nauth:\n  type: client-credentials\n"), 0o644)
+	if err := os.Symlink(outside, filepath.Join(dir, "auth", "make-api-client.js")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	c, diags := LoadPath(dir)
+	if c != nil || !strings.Contains(diags.Error(), "cannot read auth/make-api-client.js: path escapes") {
+		t.Fatalf("a symlink out of the connector was followed: %v\n%s", c, diags.Error())
+	}
+}
