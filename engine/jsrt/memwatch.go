@@ -70,6 +70,10 @@ func heapLoop() {
 			return
 		}
 		for c := range heapWatch.calls {
+			// The metric is only refreshed by a collection, so the value read
+			// when the call started may still count garbage from before it:
+			// follow the baseline down to the lowest live heap seen since.
+			c.base = min(c.base, live)
 			if !c.fired && live > c.base && live-c.base > c.limit {
 				c.fired = true
 				c.interrupt()
