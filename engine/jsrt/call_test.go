@@ -24,7 +24,7 @@ func modes(t *testing.T, f func(t *testing.T, o Options)) {
 	for _, m := range []struct {
 		name string
 		o    Options
-	}{{"pooled", Options{Timeout: 2 * time.Second}}, {"fresh", Options{Timeout: 2 * time.Second, FreshRuntime: true}}} {
+	}{{"pooled", Options{Timeout: 10 * time.Second}}, {"fresh", Options{Timeout: 10 * time.Second, FreshRuntime: true}}} {
 		t.Run(m.name, func(t *testing.T) { f(t, m.o) })
 	}
 }
