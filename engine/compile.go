@@ -40,6 +40,10 @@ type Method struct {
 	// Mapping is set for mapping, rest-api-mapping and expr methods (an expr
 	// method is compiled as the formula {$expr: source}).
 	Mapping *formulas.Mapping
+	// ResponseHandlers is makeApiClient's responseHandlers, split from
+	// Mapping: the configuration is evaluated once per credentials version,
+	// the handlers once per response, with the variable response.
+	ResponseHandlers *formulas.Mapping
 	// Script is set for javascript methods.
 	Script *jsrt.Program
 }
@@ -118,7 +122,14 @@ func (cc *compiler) method(m *spec.Method, inputs []string) *Method {
 	ok := false
 	switch m.ImplementationType {
 	case spec.ImplMapping, spec.ImplRestAPIMapping:
-		out.Mapping, ok = cc.mapping(m, m.Mapping, inputs)
+		config, handlers := m.Mapping, (*yaml.Node)(nil)
+		if m.Name == spec.MethodMakeAPIClient {
+			config, handlers = splitResponseHandlers(m.Mapping)
+		}
+		out.Mapping, ok = cc.mapping(m, config, inputs)
+		if ok && handlers != nil {
+			out.ResponseHandlers, ok = cc.mapping(m, handlers, append(slices.Clone(inputs), "response"))
+		}
 	case spec.ImplExpr:
 		// Compile the expression as the formula {$expr: source}, positioned
 		// where the source starts, so both share one implementation.
@@ -158,47 +169,47 @@ func (cc *compiler) mapping(m *spec.Method, n *yaml.Node, inputs []string) (*for
 	if compiled == nil {
 		return nil, false
 	}
-	var handlers []lineSpan
-	if m.Name == spec.MethodMakeAPIClient {
-		handlers = responseHandlerSpans(n)
-	}
-	cc.checkReferences(m.Body.File, m.Name, compiled, inputs, handlers...)
+	cc.checkReferences(m.Body.File, m.Name, compiled, inputs)
 	return compiled, true
 }
 
-// lineSpan is a range of lines in a file.
-type lineSpan struct{ first, last int }
-
-// responseHandlerSpans finds where makeApiClient's responseHandlers are
-// written: they are evaluated per response, with the variable response.
-func responseHandlerSpans(n *yaml.Node) []lineSpan {
-	var spans []lineSpan
-	for _, m := range []*yaml.Node{n, mappingValue(n, "args")} {
-		if h := mappingValue(m, "responseHandlers"); h != nil {
-			spans = append(spans, lineSpan{h.Line, lastLine(h)})
+// splitResponseHandlers returns makeApiClient's mapping without its
+// responseHandlers, and the handlers, flat or under args. The spec's nodes
+// are shared, so they are copied, not changed.
+func splitResponseHandlers(n *yaml.Node) (config, handlers *yaml.Node) {
+	without := func(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
+		if m == nil || m.Kind != yaml.MappingNode || len(m.Content) > 0 && strings.HasPrefix(m.Content[0].Value, "$") {
+			return m, nil
+		}
+		cp := *m
+		cp.Content = nil
+		var found *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				found = m.Content[i+1]
+				continue
+			}
+			cp.Content = append(cp.Content, m.Content[i], m.Content[i+1])
+		}
+		return &cp, found
+	}
+	config, handlers = without(n, "responseHandlers")
+	if config == n {
+		// A formula (or not a mapping): nothing literal to split.
+		return config, handlers
+	}
+	// args: wraps the configuration; its handlers live inside it.
+	for i := 0; i+1 < len(config.Content); i += 2 {
+		if config.Content[i].Value != "args" {
+			continue
+		}
+		if inner, h := without(config.Content[i+1], "responseHandlers"); h != nil {
+			config.Content = slices.Clone(config.Content)
+			config.Content[i+1] = inner
+			handlers = h
 		}
 	}
-	return spans
-}
-
-func mappingValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func lastLine(n *yaml.Node) int {
-	last := n.Line
-	for _, c := range n.Content {
-		last = max(last, lastLine(c))
-	}
-	return last
+	return config, handlers
 }
 
 func (cc *compiler) addProblems(file, what string, problems []formulas.Problem) {
@@ -216,15 +227,12 @@ func (cc *compiler) addProblems(file, what string, problems []formulas.Problem) 
 
 // checkReferences warns about variables a mapping reads that its method does
 // not receive, such as a misspelt "credentails".
-func (cc *compiler) checkReferences(file, what string, m *formulas.Mapping, inputs []string, responseSpans ...lineSpan) {
+func (cc *compiler) checkReferences(file, what string, m *formulas.Mapping, inputs []string) {
 	if inputs == nil {
 		return
 	}
 	for _, ref := range m.References() {
 		if ref.Root == "" || slices.Contains(inputs, ref.Root) {
-			continue
-		}
-		if ref.Root == "response" && slices.ContainsFunc(responseSpans, func(s lineSpan) bool { return ref.Line >= s.first && ref.Line <= s.last }) {
 			continue
 		}
 		pos := spec.Pos{File: file, Line: ref.Line, Column: ref.Column}

@@ -311,3 +311,8 @@ func deepCopy(v any) any {
 	}
 	return v
 }
+
+// Truthy reports whether v is true the way formulas judge conditions (and
+// JavaScript does): nil, false, 0, NaN and "" are false, everything else,
+// empty objects and arrays included, is true.
+func Truthy(v any) bool { return truthy(v, true) }

@@ -21,17 +21,18 @@ func Call(ctx context.Context, p *Program, input any) (any, error) {
 }
 
 // Call runs the default export with input (converted deeply to JavaScript
-// values: maps, slices, strings, numbers, bools, nil; other types through
-// encoding/json) and returns its result converted to plain Go values:
+// values: maps, slices, strings, numbers, bools, nil; HostFuncs become
+// async functions; other types go through encoding/json) and returns its result converted to plain Go values:
 // map[string]any, []any, string, int64 or float64, bool, or nil. A returned
 // promise is awaited. Functions and symbols are dropped from objects (nil in
 // arrays), undefined becomes nil, Dates become RFC 3339 strings, and a
 // RestApiClient becomes the options it was constructed with.
 //
 // opts holds at most one Options; omitted fields take their defaults. A
-// thrown exception or rejection comes back as *Error; running out of time or
-// ctx being done stops the method and returns an *Error that unwraps to
-// ErrTimeout (and context.DeadlineExceeded) or the context's error.
+// thrown exception or rejection comes back as *Error, with Options.Secrets
+// redacted; running out of time or ctx being done stops the method and
+// returns an *Error that unwraps to ErrTimeout (and
+// context.DeadlineExceeded) or the context's error.
 func (p *Program) Call(ctx context.Context, input any, opts ...Options) (any, error) {
 	if p == nil || p.prog == nil {
 		return nil, errors.New("jsrt: Call on a nil Program")
@@ -82,6 +83,7 @@ func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.
 		if rec := recover(); rec != nil {
 			err, reusable = fmt.Errorf("jsrt: internal error: %v", rec), false
 		}
+		v.release()
 		if reusable {
 			pool.Put(v)
 		}
@@ -93,8 +95,17 @@ func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.
 		v.freshGlobal()
 	}
 	r := v.r
-	timer := time.AfterFunc(o.Timeout, func() { r.Interrupt(ErrTimeout) })
-	stopCtx := context.AfterFunc(ctx, func() { r.Interrupt(ctxInterrupt{ctx.Err()}) })
+	// callCtx is what HostFuncs get: done at the time limit too.
+	callCtx, cancel := context.WithTimeoutCause(ctx, o.Timeout, ErrTimeout)
+	defer cancel()
+	v.ctx = callCtx
+	stopCtx := context.AfterFunc(callCtx, func() {
+		if err := ctx.Err(); err != nil {
+			r.Interrupt(ctxInterrupt{err})
+		} else {
+			r.Interrupt(ErrTimeout)
+		}
+	})
 	var unwatch func() bool
 	if o.MaxHeapGrowth > 0 {
 		unwatch = watchHeap(uint64(o.MaxHeapGrowth), func() { r.Interrupt(ErrMemoryLimit) })
@@ -115,13 +126,24 @@ func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.
 		err = v.toError(err)
 	}
 
-	clean := timer.Stop()
-	clean = stopCtx() && clean
+	clean := stopCtx()
 	if unwatch != nil {
 		clean = unwatch() && clean
 	}
 	var je *Error
-	reusable = v.frozen && clean && (err == nil || errors.As(err, &je) && je.cause == nil)
+	if errors.As(err, &je) {
+		if je.cause == nil && callCtx.Err() != nil {
+			// The method failed because its time ran out, e.g. a HostFunc
+			// returned the context's error before the interrupt hit.
+			if cerr := ctx.Err(); cerr != nil {
+				je.cause = ctxCause(cerr)
+			} else {
+				je.cause = ErrTimeout
+			}
+		}
+		v.redact.error(je)
+	}
+	reusable = v.frozen && clean && (err == nil || je != nil && je.cause == nil)
 	if reusable {
 		r.ClearInterrupt()
 	}
@@ -238,6 +260,7 @@ func (v *vm) jsError(val goja.Value, stack []goja.StackFrame) *Error {
 	if _, ok := v.guardErrs[obj]; ok {
 		e.cause = ErrMemoryLimit
 	}
+	e.host = v.hostErrs[obj]
 	isErr := v.r.InstanceOf(obj, v.errorCtor)
 	name, hasName := stringProp(obj, "name")
 	msg, hasMsg := stringProp(obj, "message")
@@ -315,6 +338,21 @@ func (v *vm) toJS(x any, depth int) (goja.Value, error) {
 	switch t := x.(type) {
 	case nil:
 		return goja.Null(), nil
+	case HostFunc:
+		if t == nil {
+			return goja.Null(), nil
+		}
+		return v.hostFunc(t), nil
+	case map[string]HostFunc:
+		obj := r.NewObject()
+		for k, f := range t {
+			fv, err := v.toJS(f, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			must(obj.Set(k, fv))
+		}
+		return obj, nil
 	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
 		return r.ToValue(t), nil
 	case map[string]any:

@@ -10,7 +10,18 @@
 // The sandbox has no require (other than the built-in SDK module), no
 // process, fetch, XMLHttpRequest, file system or eval. Each call has a time
 // limit, a call-stack limit, and guards against built-ins that would allocate
-// without bound; see Options.
+// without bound; see Options. Besides the ECMAScript built-ins, methods get
+// console (logged to Options.Logger with Options.Secrets redacted), btoa,
+// atob and URLSearchParams.
+//
+// Host functions: a HostFunc placed anywhere in a call's input appears to the
+// method as an async function, so the engine can hand methods a live API
+// client (`await apiClient.get('/me')`). It runs synchronously on the call's
+// goroutine with the call's context. A Go error it returns rejects the
+// promise: one that implements ErrorClass (as *Error does) with an instance
+// of the named SDK error class (ConnectionError with its key, ...), any
+// other with a plain Error. Uncaught, such a rejection comes back out of Call
+// as an *Error of the same class and key that unwraps to the Go error.
 //
 // Isolation: by default calls reuse pooled runtimes whose built-in objects
 // are deeply frozen at creation and which get a fresh global object and a
@@ -62,10 +73,22 @@ type Options struct {
 	// FreshRuntime runs the call in a new runtime with unfrozen built-ins
 	// instead of a pooled one. Slower; for code that patches built-ins.
 	FreshRuntime bool
-	// Logger receives console.* calls at debug level. Only the console level,
-	// the file and the number and types of arguments are logged, never their
-	// values, since methods handle credentials. Nil discards them.
+	// Logger receives console.* output: console.debug and console.trace at
+	// debug level, console.log and console.info at info, console.warn at
+	// warn and console.error at error. The message is the formatted
+	// arguments (printf-style %s, %d, %i, %f, %j, %o, %O in the first one;
+	// objects as JSON) with Secrets redacted and cut at 16 KiB; the
+	// attributes are "file" (the method's file name) and "console" (the
+	// console method). Nil discards console output.
 	Logger *slog.Logger
+	// Secrets are strings, such as the credentials handed to the method,
+	// that must not leave the sandbox through logs or errors: every
+	// occurrence in console output and in the Message, Key and the strings
+	// in Data of an *Error returned by the call is replaced by "[REDACTED]".
+	// Their JSON-escaped and form-encoded forms are redacted too. Strings
+	// shorter than 4 bytes are ignored, since redacting them would mangle
+	// unrelated text.
+	Secrets []string
 }
 
 const (
@@ -101,13 +124,17 @@ func (o Options) withDefaults() Options {
 // "TypeError", ...), Key the ConnectionError key if any, Data the error's data
 // converted to Go values. File, Line and Column locate the error in the
 // original source when known (Line is 0 otherwise).
+//
+// *Error implements ErrorClass, so a HostFunc can return one to reject with
+// an instance of that class.
 type Error struct {
 	Name, Message, Key string
 	Data               any
 	File               string
 	Line, Column       int
 
-	cause error
+	cause error // a limit or context error that stopped the call
+	host  error // the HostFunc error whose rejection this is
 }
 
 // Error renders "FILE:LINE:COL: NAME: MESSAGE", leaving out what is unknown.
@@ -129,8 +156,14 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns ErrTimeout, ErrMemoryLimit, ErrStackOverflow or a context
-// error when one of those stopped the call, else nil.
-func (e *Error) Unwrap() error { return e.cause }
+// error when one of those stopped the call; else, when the exception is the
+// rejection of a HostFunc call, the error the HostFunc returned; else nil.
+func (e *Error) Unwrap() error {
+	if e.cause != nil {
+		return e.cause
+	}
+	return e.host
+}
 
 // limitError is a sentinel that also matches another error with errors.Is.
 type limitError struct {

@@ -8,9 +8,9 @@ const preludeName = "<jsrt-prelude>"
 
 // preludeSource installs the sandbox into a fresh runtime: it removes what a
 // method must not reach, wraps built-ins that could allocate without bound,
-// adds console/btoa/atob and returns the SDK module. host holds Go functions;
-// lim holds the current call's limits (updated by Go before each call and
-// reachable only through these closures).
+// adds console, btoa, atob and URLSearchParams and returns the SDK module.
+// host holds Go functions; lim holds the current call's limits (updated by
+// Go before each call and reachable only through these closures).
 const preludeSource = `(function (host, lim) {
 'use strict';
 const G = globalThis;
@@ -115,6 +115,107 @@ const logger = level => function () { host.log(level, arguments); };
 G.console = freeze({ log: logger('log'), info: logger('info'), warn: logger('warn'), error: logger('error'), debug: logger('debug'), trace: logger('trace') });
 G.btoa = function btoa(s) { return host.btoa(String(s)); };
 G.atob = function atob(s) { return host.atob(String(s)); };
+
+// URLSearchParams as in the WHATWG URL Standard; the form encoding and
+// decoding are done in Go.
+const formEncode = host.formEncode, formDecode = host.formDecode;
+class URLSearchParams {
+  #list = [];
+  constructor(init) {
+    if (init !== null && (typeof init === 'object' || typeof init === 'function')) {
+      if (#list in init) {
+        for (const [k, v] of init.#list) this.#list.push([k, v]);
+      } else if (typeof init[Symbol.iterator] === 'function') {
+        for (const pair of init) {
+          if (pair === null || (typeof pair !== 'object' && typeof pair !== 'function') || typeof pair[Symbol.iterator] !== 'function') {
+            throw new TypeError("Failed to construct 'URLSearchParams': each query pair must be an iterable name/value pair");
+          }
+          const p = [];
+          for (const x of pair) { p.push(x); if (p.length > 2) break; }
+          if (p.length !== 2) throw new TypeError("Failed to construct 'URLSearchParams': each query pair must be a name/value tuple of length 2");
+          this.#list.push([String(p[0]), String(p[1])]);
+        }
+      } else {
+        for (const k of Reflect.ownKeys(init)) {
+          if (typeof k !== 'string') continue;
+          const d = Object.getOwnPropertyDescriptor(init, k);
+          if (d !== undefined && d.enumerable) this.#list.push([k, String(init[k])]);
+        }
+      }
+    } else if (init !== undefined) {
+      let s = String(init);
+      if (s[0] === '?') s = s.slice(1);
+      for (const part of s.split('&')) {
+        if (part === '') continue;
+        const i = part.indexOf('=');
+        this.#list.push(i < 0 ? [formDecode(part), ''] : [formDecode(part.slice(0, i)), formDecode(part.slice(i + 1))]);
+      }
+    }
+  }
+  get size() { return this.#list.length; }
+  append(name, value) { this.#list.push([String(name), String(value)]); }
+  delete(name, value) {
+    name = String(name);
+    const l = this.#list, all = value === undefined;
+    if (!all) value = String(value);
+    for (let i = 0; i < l.length;) {
+      if (l[i][0] === name && (all || l[i][1] === value)) l.splice(i, 1); else i++;
+    }
+  }
+  get(name) {
+    name = String(name);
+    for (const [k, v] of this.#list) if (k === name) return v;
+    return null;
+  }
+  getAll(name) {
+    name = String(name);
+    const out = [];
+    for (const [k, v] of this.#list) if (k === name) out.push(v);
+    return out;
+  }
+  has(name, value) {
+    name = String(name);
+    const all = value === undefined;
+    if (!all) value = String(value);
+    for (const [k, v] of this.#list) if (k === name && (all || v === value)) return true;
+    return false;
+  }
+  set(name, value) {
+    name = String(name); value = String(value);
+    const l = this.#list;
+    let found = false;
+    for (let i = 0; i < l.length;) {
+      if (l[i][0] !== name) { i++; continue; }
+      if (found) { l.splice(i, 1); continue; }
+      l[i] = [name, value]; found = true; i++;
+    }
+    if (!found) l.push([name, value]);
+  }
+  sort() {
+    // Stable, by UTF-16 code units of the names.
+    const l = this.#list;
+    const sorted = l.map((p, i) => [p, i]).sort((a, b) => a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1]);
+    for (let i = 0; i < l.length; i++) l[i] = sorted[i][0];
+  }
+  toString() {
+    let out = '';
+    for (const [k, v] of this.#list) out += (out === '' ? '' : '&') + formEncode(k) + '=' + formEncode(v);
+    return out;
+  }
+  forEach(callback, thisArg) {
+    if (typeof callback !== 'function') throw new TypeError('URLSearchParams.prototype.forEach: the callback is not a function');
+    for (let i = 0; i < this.#list.length; i++) {
+      const [k, v] = this.#list[i];
+      apply(callback, thisArg, [v, k, this]);
+    }
+  }
+  *entries() { for (let i = 0; i < this.#list.length; i++) yield [this.#list[i][0], this.#list[i][1]]; }
+  *keys() { for (let i = 0; i < this.#list.length; i++) yield this.#list[i][0]; }
+  *values() { for (let i = 0; i < this.#list.length; i++) yield this.#list[i][1]; }
+}
+defineProperty(URLSearchParams.prototype, Symbol.iterator, { value: URLSearchParams.prototype.entries, writable: true, configurable: true, enumerable: false });
+defineProperty(URLSearchParams.prototype, Symbol.toStringTag, { value: 'URLSearchParams', configurable: true });
+defineProperty(G, 'URLSearchParams', { value: URLSearchParams, writable: true, configurable: true, enumerable: false });
 
 // The SDK module.
 const ConnectionErrorKey = freeze({

@@ -1,6 +1,7 @@
 package jsrt
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,9 @@ type vm struct {
 	restClient *goja.Object
 	errorCtor  *goja.Object
 	rangeError goja.Value
+	sdkErrors  map[string]*goja.Object // SDK error classes by name
+	stdErrors  map[string]*goja.Object // intrinsic error constructors by name
+	stringify  goja.Callable           // the intrinsic JSON.stringify
 	resolve    func(goja.Value) (goja.Value, error) // the intrinsic Promise.resolve
 	lim        *goja.Object
 	globals    []globalProp // pristine global properties (frozen vms)
@@ -30,7 +34,11 @@ type vm struct {
 
 	// Per call.
 	guardErrs map[*goja.Object]struct{}
+	hostErrs  map[*goja.Object]error // HostFunc rejections and their Go errors
 	logger    *slog.Logger
+	redact    *redactor
+	ctx       context.Context
+	maxArray  int
 	filename  string
 	prog      *Program
 }
@@ -56,6 +64,8 @@ func newVM(frozen bool) (v *vm, err error) {
 	must(host.Set("log", v.log))
 	must(host.Set("btoa", v.btoa))
 	must(host.Set("atob", v.atob))
+	must(host.Set("formEncode", formEncode))
+	must(host.Set("formDecode", formDecode))
 	v.lim = r.NewObject()
 
 	fn, err := r.RunProgram(preludeProgram)
@@ -71,6 +81,15 @@ func newVM(frozen bool) (v *vm, err error) {
 	v.restClient = v.sdk.Get("RestApiClient").ToObject(r)
 	v.errorCtor = r.Get("Error").ToObject(r)
 	v.rangeError = r.Get("RangeError")
+	v.sdkErrors = make(map[string]*goja.Object, len(sdkErrorClasses))
+	for _, name := range sdkErrorClasses {
+		v.sdkErrors[name] = v.sdk.Get(name).ToObject(r)
+	}
+	v.stdErrors = make(map[string]*goja.Object, len(standardErrorClasses))
+	for _, name := range standardErrorClasses {
+		v.stdErrors[name] = r.Get(name).ToObject(r)
+	}
+	v.stringify, _ = goja.AssertFunction(r.Get("JSON").ToObject(r).Get("stringify"))
 	promise := r.Get("Promise")
 	resolve, _ := goja.AssertFunction(promise.ToObject(r).Get("resolve"))
 	v.resolve = func(val goja.Value) (goja.Value, error) { return resolve(promise, val) }
@@ -158,7 +177,17 @@ func (v *vm) setLimits(o Options) {
 	must(v.lim.Set("arr", o.MaxArrayLength))
 	v.r.SetMaxCallStackSize(o.MaxCallStackSize)
 	v.logger = o.Logger
+	v.redact = newRedactor(o.Secrets)
+	v.maxArray = o.MaxArrayLength
 	v.guardErrs = nil
+	v.hostErrs = nil
+}
+
+// release drops what the last call left in v, so a pooled vm holds on to
+// none of it.
+func (v *vm) release() {
+	v.guardErrs, v.hostErrs = nil, nil
+	v.logger, v.redact, v.ctx, v.prog = nil, nil, nil, nil
 }
 
 // requireModule is the module's require: the SDK or an error naming the
@@ -183,40 +212,6 @@ func (v *vm) fail(what string, n float64, limit int64, unit string) goja.Value {
 	}
 	v.guardErrs[obj] = struct{}{}
 	panic(obj)
-}
-
-func (v *vm) log(level string, args goja.Value) {
-	if v.logger == nil {
-		return
-	}
-	obj := args.ToObject(v.r)
-	n := int(obj.Get("length").ToInteger())
-	types := make([]string, 0, n)
-	for i := 0; i < n && i < 16; i++ {
-		types = append(types, jsType(obj.Get(fmt.Sprint(i))))
-	}
-	v.logger.Debug("jsrt: console."+level, "file", v.filename, "args", n, "types", strings.Join(types, ","))
-}
-
-func jsType(val goja.Value) string {
-	switch {
-	case val == nil || goja.IsUndefined(val):
-		return "undefined"
-	case goja.IsNull(val):
-		return "null"
-	}
-	switch val.ExportType().Kind().String() {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "int64", "float64":
-		return "number"
-	}
-	if _, ok := goja.AssertFunction(val); ok {
-		return "function"
-	}
-	return "object"
 }
 
 func (v *vm) btoa(s string) string {

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/connspec/connspec/formulas"
+)
+
+// apiConfig is makeApiClient's result, parsed once per credentials version.
+type apiConfig struct {
+	base    *url.URL
+	headers http.Header
+	query   url.Values
+	// basic holds the Basic auth pair when auth {username, password} is set.
+	basic    *[2]string
+	handlers *formulas.Mapping
+	// allowed are the hosts (host[:port], lower case) that may receive the
+	// credentials: baseUri's host and auth.allowedHosts.
+	allowed []string
+}
+
+// parseAPIConfig reads makeApiClient's result, flat or wrapped in args.
+// untrusted are values a user or provider supplied (connection input,
+// credentials): baseUri must not let them change its host.
+func parseAPIConfig(result any, allowedHosts []string, untrusted []string) (*apiConfig, error) {
+	m, ok := result.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must return an object (baseUri, headers, ...), not %s", describeValue(result))
+	}
+	if args, ok := m["args"].(map[string]any); ok {
+		m = args
+	}
+	cfg := &apiConfig{headers: http.Header{}, query: url.Values{}}
+	raw, _ := m["baseUri"].(string)
+	if raw == "" {
+		return nil, fmt.Errorf("returned no baseUri")
+	}
+	base, err := checkBaseURI(raw, untrusted)
+	if err != nil {
+		return nil, err
+	}
+	cfg.base = base
+	cfg.allowed = append(cfg.allowed, hostKey(base))
+	for _, h := range allowedHosts {
+		cfg.allowed = append(cfg.allowed, strings.ToLower(h))
+	}
+	if h, ok := m["headers"].(map[string]any); ok {
+		for k, v := range h {
+			s, ok := scalarString(v)
+			if !ok {
+				return nil, fmt.Errorf("header %s must be a string, not %s", k, describeValue(v))
+			}
+			if s != "" || v != nil {
+				cfg.headers.Set(k, s)
+			}
+		}
+	}
+	if q, ok := m["query"].(map[string]any); ok {
+		for k, v := range q {
+			if list, ok := v.([]any); ok {
+				for _, item := range list {
+					if s, ok := scalarString(item); ok && item != nil {
+						cfg.query.Add(k, s)
+					}
+				}
+				continue
+			}
+			s, ok := scalarString(v)
+			if !ok {
+				return nil, fmt.Errorf("query parameter %s must be a string, not %s", k, describeValue(v))
+			}
+			if v != nil {
+				cfg.query.Set(k, s)
+			}
+		}
+	}
+	if a, ok := m["auth"].(map[string]any); ok {
+		user, _ := scalarString(a["username"])
+		pass, _ := scalarString(a["password"])
+		if user != "" || pass != "" {
+			cfg.basic = &[2]string{user, pass}
+		}
+	}
+	if h, ok := m["responseHandlers"].([]any); ok && len(h) > 0 {
+		// Handlers returned by JavaScript are plain values: compile them here.
+		compiled, problems := formulas.CompileValue(h)
+		if compiled == nil {
+			return nil, fmt.Errorf("responseHandlers: %s", problems[0].Message)
+		}
+		cfg.handlers = compiled
+	}
+	return cfg, nil
+}
+
+// checkBaseURI parses baseUri and makes sure no untrusted value moved its
+// host: a value that lands in the authority part must be made of host-name
+// characters only, so "evil.com#" or "x.evil.com/" in a subdomain field
+// cannot turn https://{sub}.zendesk.com into https://evil.com.
+func checkBaseURI(raw string, untrusted []string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("baseUri is not an absolute http(s) URL")
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("baseUri must not carry user information (user@host)")
+	}
+	start := strings.Index(raw, "://") + 3
+	end := len(raw)
+	if i := strings.IndexAny(raw[start:], "/?#\\"); i >= 0 {
+		end = start + i
+	}
+	for _, v := range untrusted {
+		if v == "" {
+			continue
+		}
+		for off := 0; ; {
+			i := strings.Index(raw[off:], v)
+			if i < 0 {
+				break
+			}
+			i += off
+			if i >= start && i < end && !isHostText(v) {
+				return nil, fmt.Errorf("baseUri: a connection value would change the API host (it may only contain letters, digits, '-' and '.')")
+			}
+			off = i + 1
+		}
+	}
+	return u, nil
+}
+
+func isHostText(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// hostKey is the host and port of u in lower case, the port left out when it
+// is the scheme's default.
+func hostKey(u *url.URL) string {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// allows reports whether credentials may go to u.
+func (cfg *apiConfig) allows(u *url.URL) bool {
+	if cfg.base.Scheme == "https" && u.Scheme != "https" {
+		return false // never downgrade to plain HTTP
+	}
+	return slices.Contains(cfg.allowed, hostKey(u))
+}
+
+// resolve turns a request path into a URL: a relative path is appended to
+// baseUri (integration.app joins, it does not resolve: base /v1 + /users is
+// /v1/users); an absolute URL is kept and checked by the caller.
+func (cfg *apiConfig) resolve(target *url.URL) *url.URL {
+	if target.IsAbs() {
+		return target
+	}
+	u := *cfg.base
+	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
+	p := target.EscapedPath()
+	if p != "" && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	if joined, err := url.Parse(basePath + p); err == nil {
+		u.Path, u.RawPath = joined.Path, joined.RawPath
+	}
+	u.RawQuery = target.RawQuery
+	if u.RawQuery == "" {
+		u.RawQuery = cfg.base.RawQuery
+	} else if cfg.base.RawQuery != "" {
+		u.RawQuery = cfg.base.RawQuery + "&" + target.RawQuery
+	}
+	u.Fragment = ""
+	return &u
+}
+
+// scalarString gives the text of a scalar; ok is false for objects and arrays.
+func scalarString(v any) (string, bool) {
+	switch t := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return t, true
+	case bool:
+		return strconv.FormatBool(t), true
+	case int64:
+		return strconv.FormatInt(t, 10), true
+	case int:
+		return strconv.Itoa(t), true
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// describeValue names a value's type without showing it (it may be secret).
+func describeValue(v any) string {
+	switch v.(type) {
+	case nil:
+		return "nothing"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, int, float64:
+		return "a number"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/connspec/connspec/spec"
+)
+
+// Account is the end user (or tenant) a connection belongs to. Auth
+// resolvers use it to look up credentials the embedding application owns.
+type Account struct {
+	ID       string
+	Metadata map[string]any
+}
+
+// Connection is one user's connection to a connector: which connector and
+// auth option, the developer's connector parameters, what the user typed,
+// and the credentials obtained so far.
+type Connection struct {
+	// ID identifies the connection to the embedder (for the credentials hook).
+	ID string
+	// Connector is the connector key.
+	Connector string
+	// Option is the auth option key; "" for the base auth block (or the
+	// only option).
+	Option string
+	// ConnectorParameters are set once per connector by the developer:
+	// clientId, clientSecret, scopes, ...
+	ConnectorParameters map[string]any
+	// ConnectionParameters is the connection input, what the user typed
+	// into the UI schema (API key, subdomain, ...).
+	ConnectionParameters map[string]any
+	// Credentials are the stored credentials, or nil to obtain them from
+	// the connection input.
+	Credentials map[string]any
+	// Account is the user the connection is for.
+	Account *Account
+}
+
+// validateInput checks the connection input against the auth option's UI
+// schema and input schema (falling back to the connector's).
+func validateInput(c *Connector, a *Auth, input map[string]any) error {
+	ui := a.Spec.UI
+	if ui == nil || ui.Schema == nil {
+		ui = c.Spec.UI
+	}
+	schemas := []*spec.JSONSchema{a.Spec.InputSchema}
+	if a.Spec.InputSchema == nil {
+		schemas[0] = c.Spec.InputSchema
+	}
+	if ui != nil {
+		schemas = append(schemas, ui.Schema)
+	}
+	value := jsonValue(input)
+	for _, s := range schemas {
+		if s == nil || s.Compiled == nil {
+			continue
+		}
+		err := s.Compiled.Validate(value)
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return inputError(ve)
+		} else if err != nil {
+			return &InputError{Message: err.Error()}
+		}
+	}
+	return nil
+}
+
+// inputError describes the first leaf failure without repeating the value,
+// which may be a secret.
+func inputError(ve *jsonschema.ValidationError) *InputError {
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	field := strings.Join(ve.InstanceLocation, ".")
+	switch k := ve.ErrorKind.(type) {
+	case *kind.Required:
+		missing := k.Missing[0]
+		if field != "" {
+			missing = field + "." + missing
+		}
+		return &InputError{Field: missing, Message: "is required"}
+	case *kind.Type:
+		return &InputError{Field: field, Message: fmt.Sprintf("must be of type %s", strings.Join(k.Want, " or "))}
+	case *kind.Pattern:
+		return &InputError{Field: field, Message: fmt.Sprintf("does not have the expected form (pattern %s)", k.Want)}
+	case *kind.Enum:
+		return &InputError{Field: field, Message: fmt.Sprintf("must be one of %v", k.Want)}
+	case *kind.MinLength, *kind.MaxLength, *kind.Minimum, *kind.Maximum, *kind.MinItems, *kind.MaxItems:
+		return &InputError{Field: field, Message: ve.ErrorKind.LocalizedString(printer)}
+	case *kind.AdditionalProperties:
+		return &InputError{Field: field, Message: fmt.Sprintf("unexpected field(s) %s", strings.Join(k.Properties, ", "))}
+	}
+	return &InputError{Field: field, Message: fmt.Sprintf("is not valid (%s)", strings.Join(ve.ErrorKind.KeywordPath(), "/"))}
+}
+
+// jsonValue converts Go values to what the JSON Schema validator expects
+// (float64 and int kinds are accepted; other maps and slices are copied).
+func jsonValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = jsonValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = jsonValue(x)
+		}
+		return out
+	case []string:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = x
+		}
+		return out
+	case nil, string, bool, float64, float32, int, int64, int32, uint, uint64:
+		return t
+	}
+	return fmt.Sprint(v)
+}
+
+// obtainCredentials returns the credentials a new client starts with: the
+// stored ones, or ones made from the connection input.
+//
+// anonymous, when not nil, is a client made from makeApiClient without
+// credentials, offered to a JavaScript getCredentialsFromConnectionParameters
+// as apiClient (to exchange a login for a token, say).
+func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection, anonymous *Client) (map[string]any, bool, error) {
+	if len(conn.Credentials) > 0 {
+		return maps.Clone(conn.Credentials), false, nil
+	}
+	if m := a.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil {
+		r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters)
+		out, err := e.runMethod(ctx, m, map[string]any{
+			"connectorParameters":  orEmpty(conn.ConnectorParameters),
+			"connectionParameters": orEmpty(conn.ConnectionParameters),
+			"connectionInput":      orEmpty(conn.ConnectionParameters),
+		}, anonymous, r)
+		if err != nil {
+			return nil, false, err
+		}
+		creds, ok := out.(map[string]any)
+		if !ok {
+			return nil, false, methodError(m, fmt.Errorf("must return an object of credentials, not %T", out))
+		}
+		return creds, true, nil
+	}
+	if slices.Contains([]string{"", "client-credentials", "proxy", "integration-app-token"}, a.Spec.Type) {
+		return maps.Clone(orEmpty(conn.ConnectionParameters)), true, nil
+	}
+	return nil, false, fmt.Errorf("connection to %s has no credentials: complete the %s authorization first", conn.Connector, a.Spec.Type)
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/connspec/connspec/engine/jsrt"
+	"github.com/connspec/connspec/spec"
+)
+
+// Engine holds compiled connectors and hands out authenticated clients for
+// connections to them. It is safe for concurrent use.
+type Engine struct {
+	mu         sync.RWMutex
+	connectors map[string]*Connector
+
+	transport     http.RoundTripper
+	logger        *slog.Logger
+	js            jsrt.Options
+	retries       int
+	maxRetryWait  time.Duration
+	onCredentials CredentialsHook
+}
+
+// CredentialsHook is told every change of a connection's credentials
+// (a refresh, credentials obtained from connection input) before the new
+// credentials are used, so the embedder can persist them. When it fails, the
+// new credentials stay in use in memory, the request that caused the change
+// fails with the hook's error, and the hook is called again before the next
+// request, so a rotated token is never silently lost.
+type CredentialsHook func(ctx context.Context, change CredentialsChange) error
+
+// CredentialsChange describes new credentials of a connection.
+type CredentialsChange struct {
+	// Connection is the connection as the client was made for it, with the
+	// new credentials.
+	Connection Connection
+	// Version counts the credentials a client has used, from 1.
+	Version int
+	// Reason is "refresh" or "connection input".
+	Reason string
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithTransport sets the transport under every client (default
+// http.DefaultTransport). Tests and proxies use it.
+func WithTransport(t http.RoundTripper) Option { return func(e *Engine) { e.transport = t } }
+
+// WithLogger sets the logger for engine events and console.* output of
+// methods. Secrets are redacted from everything logged.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.logger = l } }
+
+// WithJSOptions sets limits for JavaScript methods (timeout, memory, ...).
+func WithJSOptions(o jsrt.Options) Option { return func(e *Engine) { e.js = o } }
+
+// WithRateLimitRetries sets how many times a request is sent when the API
+// answers 429 (default 3 tries in all), and the longest Retry-After the
+// client will wait (default 30s; a longer one returns the 429).
+func WithRateLimitRetries(tries int, maxWait time.Duration) Option {
+	return func(e *Engine) { e.retries, e.maxRetryWait = tries, maxWait }
+}
+
+// WithCredentialsHook sets the hook told about every credentials change.
+func WithCredentialsHook(h CredentialsHook) Option { return func(e *Engine) { e.onCredentials = h } }
+
+// New returns an engine with no connectors.
+func New(opts ...Option) *Engine {
+	e := &Engine{connectors: map[string]*Connector{}, retries: 3, maxRetryWait: 30 * time.Second}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.transport == nil {
+		e.transport = http.DefaultTransport
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if e.retries < 1 {
+		e.retries = 1
+	}
+	return e
+}
+
+// Load loads, compiles and registers the connector at an operating-system
+// path (a connector file or directory). Problems come back as diagnostics.
+func (e *Engine) Load(path string) (*Connector, spec.Diagnostics) {
+	c, diags := spec.LoadPath(path)
+	if c == nil {
+		return nil, diags
+	}
+	cc, more := e.Register(c)
+	for i := range more {
+		more[i].File = c.DisplayPath(more[i].File)
+	}
+	return cc, append(diags, more...).Sort()
+}
+
+// LoadFS is Load from a file system (for example an embed.FS).
+func (e *Engine) LoadFS(fsys fs.FS, path string) (*Connector, spec.Diagnostics) {
+	c, diags := spec.Load(fsys, path)
+	if c == nil {
+		return nil, diags
+	}
+	cc, more := e.Register(c)
+	return cc, append(diags, more...).Sort()
+}
+
+// Register compiles a loaded connector and makes it available under its
+// key, replacing a connector registered earlier under the same key.
+func (e *Engine) Register(c *spec.Connector) (*Connector, spec.Diagnostics) {
+	cc, diags := Compile(c)
+	if cc == nil {
+		return nil, diags
+	}
+	e.mu.Lock()
+	e.connectors[c.Key] = cc
+	e.mu.Unlock()
+	return cc, diags
+}
+
+// Connector returns the registered connector with key.
+func (e *Engine) Connector(key string) (*Connector, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c, ok := e.connectors[key]
+	return c, ok
+}
+
+// auth returns the compiled auth block a connection uses.
+func (c *Connector) auth(option string) (*Auth, error) {
+	if option == "" {
+		if c.Auth != nil && c.Auth.Type != nil && c.Auth.Spec.Type != "" {
+			return c.Auth, nil
+		}
+		if len(c.Spec.Auth.OptionKeys) == 1 {
+			return c.Options[c.Spec.Auth.OptionKeys[0]], nil
+		}
+		return nil, fmt.Errorf("connector %s has several ways to connect; choose an option: %v", c.Spec.Key, c.Spec.Auth.OptionKeys)
+	}
+	a, ok := c.Options[option]
+	if !ok {
+		return nil, fmt.Errorf("connector %s has no auth option %q (options: %v)", c.Spec.Key, option, c.Spec.Auth.OptionKeys)
+	}
+	return a, nil
+}

@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/connspec/connspec/engine/jsrt"
+	"github.com/connspec/connspec/spec"
+)
+
+// Connection error keys, as integration.app's SDK names them.
+const (
+	KeyAccessTokenExpired  = "access_token_expired"
+	KeyConnectionIsDefunct = "connection_is_defunct"
+	KeyRateLimitExceeded   = "rate_limit_exceeded"
+)
+
+// Sentinels for errors.Is: a *ConnectionError matches the one with its key.
+var (
+	ErrAccessTokenExpired  = &ConnectionError{Key: KeyAccessTokenExpired}
+	ErrConnectionIsDefunct = &ConnectionError{Key: KeyConnectionIsDefunct}
+	ErrRateLimitExceeded   = &ConnectionError{Key: KeyRateLimitExceeded}
+)
+
+// ConnectionError says the connection, not the request, is the problem:
+// its credentials expired, it must be re-authorised, or it is rate limited.
+type ConnectionError struct {
+	Key     string
+	Message string
+	// Status is the HTTP status that caused it, when one did.
+	Status int
+	Err    error
+}
+
+func (e *ConnectionError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = strings.ReplaceAll(e.Key, "_", " ")
+	}
+	if e.Status != 0 {
+		msg = fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
+	}
+	return "connection error " + e.Key + ": " + msg
+}
+
+// Unwrap returns the cause.
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// Is matches a ConnectionError with the same key, so
+// errors.Is(err, engine.ErrAccessTokenExpired) works.
+func (e *ConnectionError) Is(target error) bool {
+	t, ok := target.(*ConnectionError)
+	return ok && t.Key == e.Key && t.Message == "" && t.Status == 0 && t.Err == nil
+}
+
+// InputError is connection input that does not match the auth option's UI
+// or input schema. It names the field and never repeats the value.
+type InputError struct {
+	// Field is the dotted path of the field ("" for the input as a whole).
+	Field   string
+	Message string
+}
+
+func (e *InputError) Error() string {
+	if e.Field == "" {
+		return "invalid connection input: " + e.Message
+	}
+	return fmt.Sprintf("invalid connection input: %s: %s", e.Field, e.Message)
+}
+
+// MethodError is a failure of a connector method: a JavaScript exception, a
+// formula that cannot be evaluated, or a result of the wrong shape. It
+// carries the method name and where the method is written.
+type MethodError struct {
+	Method string
+	Pos    spec.Pos
+	Err    error
+}
+
+func (e *MethodError) Error() string {
+	where := e.Pos.String()
+	if where == "" {
+		return fmt.Sprintf("%s: %v", e.Method, e.Err)
+	}
+	return fmt.Sprintf("%s (%s): %v", e.Method, where, e.Err)
+}
+
+// Unwrap returns the cause: a *ConnectionError for SDK ConnectionErrors, a
+// *jsrt.Error for other exceptions, a formula evaluation error, ...
+func (e *MethodError) Unwrap() error { return e.Err }
+
+// HostError refuses a request that would send credentials to a host the
+// connector does not name.
+type HostError struct {
+	Host    string
+	Allowed []string
+}
+
+func (e *HostError) Error() string {
+	return fmt.Sprintf("refusing to send credentials to %s: the connector only allows %s", e.Host, strings.Join(e.Allowed, ", "))
+}
+
+// HTTPError is a non-2xx response, returned by the Client's JSON helpers.
+// Body holds the start of the response body; it is not part of Error().
+type HTTPError struct {
+	Method, URL string
+	Status      int
+	// Message is set when a response handler declared the error.
+	Message string
+	Body    []byte
+}
+
+func (e *HTTPError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, e.Message)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d", e.Method, e.URL, e.Status)
+}
+
+// methodError wraps a failure of method m, mapping SDK error classes thrown
+// in JavaScript onto engine errors.
+func methodError(m *Method, err error) error {
+	var je *jsrt.Error
+	if errors.As(err, &je) && je.Name == "ConnectionError" && je.Key != "" {
+		err = &ConnectionError{Key: je.Key, Message: je.Message, Err: err}
+	}
+	pos := m.Spec.Body
+	if pos.Line == 0 {
+		pos = spec.Pos{File: m.Spec.Body.File, Line: 1, Column: 1}
+	}
+	return &MethodError{Method: m.Spec.Name, Pos: pos, Err: err}
+}
+
+// redactedError hides secret values in an error's text while keeping the
+// chain for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactError returns err with every secret in its text replaced.
+func redactError(err error, r *redactor) error {
+	if err == nil || r == nil {
+		return err
+	}
+	msg := err.Error()
+	if red := r.redact(msg); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}

@@ -1,0 +1,45 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+var printer = message.NewPrinter(language.English)
+
+// runMethod runs a compiled method with its variables. api, when not nil,
+// is the authenticated client offered to JavaScript as apiClient. Errors are
+// *MethodError values with every secret the redactor knows hidden.
+func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, api *Client, r *redactor) (any, error) {
+	var out any
+	var err error
+	switch {
+	case m.Mapping != nil:
+		out, err = m.Mapping.Evaluate(vars)
+	case m.Script != nil:
+		input := vars
+		if api != nil {
+			input = withAPIClient(ctx, vars, api)
+		}
+		opts := e.js
+		if opts.Logger == nil {
+			opts.Logger = e.logger
+		}
+		opts.Secrets = r.secrets
+		out, err = m.Script.Call(ctx, input, opts)
+	default:
+		return nil, methodError(m, errNotCompiled)
+	}
+	if err != nil {
+		return nil, redactError(methodError(m, err), r)
+	}
+	return out, nil
+}
+
+// hasMethod reports whether a has a method with the given name.
+func (a *Auth) hasMethod(name string) bool { return a.Methods[name] != nil }
+
+var errNotCompiled = errors.New("method has no compiled body")

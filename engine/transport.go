@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connspec/connspec/formulas"
+)
+
+// transport applies a connection's credentials to requests, checks their
+// host, evaluates response handlers, refreshes expired credentials once and
+// retries rate-limited requests.
+type transport struct{ client *Client }
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl := t.client
+	ctx := req.Context()
+	if cl.unsaved.Load() {
+		// The hook refused the last credentials: try again before using them.
+		if err := cl.persist(ctx, cl.state.Load(), "retry"); err != nil {
+			return nil, err
+		}
+	}
+	refreshed := false
+	for try := 1; ; try++ {
+		st := cl.state.Load()
+		out, err := cl.prepare(req, st, try > 1)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := cl.eng.transport.RoundTrip(out)
+		if err != nil {
+			return nil, redactError(err, st.redact)
+		}
+		v, err := cl.classify(resp, st)
+		if err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+		replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+		switch {
+		case v.expired && !refreshed && replayable && cl.canRefresh():
+			drain(resp)
+			if err := cl.refresh(ctx, st.version); err != nil {
+				return nil, err
+			}
+			refreshed = true
+			continue
+		case v.rateLimited && try < cl.eng.retries && replayable:
+			wait, ok := retryDelay(resp, try, cl.eng.maxRetryWait)
+			if !ok {
+				break
+			}
+			drain(resp)
+			if err := sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if v.err != nil {
+			resp.Body.Close()
+			return nil, v.err
+		}
+		return resp, nil
+	}
+}
+
+// prepare clones req for the wire: URL joined to baseUri and checked, then
+// headers, query and Basic auth of the current configuration.
+func (cl *Client) prepare(req *http.Request, st *clientState, replay bool) (*http.Request, error) {
+	cfg := st.config
+	u := cfg.resolve(req.URL)
+	if !cfg.allows(u) {
+		return nil, &HostError{Host: hostKey(u), Allowed: cfg.allowed}
+	}
+	out := req.Clone(req.Context())
+	out.URL, out.Host = u, ""
+	if replay && req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		out.Body = body
+	}
+	for k, vs := range cfg.headers {
+		out.Header[k] = vs
+	}
+	if len(cfg.query) > 0 {
+		q := u.Query()
+		for k, vs := range cfg.query {
+			q[k] = vs
+		}
+		out.URL.RawQuery = q.Encode()
+	}
+	if cfg.basic != nil {
+		out.SetBasicAuth(cfg.basic[0], cfg.basic[1])
+	}
+	return out, nil
+}
+
+// verdict is what a response means for the connection.
+type verdict struct {
+	expired, rateLimited bool
+	// err is returned to the caller instead of the response.
+	err error
+}
+
+// classify evaluates the response handlers (first match wins), then the
+// status: 401 means expired credentials, 429 rate limiting.
+func (cl *Client) classify(resp *http.Response, st *clientState) (verdict, error) {
+	if st.config.handlers != nil {
+		matched, v, err := cl.runHandlers(resp, st)
+		if err != nil || matched {
+			return v, err
+		}
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return verdict{expired: true}, nil
+	case http.StatusTooManyRequests:
+		return verdict{rateLimited: true}, nil
+	}
+	return verdict{}, nil
+}
+
+// runHandlers reads the body (keeping it for the caller) and evaluates the
+// responseHandlers against {response: {status, headers, data}}.
+func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdict, error) {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	if err != nil {
+		return false, verdict{}, redactError(err, st.redact)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	headers := make(map[string]any, len(resp.Header))
+	for k, vs := range resp.Header {
+		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	vars := cl.vars(st.credentials)
+	vars["response"] = map[string]any{"status": int64(resp.StatusCode), "headers": headers, "data": decodeBody(resp.Header.Get("Content-Type"), data)}
+	m := cl.auth.Methods["makeApiClient"]
+	out, err := st.config.handlers.Evaluate(vars)
+	if err != nil {
+		return false, verdict{}, redactError(methodError(m, err), st.redact)
+	}
+	list, _ := out.([]any)
+	for _, item := range list {
+		h, ok := item.(map[string]any)
+		if !ok || !formulas.Truthy(h["match"]) {
+			continue
+		}
+		if formulas.Truthy(h["isSuccess"]) {
+			return true, verdict{}, nil
+		}
+		e, _ := h["error"].(map[string]any)
+		key, _ := e["key"].(string)
+		msg, _ := e["message"].(string)
+		msg = st.redact.redact(msg)
+		switch key {
+		case KeyAccessTokenExpired:
+			return true, verdict{expired: true, err: &ConnectionError{Key: key, Message: msg, Status: resp.StatusCode}}, nil
+		case KeyRateLimitExceeded:
+			return true, verdict{rateLimited: true, err: &ConnectionError{Key: key, Message: msg, Status: resp.StatusCode}}, nil
+		case "":
+			return true, verdict{err: &HTTPError{Method: resp.Request.Method, URL: st.redact.redact(resp.Request.URL.String()), Status: resp.StatusCode, Body: data, Message: msg}}, nil
+		default:
+			return true, verdict{err: &ConnectionError{Key: key, Message: msg, Status: resp.StatusCode}}, nil
+		}
+	}
+	return false, verdict{}, nil
+}
+
+// retryDelay is how long to wait before try+1 after a 429: Retry-After
+// (seconds or an HTTP date) when given, else exponential backoff with
+// jitter. ok is false when the wait would be longer than maxWait.
+func retryDelay(resp *http.Response, try int, maxWait time.Duration) (time.Duration, bool) {
+	if ra := strings.TrimSpace(resp.Header.Get("Retry-After")); ra != "" {
+		var d time.Duration
+		if secs, err := strconv.Atoi(ra); err == nil {
+			d = time.Duration(secs) * time.Second
+		} else if at, err := http.ParseTime(ra); err == nil {
+			d = time.Until(at)
+		}
+		d = max(d, 0)
+		return d, d <= maxWait
+	}
+	d := time.Duration(250<<(try-1)) * time.Millisecond
+	d += time.Duration(rand.Int64N(int64(d) / 2))
+	return min(d, maxWait), true
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// drain reads a little of a body before closing it so the connection can
+// be reused.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
