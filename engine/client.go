@@ -112,12 +112,18 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if m.ResponseHandlers != nil {
 		cfg.handlers = m.ResponseHandlers
 	}
+	// Values derived from credentials contain them and are redacted through
+	// them; a header or parameter named like a secret is redacted whole too.
 	extra := make([]string, 0, 4)
-	for _, vs := range cfg.headers {
-		extra = append(extra, vs...)
+	for k, vs := range cfg.headers {
+		if secretName(k) {
+			extra = append(extra, vs...)
+		}
 	}
-	for _, vs := range cfg.query {
-		extra = append(extra, vs...)
+	for k, vs := range cfg.query {
+		if secretName(k) {
+			extra = append(extra, vs...)
+		}
 	}
 	if cfg.basic != nil {
 		extra = append(extra, cfg.basic[1], basicAuthValue(cfg.basic[0], cfg.basic[1]))
@@ -387,4 +393,16 @@ func unwrapURLError(err error) error {
 		}
 	}
 	return err
+}
+
+// secretName reports whether a header or query parameter name suggests its
+// value is a credential.
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"auth", "key", "token", "secret", "sign", "pass", "session", "cookie", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }

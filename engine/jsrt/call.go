@@ -131,16 +131,23 @@ func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.
 		clean = unwatch() && clean
 	}
 	var je *Error
-	if errors.As(err, &je) {
-		if je.cause == nil && callCtx.Err() != nil {
-			// The method failed because its time ran out, e.g. a HostFunc
-			// returned the context's error before the interrupt hit.
-			if cerr := ctx.Err(); cerr != nil {
-				je.cause = ctxCause(cerr)
-			} else {
-				je.cause = ErrTimeout
-			}
+	errors.As(err, &je)
+	if callCtx.Err() != nil && (je == nil || je.cause == nil) {
+		// Time ran out, but the method finished before the interrupt hit,
+		// e.g. after a HostFunc returned the context's error: the call
+		// still failed, and because of that.
+		cause, msg := ErrTimeout, ErrTimeout.Error()
+		if cerr := ctx.Err(); cerr != nil {
+			cause, msg = ctxCause(cerr), "jsrt: stopped: "+cerr.Error()
 		}
+		if je != nil {
+			je.cause = cause
+		} else if err == nil {
+			je = &Error{Message: msg, File: p.filename, cause: cause}
+			err = je
+		}
+	}
+	if je != nil {
 		v.redact.error(je)
 	}
 	reusable = v.frozen && clean && (err == nil || je != nil && je.cause == nil)

@@ -23,9 +23,9 @@ type vm struct {
 	restClient *goja.Object
 	errorCtor  *goja.Object
 	rangeError goja.Value
-	sdkErrors  map[string]*goja.Object // SDK error classes by name
-	stdErrors  map[string]*goja.Object // intrinsic error constructors by name
-	stringify  goja.Callable           // the intrinsic JSON.stringify
+	sdkErrors  map[string]*goja.Object              // SDK error classes by name
+	stdErrors  map[string]*goja.Object              // intrinsic error constructors by name
+	stringify  goja.Callable                        // the intrinsic JSON.stringify
 	resolve    func(goja.Value) (goja.Value, error) // the intrinsic Promise.resolve
 	lim        *goja.Object
 	globals    []globalProp // pristine global properties (frozen vms)

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const canary = "canary-CLI-5ec7e7"
+
+// apiServer accepts Bearer <token> where token is "fresh", and issues it
+// from POST /token.
+func apiServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/token":
+			w.Write([]byte(`{"access_token":"fresh"}`))
+		case r.Header.Get("Authorization") != "Bearer fresh":
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"unauthorized"}`))
+		case r.URL.Path == "/me":
+			w.Header().Set("X-Request-Id", "req-1")
+			w.Write([]byte(`{"id":"u1"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func writeConnector(t *testing.T, srv *httptest.Server) string {
+	dir := t.TempDir()
+	spec := strings.ReplaceAll(`name: Acme
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      headers:
+        Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}
+        X-Client: {$var: connectorParameters.clientId}
+  refreshCredentials:
+    code: |
+      export default async ({ apiClient }) => {
+        const t = await apiClient.post('/token', {})
+        return { access_token: t.access_token }
+      }
+  test:
+    code: |
+      export default async ({ apiClient }) => (await apiClient.get('/me')).id === 'u1'
+`, "{{URL}}", srv.URL)
+	p := filepath.Join(dir, "acme.yml")
+	if err := os.WriteFile(p, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTestCommandRefreshesAndRewritesCredentials(t *testing.T) {
+	srv := apiServer(t)
+	spec := writeConnector(t, srv)
+	creds := filepath.Join(t.TempDir(), "creds.json")
+	os.WriteFile(creds, []byte(`{"access_token":"`+canary+`"}`), 0o644)
+	code, out, errOut := runCLI(t, "test", spec, "--credentials", creds, "--param", "clientId=cli")
+	if code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	data, _ := os.ReadFile(creds)
+	var got map[string]any
+	json.Unmarshal(data, &got)
+	if got["access_token"] != "fresh" {
+		t.Errorf("credentials file = %s", data)
+	}
+	if info, _ := os.Stat(creds); info.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+func TestTestCommandFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer srv.Close()
+	code, out, errOut := runCLI(t, "test", writeConnector(t, srv), "--input", "access_token="+canary)
+	if code != 1 || !strings.HasPrefix(out, "failed:") || strings.Contains(out+errOut, canary) {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestRequestCommand(t *testing.T) {
+	srv := apiServer(t)
+	spec := writeConnector(t, srv)
+	code, out, errOut := runCLI(t, "request", spec, "get", "/me", "--input", "access_token=fresh", "--include", "--verbose", "--param", "clientId="+canary)
+	if code != 0 || !strings.Contains(out, "200 OK") || !strings.Contains(out, "X-Request-Id: req-1") || !strings.HasSuffix(strings.TrimSpace(out), `{"id":"u1"}`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "> GET "+srv.URL+"/me") || !strings.Contains(errOut, "Authorization: Bearer [REDACTED]") || strings.Contains(errOut, canary) || strings.Contains(errOut, "fresh") {
+		t.Errorf("verbose output:\n%s", errOut)
+	}
+	code, _, _ = runCLI(t, "request", spec, "GET", "/missing", "--input", "access_token=fresh")
+	if code != 1 {
+		t.Errorf("404: exit %d", code)
+	}
+	code, _, errOut = runCLI(t, "request", spec, "GET", "https://elsewhere.example/steal", "--input", "access_token="+canary)
+	if code != 1 || !strings.Contains(errOut, "refusing to send credentials") || strings.Contains(errOut, canary) {
+		t.Errorf("other host: exit %d\n%s", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"request", spec, "GET"},
+		{"request", "no-such-connector", "GET", "/"},
+		{"request", spec, "GET", "/", "--input", "novalue"},
+		{"request", spec, "GET", "/", "-H", "NoColon"},
+		{"test", spec, "--credentials", "/does/not/exist.json"},
+	} {
+		if code, _, _ := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestBundledConnectorByKey(t *testing.T) {
+	code, _, errOut := runCLI(t, "test", "stripe", "--input", "apiKey=not-a-key-"+canary)
+	if code != 1 || !strings.Contains(errOut, "apiKey") || strings.Contains(errOut, canary) {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+}

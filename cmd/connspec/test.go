@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newTestCommand() *cobra.Command {
+	var f connectFlags
+	cmd := &cobra.Command{
+		Use:   "test PATH [flags]",
+		Short: "Connect with the given input and run the connector's auth test",
+		Long: `Test builds an authenticated client for one connection and runs the
+connector's test method. PATH is a connector file or folder, or the key of a
+bundled connector. Prints "ok" or why the test failed.
+
+Exit status: 0 pass, 1 fail (including invalid input or credentials), 2 usage.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := f.connect(cmd.Context(), args[0], cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if err := cl.Test(cmd.Context()); err != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "failed:", cl.Redact(err.Error()))
+				return &exitError{code: exitProblems}
+			}
+			if !cl.HasTest() {
+				fmt.Fprintln(cmd.OutOrStdout(), "ok (the connector has no test method; the client was built)")
+				return nil
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
