@@ -573,3 +573,26 @@ auth:
 		t.Errorf("Redact: %s", got)
 	}
 }
+
+func TestJavaScriptMakeApiClientReturningRestApiClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(echo))
+	defer srv.Close()
+	e := newEngine(t, srv, `name: C
+auth:
+  type: client-credentials
+  makeApiClient:
+    code: |
+      import { RestApiClient } from '@integration-app/connector-sdk'
+      export default function makeApiClient({ credentials }: any) {
+        return new RestApiClient({
+          baseUri: '{{URL}}/api',
+          headers: { Authorization: 'Bearer ' + credentials.token },
+          responseHandlers: [{ match: false, error: { key: 'never' } }],
+        })
+      }
+`)
+	got := get(t, mustClient(t, e, Connection{ConnectionParameters: map[string]any{"token": "js-tok"}}), "/ping")
+	if got["auth"] != "Bearer js-tok" || got["path"] != "/api/ping" {
+		t.Errorf("server saw %v", got)
+	}
+}
