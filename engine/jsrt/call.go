@@ -25,8 +25,9 @@ func Call(ctx context.Context, p *Program, input any) (any, error) {
 // async functions; other types go through encoding/json) and returns its result converted to plain Go values:
 // map[string]any, []any, string, int64 or float64, bool, or nil. A returned
 // promise is awaited. Functions and symbols are dropped from objects (nil in
-// arrays), undefined becomes nil, Dates become RFC 3339 strings, and a
-// RestApiClient becomes the options it was constructed with.
+// arrays), undefined becomes nil, Dates become RFC 3339 strings, a
+// URLSearchParams becomes its form-encoded string, and a RestApiClient
+// becomes the options it was constructed with.
 //
 // opts holds at most one Options; omitted fields take their defaults. A
 // thrown exception or rejection comes back as *Error, with Options.Secrets
@@ -456,6 +457,14 @@ func (v *vm) convert(val goja.Value, depth, maxArray int, path map[*goja.Object]
 	defer delete(path, obj)
 	if v.isRestClient(obj) {
 		return v.convert(obj.Get("options"), depth+1, maxArray, path)
+	}
+	if v.r.InstanceOf(obj, v.searchParams) {
+		s, err := v.searchParamsString(obj)
+		rethrowUncatchable(err)
+		if err != nil {
+			return nil, err
+		}
+		return s.String(), nil
 	}
 	switch obj.ClassName() {
 	case "Array":

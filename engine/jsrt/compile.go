@@ -67,6 +67,8 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 			prog, problems = nil, []Problem{{Line: 1, Column: 1, Message: fmt.Sprintf("internal error while compiling: %v", r)}}
 		}
 	}()
+	// esbuild loops forever quoting a source file name that is not UTF-8.
+	filename = strings.ToValidUTF8(filename, "\uFFFD")
 	loader := api.LoaderJS
 	switch path.Ext(filename) {
 	case ".ts", ".mts", ".cts":

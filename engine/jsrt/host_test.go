@@ -106,6 +106,29 @@ func TestHostFuncArgsAndResultConversion(t *testing.T) {
 	})
 }
 
+func TestURLSearchParamsConvertToStrings(t *testing.T) {
+	var body any
+	api := map[string]any{"post": HostFunc(func(_ context.Context, args []any) (any, error) {
+		body = args[1]
+		return nil, nil
+	})}
+	p := mustCompile(t, "m.js", `export default async ({ api }) => {
+  const form = new URLSearchParams({ grant_type: 'refresh_token', scope: 'a b' })
+  await api.post('/token', form)
+  return { form }
+}`)
+	modes(t, func(t *testing.T, o Options) {
+		got, err := p.Call(context.Background(), map[string]any{"api": api}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const want = "grant_type=refresh_token&scope=a+b"
+		if body != want || !reflect.DeepEqual(got, map[string]any{"form": want}) {
+			t.Errorf("HostFunc got %#v, result %#v; want %q", body, got, want)
+		}
+	})
+}
+
 // apiError is a caller's own error type that names a JavaScript class.
 type apiError struct {
 	status int
@@ -484,4 +507,23 @@ func TestConcurrentHostFuncCalls(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+func TestURLSearchParamsCannotBePatchedAcrossPooledCalls(t *testing.T) {
+	writer := mustCompile(t, "w.js", `export default () => {
+  try { URLSearchParams.prototype.get = () => 'patched' } catch (e) {}
+  try { URLSearchParams.prototype.toString = () => 'patched' } catch (e) {}
+  try { Object.getPrototypeOf(new URLSearchParams().entries()).next = () => ({ done: true }) } catch (e) {}
+  globalThis.URLSearchParams = function () {}
+  return 1
+}`)
+	reader := mustCompile(t, "r.js", "export default () => { const p = new URLSearchParams('a=1'); return [p.get('a'), String(p), [...p].length].join('|') }")
+	for range 5 {
+		if _, err := writer.Call(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := reader.Call(context.Background(), nil); err != nil || got != "1|a=1|1" {
+			t.Fatalf("got %v, %v", got, err)
+		}
+	}
 }

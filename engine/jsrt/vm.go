@@ -32,6 +32,11 @@ type vm struct {
 
 	modules map[*Program]goja.Callable // module wrappers (frozen vms)
 
+	// searchParams is the URLSearchParams class, searchParamsString its
+	// toString, so that results can turn such objects into strings.
+	searchParams       *goja.Object
+	searchParamsString func(goja.Value) (goja.Value, error)
+
 	// Per call.
 	guardErrs map[*goja.Object]struct{}
 	hostErrs  map[*goja.Object]error // HostFunc rejections and their Go errors
@@ -90,6 +95,9 @@ func newVM(frozen bool) (v *vm, err error) {
 		v.stdErrors[name] = r.Get(name).ToObject(r)
 	}
 	v.stringify, _ = goja.AssertFunction(r.Get("JSON").ToObject(r).Get("stringify"))
+	v.searchParams = r.Get("URLSearchParams").ToObject(r)
+	toString, _ := goja.AssertFunction(v.searchParams.Get("prototype").ToObject(r).Get("toString"))
+	v.searchParamsString = func(obj goja.Value) (goja.Value, error) { return toString(obj) }
 	promise := r.Get("Promise")
 	resolve, _ := goja.AssertFunction(promise.ToObject(r).Get("resolve"))
 	v.resolve = func(val goja.Value) (goja.Value, error) { return resolve(promise, val) }
