@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -596,3 +597,41 @@ auth:
 		t.Errorf("server saw %v", got)
 	}
 }
+
+func TestMethodConsoleOutputIsRedacted(t *testing.T) {
+	const canary = "canary-LOG-0b5e"
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(http.HandlerFunc(echo))
+	defer srv.Close()
+	e := newEngine(t, srv, `name: C
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping: {baseUri: "{{URL}}", headers: {X-Api-Key: {$var: credentials.apiKey}}}
+  test:
+    code: |
+      export default async function ({ credentials, apiClient }) {
+        console.log('testing with', credentials.apiKey, { key: credentials.apiKey })
+        try { await apiClient.get('/nowhere', { k: credentials.apiKey }) } catch (e) { console.warn(String(e)) }
+        return true
+      }
+`, WithLogger(logger))
+	if err := mustClient(t, e, Connection{ConnectionParameters: map[string]any{"apiKey": canary}}).Test(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(buf.String(), "testing with") || strings.Contains(buf.String(), canary) {
+		t.Errorf("log:\n%s", buf.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
