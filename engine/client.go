@@ -140,28 +140,6 @@ func (cl *Client) vars(creds map[string]any) map[string]any {
 	}
 }
 
-func stringLeaves(values ...map[string]any) []string {
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case string:
-			out = append(out, t)
-		case map[string]any:
-			for _, x := range t {
-				walk(x)
-			}
-		case []any:
-			for _, x := range t {
-				walk(x)
-			}
-		}
-	}
-	for _, v := range values {
-		walk(v)
-	}
-	return out
-}
 
 // HTTPClient returns the authenticated *http.Client. Relative URLs are
 // joined to the connector's baseUri; absolute URLs must be on a host the

@@ -20,25 +20,10 @@ type redactor struct {
 // auth encodings of username:password pairs, as secrets.
 func newRedactor(values ...any) *redactor {
 	set := map[string]bool{}
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case string:
-			if len(t) >= minSecretLen {
-				set[t] = true
-			}
-		case map[string]any:
-			for _, x := range t {
-				walk(x)
-			}
-		case []any:
-			for _, x := range t {
-				walk(x)
-			}
+	for _, s := range stringLeaves(values...) {
+		if len(s) >= minSecretLen {
+			set[s] = true
 		}
-	}
-	for _, v := range values {
-		walk(v)
 	}
 	r := &redactor{}
 	for s := range set {
@@ -75,4 +60,28 @@ func (r *redactor) redact(s string) string {
 
 func basicAuthValue(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+}
+
+// stringLeaves lists every string inside values (maps and lists walked).
+func stringLeaves(values ...any) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			out = append(out, t)
+		case map[string]any:
+			for _, x := range t {
+				walk(x)
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	for _, v := range values {
+		walk(v)
+	}
+	return out
 }
