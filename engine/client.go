@@ -140,7 +140,6 @@ func (cl *Client) vars(creds map[string]any) map[string]any {
 	}
 }
 
-
 // HTTPClient returns the authenticated *http.Client. Relative URLs are
 // joined to the connector's baseUri; absolute URLs must be on a host the
 // connector allows.
