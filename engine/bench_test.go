@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	xoauth2 "golang.org/x/oauth2"
 
 	"github.com/connspec/connspec/spec"
 )
@@ -140,5 +143,63 @@ auth:
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOAuth2Request compares an engine OAuth2 client holding a valid
+// token with golang.org/x/oauth2's Transport and a static token source,
+// against one loopback server checking the bearer token.
+func BenchmarkOAuth2Request(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-bench" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	b.Cleanup(srv.Close)
+	e := New()
+	src := strings.NewReplacer("{{URL}}", srv.URL).Replace(`name: C
+auth:
+  type: oauth2
+  getOAuthConfig:
+    mapping: {clientId: id, clientSecret: secret, authorizeUri: "{{URL}}/authorize", tokenUri: "{{URL}}/token"}
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      headers: {Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}}
+`)
+	if _, diags := e.LoadFS(fstest.MapFS{"c.yml": {Data: []byte(src)}}, "c.yml"); diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	expires := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	cl, err := e.Client(context.Background(), Connection{Connector: "c", Credentials: map[string]any{"access_token": "tok-bench", "refresh_token": "r", "expires_at": expires}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := &http.Client{Transport: &xoauth2.Transport{Source: xoauth2.StaticTokenSource(&xoauth2.Token{AccessToken: "tok-bench"})}}
+	for _, parallel := range []bool{false, true} {
+		for _, c := range []struct {
+			name   string
+			client *http.Client
+			url    string
+		}{{"x-oauth2", x, srv.URL + "/data"}, {"engine", cl.HTTPClient(), "/data"}} {
+			name := c.name
+			if parallel {
+				name += "-parallel"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				if !parallel {
+					for b.Loop() {
+						doBench(b, c.client, c.url, false)
+					}
+					return
+				}
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						doBench(b, c.client, c.url, false)
+					}
+				})
+			})
+		}
 	}
 }

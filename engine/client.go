@@ -13,7 +13,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/connspec/connspec/engine/oauth2"
+	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -35,6 +38,10 @@ type Client struct {
 	// noRefresh is set on the clients given to methods that obtain or
 	// refresh credentials themselves, so they never recurse into a refresh.
 	noRefresh bool
+	// oauth is the evaluated getOAuthConfig of an oauth2 connection.
+	oauth *oauth2.Config
+	// startCredentials are the credentials the connection was given.
+	startCredentials map[string]any
 }
 
 // clientState is one version of a connection's credentials and the API
@@ -44,6 +51,11 @@ type clientState struct {
 	credentials map[string]any
 	config      *apiConfig
 	redact      *redactor
+	// expiresAt is when the access token expires (zero: unknown or never),
+	// renewAt when it is renewed before use.
+	expiresAt, renewAt time.Time
+	// storeVersion is the store's version of these credentials (0: not stored).
+	storeVersion int64
 }
 
 // Client returns an authenticated client for conn. It validates the
@@ -68,17 +80,17 @@ func (c *Connector) client(ctx context.Context, e *Engine, conn Connection) (*Cl
 	if a.Methods[spec.MethodMakeAPIClient] == nil {
 		return nil, fmt.Errorf("connector %s has no makeApiClient for this option", c.Spec.Key)
 	}
-	cl := &Client{eng: e, connector: c, auth: a, conn: conn}
+	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials}
 	cl.conn.Credentials = nil
 	cl.http = &http.Client{Transport: &transport{client: cl}, CheckRedirect: cl.checkRedirect}
-	var anonymous *Client
-	if m := a.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil && m.Script != nil && len(conn.Credentials) == 0 {
-		// Best effort: a makeApiClient that needs credentials cannot build it.
-		if st, err := cl.buildState(ctx, map[string]any{}, 0); err == nil {
-			anonymous = cl.methodClient(st)
+	if a.Spec.Type == "oauth2" {
+		cfg, err := e.oauthConfig(ctx, a, conn, "", "")
+		if err != nil {
+			return nil, err
 		}
+		cl.oauth = &cfg
 	}
-	creds, changed, err := e.obtainCredentials(ctx, a, conn, anonymous)
+	creds, storeVersion, changed, err := cl.initialCredentials(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +98,7 @@ func (c *Connector) client(ctx context.Context, e *Engine, conn Connection) (*Cl
 	if err != nil {
 		return nil, err
 	}
+	st.storeVersion = storeVersion
 	cl.state.Store(st)
 	if changed {
 		if err := cl.persist(ctx, st, "connection input"); err != nil {
@@ -93,6 +106,52 @@ func (c *Connector) client(ctx context.Context, e *Engine, conn Connection) (*Cl
 		}
 	}
 	return cl, nil
+}
+
+// initialCredentials finds the credentials a new client starts with: the
+// store's (for a connection with an ID), the connection's, or ones made
+// from the connection input; new ones are written to the store.
+func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any, version int64, changed bool, err error) {
+	e, id := cl.eng, cl.conn.ID
+	if id != "" {
+		rec, err := e.store.Get(ctx, id)
+		if err == nil {
+			return rec.Credentials, rec.Version, false, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, 0, false, err
+		}
+	}
+	conn := cl.conn
+	conn.Credentials = cl.startCredentials
+	switch {
+	case len(conn.Credentials) > 0:
+		creds = maps.Clone(conn.Credentials)
+	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
+		// The token is fetched on first use, like a refresh.
+		creds = map[string]any{}
+	default:
+		var anonymous *Client
+		if m := cl.auth.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil && m.Script != nil {
+			// Best effort: a makeApiClient that needs credentials cannot build it.
+			if st, err := cl.buildState(ctx, map[string]any{}, 0); err == nil {
+				anonymous = cl.methodClient(st)
+			}
+		}
+		if creds, changed, err = e.obtainCredentials(ctx, cl.auth, conn, anonymous); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	if id == "" || len(creds) == 0 {
+		return creds, 0, changed, nil
+	}
+	version, err = e.store.CompareAndSwap(ctx, id, 0, creds)
+	if errors.Is(err, store.ErrConflict) {
+		// Another client stored credentials first: theirs win.
+		rec, err := e.store.Get(ctx, id)
+		return rec.Credentials, rec.Version, false, err
+	}
+	return creds, version, changed, err
 }
 
 // buildState runs makeApiClient for one version of the credentials.
@@ -128,7 +187,15 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if cfg.basic != nil {
 		extra = append(extra, cfg.basic[1], basicAuthValue(cfg.basic[0], cfg.basic[1]))
 	}
-	return &clientState{version: version, credentials: creds, config: cfg, redact: r.with(extra...)}, nil
+	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.with(extra...), expiresAt: parseExpiresAt(creds["expires_at"])}
+	if !st.expiresAt.IsZero() {
+		// Renew the refresh margin before expiry, but never sooner than
+		// halfway through what is left: a token that lives one second must
+		// not be renewed on every request because the margin is a minute.
+		left := st.expiresAt.Sub(cl.eng.now())
+		st.renewAt = st.expiresAt.Add(-min(cl.refreshMargin(), max(left/2, 0)))
+	}
+	return st, nil
 }
 
 // vars are the variables every method of the connection receives.
@@ -180,45 +247,179 @@ func (cl *Client) persist(ctx context.Context, st *clientState, reason string) e
 	return nil
 }
 
-// canRefresh reports whether expired credentials can be renewed.
-func (cl *Client) canRefresh() bool {
-	return !cl.noRefresh && cl.auth.hasMethod(spec.MethodRefreshCredentials)
+// canRefresh reports whether the credentials of st can be renewed: by the
+// connector's refreshCredentials, or by OAuth 2.0 (a refresh token, or the
+// client credentials grant).
+func (cl *Client) canRefresh(st *clientState) bool {
+	switch {
+	case cl.noRefresh:
+		return false
+	case cl.auth.hasMethod(spec.MethodRefreshCredentials):
+		return true
+	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
+		return true
+	case cl.oauth != nil:
+		rt, _ := st.credentials["refresh_token"].(string)
+		return rt != ""
+	}
+	return false
+}
+
+// needsRefresh reports whether st should be renewed before it is used: its
+// access token is missing (client credentials not fetched yet) or expires
+// within the refresh margin.
+func (cl *Client) needsRefresh(st *clientState) bool {
+	if !cl.canRefresh(st) {
+		return false
+	}
+	if cl.oauth != nil {
+		if at, _ := st.credentials["access_token"].(string); at == "" {
+			return true
+		}
+	}
+	return !st.renewAt.IsZero() && !cl.eng.now().Before(st.renewAt)
+}
+
+// usable reports whether st's access token can still be sent.
+func (cl *Client) usable(st *clientState) bool {
+	if cl.oauth != nil {
+		if at, _ := st.credentials["access_token"].(string); at == "" {
+			return false
+		}
+	}
+	return st.expiresAt.IsZero() || cl.eng.now().Before(st.expiresAt)
+}
+
+func (cl *Client) refreshMargin() time.Duration {
+	if cl.oauth != nil {
+		return cl.oauth.RefreshMargin // ConfigFromMap's default is 60s
+	}
+	return oauth2.DefaultRefreshMargin
 }
 
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
 func (cl *Client) methodClient(st *clientState) *Client {
-	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true}
+	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, oauth: cl.oauth}
 	mc.http = &http.Client{Transport: &transport{client: mc}, CheckRedirect: mc.checkRedirect}
 	mc.state.Store(st)
 	return mc
 }
 
-// refresh renews the credentials of version seen. Concurrent callers share
-// one refresh: whoever takes the lock second finds a newer version and uses
-// it instead of refreshing again.
-func (cl *Client) refresh(ctx context.Context, seen int) error {
+// lock takes the connection's renewal lock: per connection ID across the
+// engine's clients, else per client.
+func (cl *Client) lock() func() {
+	if cl.conn.ID != "" {
+		return cl.eng.lock(cl.conn.ID)
+	}
 	cl.refreshMu.Lock()
-	defer cl.refreshMu.Unlock()
+	return cl.refreshMu.Unlock
+}
+
+// refresh renews the credentials of version seen. Concurrent callers share
+// one renewal: whoever takes the lock second finds a newer version (in the
+// client, or in the store from another client or process) and uses it.
+// New credentials are written to the store with compare-and-swap before
+// they are used; on a conflict the stored ones win.
+func (cl *Client) refresh(ctx context.Context, seen int) error {
+	unlock := cl.lock()
+	defer unlock()
 	cur := cl.state.Load()
 	if cur.version != seen {
 		return nil
 	}
-	m := cl.auth.Methods[spec.MethodRefreshCredentials]
-	out, err := cl.eng.runMethod(ctx, m, cl.vars(maps.Clone(cur.credentials)), cl.methodClient(cur), cur.redact)
+	if adopted, err := cl.adoptStored(ctx, cur); adopted || err != nil {
+		return err
+	}
+	creds, err := cl.renew(ctx, cur)
 	if err != nil {
 		return err
 	}
-	update, ok := out.(map[string]any)
-	if !ok {
-		return methodError(m, fmt.Errorf("must return an object of credentials, not %s", describeValue(out)))
+	return cl.commit(ctx, cur, creds)
+}
+
+// adoptStored switches to the store's credentials when they are newer.
+func (cl *Client) adoptStored(ctx context.Context, cur *clientState) (bool, error) {
+	if cl.conn.ID == "" {
+		return false, nil
 	}
-	creds := maps.Clone(cur.credentials)
-	maps.Copy(creds, update)
+	rec, err := cl.eng.store.Get(ctx, cl.conn.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && rec.Version <= cur.storeVersion {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	next, err := cl.buildState(ctx, rec.Credentials, cur.version+1)
+	if err != nil {
+		return false, err
+	}
+	next.storeVersion = rec.Version
+	cl.state.Store(next)
+	return true, nil
+}
+
+// renew obtains new credentials: the connector's refreshCredentials (its
+// result merged into the credentials), or an OAuth 2.0 token request.
+func (cl *Client) renew(ctx context.Context, cur *clientState) (map[string]any, error) {
+	if m := cl.auth.Methods[spec.MethodRefreshCredentials]; m != nil {
+		out, err := cl.eng.runMethod(ctx, m, cl.vars(maps.Clone(cur.credentials)), cl.methodClient(cur), cur.redact)
+		if err != nil {
+			return nil, err
+		}
+		update, ok := out.(map[string]any)
+		if !ok {
+			return nil, methodError(m, fmt.Errorf("must return an object of credentials, not %s", describeValue(out)))
+		}
+		creds := maps.Clone(cur.credentials)
+		maps.Copy(creds, update)
+		return creds, nil
+	}
+	cfg, hc := *cl.oauth, cl.eng.tokenHTTPClient()
+	var tok *oauth2.Token
+	var err error
+	method := spec.MethodGetCredentialsFromRefreshTokenResponse
+	if cfg.GrantType == oauth2.GrantClientCredentials {
+		tok, err = cfg.ClientCredentials(ctx, hc)
+		method = spec.MethodGetCredentialsFromAccessTokenResponse
+	} else {
+		rt, _ := cur.credentials["refresh_token"].(string)
+		tok, err = cfg.Refresh(ctx, hc, rt)
+	}
+	if err != nil {
+		return nil, redactError(tokenError(err), cur.redact)
+	}
+	return cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil)
+}
+
+// commit makes creds the connection's credentials: stored first (with
+// compare-and-swap), then used, then reported to the credentials hook.
+func (cl *Client) commit(ctx context.Context, cur *clientState, creds map[string]any) error {
+	var version int64
+	if cl.conn.ID != "" {
+		v, err := cl.eng.store.CompareAndSwap(ctx, cl.conn.ID, cur.storeVersion, creds)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			// Someone else renewed meanwhile: theirs are newer.
+			_, err := cl.adoptStored(ctx, cur)
+			return err
+		case err != nil:
+			// Keep the new credentials in use (a rotated refresh token must
+			// not be lost) and report the failure.
+			if next, berr := cl.buildState(ctx, creds, cur.version+1); berr == nil {
+				next.storeVersion = cur.storeVersion
+				cl.state.Store(next)
+				cl.unsaved.Store(true)
+			}
+			return redactError(fmt.Errorf("storing new credentials: %w", err), cur.redact)
+		}
+		version = v
+	}
 	next, err := cl.buildState(ctx, creds, cur.version+1)
 	if err != nil {
 		return err
 	}
+	next.storeVersion = version
 	cl.state.Store(next)
 	cl.eng.logger.Debug("connspec: credentials refreshed", "connector", cl.connector.Spec.Key, "connection", cl.conn.ID, "version", next.version)
 	return cl.persist(ctx, next, "refresh")

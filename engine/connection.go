@@ -138,9 +138,6 @@ func jsonValue(v any) any {
 // credentials, offered to a JavaScript getCredentialsFromConnectionParameters
 // as apiClient (to exchange a login for a token, say).
 func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection, anonymous *Client) (map[string]any, bool, error) {
-	if len(conn.Credentials) > 0 {
-		return maps.Clone(conn.Credentials), false, nil
-	}
 	if m := a.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil {
 		r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters)
 		out, err := e.runMethod(ctx, m, map[string]any{

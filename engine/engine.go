@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connspec/connspec/engine/jsrt"
+	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -25,6 +27,11 @@ type Engine struct {
 	retries       int
 	maxRetryWait  time.Duration
 	onCredentials CredentialsHook
+	store         store.Store
+	// locks serialises credential renewal per connection ID in this
+	// process; the store's compare-and-swap covers other processes.
+	locks sync.Map
+	now   func() time.Time
 }
 
 // CredentialsHook is told every change of a connection's credentials
@@ -70,9 +77,15 @@ func WithRateLimitRetries(tries int, maxWait time.Duration) Option {
 // WithCredentialsHook sets the hook told about every credentials change.
 func WithCredentialsHook(h CredentialsHook) Option { return func(e *Engine) { e.onCredentials = h } }
 
+// WithStore sets where connection credentials are kept (default: an
+// in-memory store per engine). Connections with an ID read their
+// credentials from it and write every change to it with compare-and-swap
+// before the new credentials are used.
+func WithStore(s store.Store) Option { return func(e *Engine) { e.store = s } }
+
 // New returns an engine with no connectors.
 func New(opts ...Option) *Engine {
-	e := &Engine{connectors: map[string]*Connector{}, retries: 3, maxRetryWait: 30 * time.Second}
+	e := &Engine{connectors: map[string]*Connector{}, retries: 3, maxRetryWait: 30 * time.Second, store: store.NewMemory(), now: time.Now}
 	for _, o := range opts {
 		o(e)
 	}
@@ -149,4 +162,40 @@ func (c *Connector) auth(option string) (*Auth, error) {
 		return nil, fmt.Errorf("connector %s has no auth option %q (options: %v)", c.Spec.Key, option, c.Spec.Auth.OptionKeys)
 	}
 	return a, nil
+}
+
+// lock takes the renewal lock of a connection and returns its release.
+func (e *Engine) lock(id string) func() {
+	mu, _ := e.locks.LoadOrStore(id, &sync.Mutex{})
+	m := mu.(*sync.Mutex)
+	m.Lock()
+	return m.Unlock
+}
+
+// tokenHTTPClient sends token requests: through the engine's transport,
+// never following redirects (a token endpoint that redirects is an error).
+func (e *Engine) tokenHTTPClient() *http.Client {
+	return &http.Client{
+		Transport:     e.transport,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// overwrite stores credentials for id whatever version is stored, for a
+// completed authorization that replaces the connection's credentials.
+func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any) error {
+	for range 5 {
+		var version int64
+		if rec, err := e.store.Get(ctx, id); err == nil {
+			version = rec.Version
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		_, err := e.store.CompareAndSwap(ctx, id, version, creds)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return store.ErrConflict
 }

@@ -27,6 +27,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if st := cl.state.Load(); cl.needsRefresh(st) {
+		// Renew before expiry; a passing failure (a 5xx, a timeout) leaves
+		// the current token in use while it is still valid.
+		if err := cl.refresh(ctx, st.version); err != nil && !(transientTokenError(err) && cl.usable(st)) {
+			return nil, err
+		}
+	}
 	refreshed := false
 	for try := 1; ; try++ {
 		st := cl.state.Load()
@@ -45,7 +52,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 		switch {
-		case v.expired && !refreshed && replayable && cl.canRefresh():
+		case v.expired && !refreshed && replayable && cl.canRefresh(st):
 			drain(resp)
 			if err := cl.refresh(ctx, st.version); err != nil {
 				return nil, err

@@ -29,6 +29,8 @@ type connectFlags struct {
 	inputFile   string
 	credentials string
 	verbose     bool
+	// verboseTo is the --verbose transport; it learns the client to redact with.
+	verboseTo *verboseTransport
 }
 
 func (f *connectFlags) register(cmd *cobra.Command) {
@@ -86,20 +88,35 @@ func redactHeader(key, value string, redact func(string) string) string {
 // bundled connector) and returns an authenticated client for the
 // connection the flags describe.
 func (f *connectFlags) connect(ctx context.Context, path string, stderr io.Writer) (*engine.Client, error) {
+	eng, conn, err := f.prepare(path, stderr)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := eng.Client(ctx, conn)
+	if err != nil {
+		return nil, &exitError{code: exitProblems, err: err}
+	}
+	f.verboseTo.client = cl
+	return cl, nil
+}
+
+// prepare loads the connector and describes the connection.
+func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, engine.Connection, error) {
 	conn := engine.Connection{Option: f.option}
 	var err error
 	if conn.ConnectorParameters, err = keyValues(f.params, f.paramsFile); err != nil {
-		return nil, err
+		return nil, conn, err
 	}
 	if conn.ConnectionParameters, err = keyValues(f.inputs, f.inputFile); err != nil {
-		return nil, err
+		return nil, conn, err
 	}
 	if f.credentials != "" {
 		if conn.Credentials, err = readJSONObject(f.credentials); err != nil {
-			return nil, err
+			return nil, conn, err
 		}
 	}
 	vt := &verboseTransport{base: http.DefaultTransport, out: stderr}
+	f.verboseTo = vt
 	opts := []engine.Option{engine.WithLogger(slog.New(slog.DiscardHandler))}
 	if f.verbose {
 		opts = append(opts, engine.WithTransport(vt))
@@ -116,21 +133,16 @@ func (f *connectFlags) connect(ctx context.Context, path string, stderr io.Write
 	eng := engine.New(opts...)
 	c, diags, err := loadConnector(eng, path)
 	if err != nil {
-		return nil, err
+		return nil, conn, err
 	}
 	if diags.HasErrors() {
 		for _, d := range diags {
 			fmt.Fprintln(stderr, d.String())
 		}
-		return nil, &exitError{code: exitProblems, err: errors.New("the connector has errors")}
+		return nil, conn, &exitError{code: exitProblems, err: errors.New("the connector has errors")}
 	}
 	conn.Connector = c.Spec.Key
-	cl, err := eng.Client(ctx, conn)
-	if err != nil {
-		return nil, &exitError{code: exitProblems, err: err}
-	}
-	vt.client = cl
-	return cl, nil
+	return eng, conn, nil
 }
 
 func loadConnector(eng *engine.Engine, path string) (*engine.Connector, spec.Diagnostics, error) {

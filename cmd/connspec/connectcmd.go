@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connspec/connspec/engine"
+)
+
+func newConnectCommand() *cobra.Command {
+	var f connectFlags
+	var port int
+	var noBrowser bool
+	var out string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "connect PATH [flags]",
+		Short: "Authorize an OAuth 2.0 connection in the browser and print its credentials",
+		Long: `Connect runs the OAuth 2.0 authorization code flow (with PKCE) for a
+connector: it listens on 127.0.0.1 for the callback (redirect URI
+http://127.0.0.1:PORT/callback), prints the authorization URL as the first
+line of standard output, opens the browser unless --no-browser, exchanges the
+code, runs the connector's test if it has one, and writes the credentials JSON
+to --out (mode 0600) or standard output. For grantType client_credentials it
+fetches the token directly.
+
+Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			eng, conn, err := f.prepare(args[0], cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			creds, err := authorize(ctx, eng, conn, port, noBrowser, cmd)
+			if err != nil {
+				return &exitError{code: exitProblems, err: err}
+			}
+			conn.Credentials = creds
+			cl, err := eng.Client(ctx, conn)
+			if err != nil {
+				return &exitError{code: exitProblems, err: err}
+			}
+			testErr := cl.Test(ctx)
+			if err := writeCredentials(cmd, out, cl.Credentials()); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			if testErr != nil {
+				return &exitError{code: exitProblems, err: errors.New(cl.Redact(testErr.Error()))}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&port, "port", 0, "callback port on 127.0.0.1 (default: a free port)")
+	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "do not open a browser; follow the printed URL yourself")
+	cmd.Flags().StringVar(&out, "out", "", "write the credentials JSON to this `file` (mode 0600) instead of standard output")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the authorization to complete")
+	return cmd
+}
+
+// authorize obtains credentials: the client credentials grant directly, or
+// the authorization code flow through a loopback callback server.
+func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, port int, noBrowser bool, cmd *cobra.Command) (map[string]any, error) {
+	if cl, err := eng.Client(ctx, conn); err == nil {
+		// Client credentials need no user step (and other types with input
+		// only, such as API keys, are complete already).
+		if err := cl.EnsureFresh(ctx); err != nil {
+			return nil, err
+		}
+		return cl.Credentials(), nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("callback server: %w", err)
+	}
+	redirect := fmt.Sprintf("http://%s/callback", ln.Addr())
+	req, err := eng.AuthorizationURL(ctx, conn, redirect)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), req.URL)
+	if !noBrowser {
+		openBrowser(req.URL)
+	}
+	type result struct {
+		creds map[string]any
+		err   error
+	}
+	done := make(chan result, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
+		creds, err := eng.CompleteAuthorization(r.Context(), conn, r.URL.Query(), redirect, req.State, req.Verifier)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, "<h1>Connection failed</h1><p>%s</p>", html.EscapeString(err.Error()))
+		} else {
+			fmt.Fprint(w, "<h1>Connected</h1><p>You can close this window and return to the terminal.</p>")
+		}
+		select {
+		case done <- result{creds, err}:
+		default:
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	select {
+	case res := <-done:
+		return res.creds, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no callback before the timeout: %w", ctx.Err())
+	}
+}
+
+func writeCredentials(cmd *cobra.Command, out string, creds map[string]any) error {
+	if out != "" {
+		return writeJSONFile(out, creds)
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(creds)
+}
+
+func openBrowser(url string) {
+	var c *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		c = exec.Command("open", url)
+	case "windows":
+		c = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		c = exec.Command("xdg-open", url)
+	}
+	_ = c.Start() // the URL is printed too
+}

@@ -1,0 +1,278 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/connspec/connspec/engine/oauth2"
+	"github.com/connspec/connspec/spec"
+)
+
+// AuthorizationRequest is the first step of an OAuth 2.0 authorization code
+// flow: send the user to URL, and keep State and Verifier (secret) for
+// CompleteAuthorization.
+type AuthorizationRequest struct {
+	URL      string
+	State    string
+	Verifier string
+}
+
+// oauthConfig evaluates getOAuthConfig for a connection.
+func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redirectURI, state string) (oauth2.Config, error) {
+	m := a.Methods[spec.MethodGetOAuthConfig]
+	if m == nil {
+		return oauth2.Config{}, fmt.Errorf("auth option has no getOAuthConfig")
+	}
+	r := newRedactor(conn.ConnectorParameters)
+	out, err := e.runMethod(ctx, m, map[string]any{
+		"connectorParameters":  orEmpty(conn.ConnectorParameters),
+		"connectionInput":      orEmpty(conn.ConnectionParameters),
+		"connectionParameters": orEmpty(conn.ConnectionParameters),
+		"redirectUri":          redirectURI,
+		"state":                state,
+	}, nil, r)
+	if err != nil {
+		return oauth2.Config{}, err
+	}
+	raw, ok := out.(map[string]any)
+	if !ok {
+		return oauth2.Config{}, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
+	}
+	cfg, err := oauth2.ConfigFromMap(raw)
+	if err != nil {
+		return oauth2.Config{}, redactError(methodError(m, err), r)
+	}
+	cfg.Now = e.now // expiry is computed on the engine's clock
+	return cfg, nil
+}
+
+// oauthAuth returns the oauth2 auth block of a connection.
+func (e *Engine) oauthAuth(conn Connection) (*Connector, *Auth, error) {
+	c, ok := e.Connector(conn.Connector)
+	if !ok {
+		return nil, nil, fmt.Errorf("no connector %q is registered", conn.Connector)
+	}
+	a, err := c.auth(conn.Option)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Spec.Type != "oauth2" {
+		return nil, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2", c.Spec.Key, conn.Option, a.Spec.Type)
+	}
+	if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
+		return nil, nil, err
+	}
+	return c, a, nil
+}
+
+// AuthorizationURL starts an authorization code flow for conn: it returns
+// the provider URL to send the user to, with a fresh state and (unless the
+// connector skips PKCE) a PKCE S256 verifier to keep until the callback.
+func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirectURI string) (AuthorizationRequest, error) {
+	_, a, err := e.oauthAuth(conn)
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	state, err := oauth2.NewState()
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	cfg, err := e.oauthConfig(ctx, a, conn, redirectURI, state)
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	var verifier string
+	if !cfg.SkipPKCE {
+		if verifier, err = oauth2.NewVerifier(); err != nil {
+			return AuthorizationRequest{}, err
+		}
+	}
+	u, err := cfg.AuthorizationURL(redirectURI, state, verifier)
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	return AuthorizationRequest{URL: u, State: state, Verifier: verifier}, nil
+}
+
+// CompleteAuthorization finishes the flow with the callback's query: it
+// checks state, exchanges the code (or runs getTokenData), maps the token
+// response to credentials (getCredentialsFromAccessTokenResponse) and, when
+// conn has an ID, stores them. A provider error in the callback is an
+// *oauth2.CallbackError.
+func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
+	_, a, err := e.oauthAuth(conn)
+	if err != nil {
+		return nil, err
+	}
+	code, err := oauth2.ParseCallback(callback, state)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.oauthConfig(ctx, a, conn, redirectURI, state)
+	if err != nil {
+		return nil, err
+	}
+	query := map[string]any{}
+	for k, vs := range callback {
+		if len(vs) > 0 {
+			query[k] = vs[0]
+		}
+	}
+	r := newRedactor(conn.ConnectorParameters, code, verifier)
+	var tok *oauth2.Token
+	if m := a.Methods[spec.MethodGetTokenData]; m != nil {
+		out, err := e.runMethod(ctx, m, map[string]any{
+			"connectorParameters":  orEmpty(conn.ConnectorParameters),
+			"connectionParameters": orEmpty(conn.ConnectionParameters),
+			"connectionInput":      orEmpty(conn.ConnectionParameters),
+			"codeVerifier":         verifier,
+			"queryParameters":      query,
+			"redirectUri":          redirectURI,
+		}, nil, r)
+		if err != nil {
+			return nil, err
+		}
+		raw, ok := out.(map[string]any)
+		if !ok {
+			return nil, methodError(m, fmt.Errorf("must return the token response object, not %s", describeValue(out)))
+		}
+		tok = tokenFromMap(raw, e.now(), cfg.DefaultExpiresIn)
+	} else if tok, err = cfg.Exchange(ctx, e.tokenHTTPClient(), code, redirectURI, verifier); err != nil {
+		return nil, tokenError(err)
+	}
+	creds, err := e.credentialsFromToken(ctx, a, spec.MethodGetCredentialsFromAccessTokenResponse, conn, tok, nil, map[string]any{
+		"queryParameters": query,
+		"request":         map[string]any{"query": query},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if conn.ID != "" {
+		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
+			return nil, err
+		}
+	}
+	return creds, nil
+}
+
+// credentialsFromToken turns a token response into credentials: the
+// connector's mapping when it has one, else the response itself; either way
+// access_token, refresh_token (kept from old when the response has none),
+// token_type and expires_at are filled in for the engine's own refresh.
+func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method string, conn Connection, tok *oauth2.Token, old map[string]any, extra map[string]any) (map[string]any, error) {
+	var creds map[string]any
+	if m := a.Methods[method]; m != nil {
+		vars := map[string]any{
+			"tokenResponse":        tok.Raw,
+			"connectorParameters":  orEmpty(conn.ConnectorParameters),
+			"connectionParameters": orEmpty(conn.ConnectionParameters),
+			"connectionInput":      orEmpty(conn.ConnectionParameters),
+			"credentials":          orEmpty(old),
+		}
+		maps.Copy(vars, extra)
+		out, err := e.runMethod(ctx, m, vars, nil, newRedactor(tok.Raw, old, conn.ConnectorParameters))
+		if err != nil {
+			return nil, err
+		}
+		if creds, _ = out.(map[string]any); creds == nil {
+			return nil, methodError(m, fmt.Errorf("must return an object of credentials, not %s", describeValue(out)))
+		}
+		if old != nil {
+			merged := maps.Clone(old)
+			maps.Copy(merged, creds)
+			creds = merged
+		}
+	} else {
+		creds = maps.Clone(old)
+		if creds == nil {
+			creds = map[string]any{}
+		}
+		maps.Copy(creds, tok.Raw)
+	}
+	creds["access_token"] = tok.AccessToken
+	if tok.RefreshToken != "" {
+		creds["refresh_token"] = tok.RefreshToken
+	} else if rt, ok := old["refresh_token"]; ok {
+		// A refresh response without refresh_token keeps the old one.
+		creds["refresh_token"] = rt
+	}
+	if tok.TokenType != "" {
+		creds["token_type"] = tok.TokenType
+	}
+	delete(creds, "expires_at")
+	if !tok.ExpiresAt.IsZero() {
+		creds["expires_at"] = tok.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return creds, nil
+}
+
+// tokenFromMap reads a token response given as an object (getTokenData).
+func tokenFromMap(raw map[string]any, now time.Time, defaultExpiresIn time.Duration) *oauth2.Token {
+	tok := &oauth2.Token{Raw: raw}
+	tok.AccessToken, _ = raw["access_token"].(string)
+	tok.RefreshToken, _ = raw["refresh_token"].(string)
+	tok.TokenType, _ = raw["token_type"].(string)
+	if exp := expiryOf(raw, now); !exp.IsZero() {
+		tok.ExpiresAt = exp
+	} else if defaultExpiresIn > 0 {
+		tok.ExpiresAt = now.Add(defaultExpiresIn)
+	}
+	return tok
+}
+
+// expiryOf reads expires_at (RFC 3339 or unix seconds) or expires_in.
+func expiryOf(m map[string]any, now time.Time) time.Time {
+	if t := parseExpiresAt(m["expires_at"]); !t.IsZero() {
+		return t
+	}
+	switch v := m["expires_in"].(type) {
+	case string:
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return now.Add(time.Duration(n) * time.Second)
+		}
+	case int64:
+		return now.Add(time.Duration(v) * time.Second)
+	case float64:
+		return now.Add(time.Duration(v) * time.Second)
+	}
+	return time.Time{}
+}
+
+// parseExpiresAt reads a stored expires_at: RFC 3339 or unix seconds.
+// Stored credentials carry no expires_in: it is relative to a time unknown.
+func parseExpiresAt(v any) time.Time {
+	switch v := v.(type) {
+	case string:
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t
+		}
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return time.Unix(int64(n), 0)
+		}
+	case int64:
+		return time.Unix(v, 0)
+	case float64:
+		return time.Unix(int64(v), 0)
+	}
+	return time.Time{}
+}
+
+// tokenError maps token endpoint failures onto connection errors:
+// invalid_grant means the user must authorise again.
+func tokenError(err error) error {
+	if errors.Is(err, oauth2.ErrInvalidGrant) {
+		return &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the provider rejected the refresh token or code (invalid_grant): authorise the connection again", Err: err}
+	}
+	return err
+}
+
+// transientTokenError reports a failure worth retrying later.
+func transientTokenError(err error) bool {
+	var te *oauth2.TokenError
+	return errors.As(err, &te) && te.Transient
+}

@@ -1,0 +1,212 @@
+package oauth2
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// MaxResponseSize is the most of a token response that is read; a larger
+// response is a transient TokenError.
+const MaxResponseSize = 1 << 20
+
+// DefaultTimeout bounds a token request when neither the context nor the
+// http.Client sets a deadline.
+const DefaultTimeout = 30 * time.Second
+
+// Exchange trades an authorization code for a token (RFC 6749 section
+// 4.1.3): grant_type=authorization_code, code, redirect_uri (when not
+// empty), code_verifier (unless SkipPKCE or verifier is empty) and
+// TokenParams, sent to TokenURI. hc nil means http.DefaultClient.
+func (c Config) Exchange(ctx context.Context, hc *http.Client, code, redirectURI, verifier string) (*Token, error) {
+	if code == "" {
+		return nil, errors.New("oauth2: empty authorization code")
+	}
+	params := copyParams(c.TokenParams)
+	params["grant_type"] = GrantAuthorizationCode
+	params["code"] = code
+	if redirectURI != "" {
+		params["redirect_uri"] = redirectURI
+	}
+	if verifier != "" && !c.SkipPKCE {
+		params["code_verifier"] = verifier
+	}
+	return c.TokenRequest(ctx, hc, params, c.TokenURI)
+}
+
+// Refresh trades a refresh token for a new token (RFC 6749 section 6):
+// grant_type=refresh_token, refresh_token and RefreshParams, sent to
+// RefreshURI (TokenURI when empty). Scope is not sent unless RefreshParams
+// has it.
+//
+// When the response carries no refresh_token the returned Token's
+// RefreshToken is "": the caller must keep using the refresh token it passed
+// in. When it carries one, the provider rotated it and the old one may no
+// longer work, so the caller must store the new one.
+func (c Config) Refresh(ctx context.Context, hc *http.Client, refreshToken string) (*Token, error) {
+	if refreshToken == "" {
+		return nil, errors.New("oauth2: empty refresh token")
+	}
+	params := copyParams(c.RefreshParams)
+	params["grant_type"] = grantRefreshToken
+	params["refresh_token"] = refreshToken
+	return c.TokenRequest(ctx, hc, params, c.refreshURI())
+}
+
+// ClientCredentials asks for a token with the client's own credentials (RFC
+// 6749 section 4.4): grant_type=client_credentials, scope (Scopes joined with
+// ScopeSeparator, omitted if empty) and TokenParams, sent to TokenURI.
+func (c Config) ClientCredentials(ctx context.Context, hc *http.Client) (*Token, error) {
+	params := copyParams(c.TokenParams)
+	params["grant_type"] = GrantClientCredentials
+	if scope := c.scope(); scope != "" {
+		params["scope"] = scope
+	}
+	return c.TokenRequest(ctx, hc, params, c.TokenURI)
+}
+
+// TokenRequest POSTs params to the token endpoint uri ("" means TokenURI)
+// and parses the answer with ParseTokenResponse. It adds client
+// authentication as ClientAuthLocation says, encodes the body as
+// TokenRequestFormat says, sends Accept: application/json and TokenHeaders,
+// and does not follow redirects. It reads at most MaxResponseSize bytes and
+// applies DefaultTimeout when neither ctx nor hc has a deadline. Exchange,
+// Refresh and ClientCredentials are built on it.
+//
+// Errors are *TokenError values (see there), apart from a bad uri; none
+// contains a secret that was sent.
+func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[string]string, uri string) (*Token, error) {
+	if uri == "" {
+		uri = c.TokenURI
+	}
+	if err := checkURL("tokenUri", uri); err != nil {
+		return nil, err
+	}
+	body := copyParams(params)
+	var basic string
+	if c.ClientID != "" {
+		inHeader := c.ClientSecret != "" && c.ClientAuthLocation != AuthInBody
+		inBody := c.ClientSecret == "" || c.ClientAuthLocation == AuthInBody || c.ClientAuthLocation == AuthInBoth
+		if inHeader {
+			basic = base64.StdEncoding.EncodeToString(
+				[]byte(url.QueryEscape(c.ClientID) + ":" + url.QueryEscape(c.ClientSecret)))
+		}
+		if inBody {
+			body["client_id"] = c.ClientID
+			if c.ClientSecret != "" {
+				body["client_secret"] = c.ClientSecret
+			}
+		}
+	}
+	secrets := secretsOf(body, c.ClientSecret, basic)
+
+	var payload []byte
+	contentType := "application/x-www-form-urlencoded"
+	if c.TokenRequestFormat == FormatJSON {
+		contentType = "application/json"
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, errors.New("oauth2: encoding the token request") // cannot happen for strings
+		}
+	} else {
+		form := url.Values{}
+		for k, v := range body {
+			form.Set(k, v)
+		}
+		payload = []byte(form.Encode())
+	}
+
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if _, ok := ctx.Deadline(); !ok && hc.Timeout == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(payload))
+	if err != nil {
+		return nil, errors.New("oauth2: tokenUri must be an absolute http or https URL")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range c.TokenHeaders {
+		req.Header.Set(k, v)
+	}
+	if basic != "" {
+		req.Header.Set("Authorization", "Basic "+basic)
+	}
+
+	resp, err := noRedirects(hc).Do(req)
+	if err != nil {
+		return nil, &TokenError{Transient: true, Err: transportCause(err)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
+	if err != nil {
+		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: transportCause(err)}
+	}
+	if len(data) > MaxResponseSize {
+		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: errTooLarge}
+	}
+	tok, err := ParseTokenResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, c.now(), c.DefaultExpiresIn)
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			te.Code = scrub(te.Code, secrets)
+			te.Description = scrub(te.Description, secrets)
+		}
+		return nil, err
+	}
+	return tok, nil
+}
+
+func copyParams(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+6)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// secretsOf lists what a provider might echo back from a request: secret
+// body fields, raw and form-encoded, and the Basic credentials.
+func secretsOf(body map[string]string, clientSecret, basic string) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" {
+			out = append(out, s, url.QueryEscape(s))
+		}
+	}
+	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion"} {
+		add(body[k])
+	}
+	add(clientSecret)
+	add(basic)
+	return out
+}
+
+// noRedirects returns a copy of hc that hands back 3xx responses instead of
+// following them, so credentials never travel to another location.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// transportCause drops the *url.Error wrapper, whose text repeats the
+// request URL, keeping the underlying error (timeouts, refused
+// connections, context errors) for errors.Is.
+func transportCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,326 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	xoauth2 "golang.org/x/oauth2"
+
+	"github.com/connspec/connspec/engine/oauth2"
+	"github.com/connspec/connspec/internal/oauthtest"
+)
+
+const redirectURI = "http://127.0.0.1:8765/callback"
+
+// oauthConnector is an oauth2 connector for the in-process authorization
+// server; extra is appended to getOAuthConfig's mapping.
+func oauthConnector(srv *oauthtest.Server, extra string) string {
+	return strings.NewReplacer("{{AUTH}}", srv.AuthorizeURL, "{{TOKEN}}", srv.TokenURL, "{{URL}}", srv.URL, "{{EXTRA}}", extra).Replace(`name: C
+parametersSchema:
+  type: object
+  properties: {clientId: {type: string}, clientSecret: {type: string}}
+auth:
+  type: oauth2
+  getOAuthConfig:
+    mapping:
+      clientId: {$var: connectorParameters.clientId}
+      clientSecret: {$var: connectorParameters.clientSecret}
+      authorizeUri: {{AUTH}}
+      tokenUri: {{TOKEN}}
+{{EXTRA}}
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      headers:
+        Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}
+`)
+}
+
+var clientParams = map[string]any{"clientId": "client-1", "clientSecret": "secret-1"}
+
+// authorizeConnection runs the whole authorization code flow against srv.
+func authorizeConnection(t *testing.T, e *Engine, srv *oauthtest.Server, conn Connection) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	req, err := e.AuthorizationURL(ctx, conn, redirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := srv.Authorize(t, req.URL)
+	creds, err := e.CompleteAuthorization(ctx, conn, cb.Query(), redirectURI, req.State, req.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
+}
+
+func TestAuthorizationCodeWithPKCE(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{RequirePKCE: true, RotateRefreshTokens: true})
+	e := newEngine(t, nil, oauthConnector(srv, "      scopes: [read, write]\n"))
+	conn := Connection{Connector: "c", ConnectorParameters: clientParams}
+	ctx := context.Background()
+
+	req, err := e.AuthorizationURL(ctx, conn, redirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(req.URL)
+	q := u.Query()
+	if q.Get("code_challenge") != oauth2.S256Challenge(req.Verifier) || q.Get("code_challenge_method") != "S256" || q.Get("state") != req.State || q.Get("scope") != "read write" || q.Get("redirect_uri") != redirectURI {
+		t.Errorf("authorization URL query: %v", q)
+	}
+	cb := srv.Authorize(t, req.URL)
+
+	// A wrong verifier must fail: PKCE is what binds the code to this client.
+	_, err = e.CompleteAuthorization(ctx, conn, cb.Query(), redirectURI, req.State, "wrong-verifier-wrong-verifier-wrong-verifier-00")
+	if err == nil || strings.Contains(err.Error(), cb.Query().Get("code")) {
+		t.Fatalf("wrong verifier: %v", err)
+	}
+	// A state that does not match is refused before any token request.
+	before := srv.TokenRequests()
+	if _, err := e.CompleteAuthorization(ctx, conn, cb.Query(), redirectURI, "other-state", req.Verifier); err == nil || srv.TokenRequests() != before {
+		t.Fatalf("state mismatch: %v", err)
+	}
+
+	// The real flow, then a request to a resource the server protects.
+	creds := authorizeConnection(t, e, srv, conn)
+	if creds["access_token"] == "" || creds["refresh_token"] == "" || creds["expires_at"] == nil {
+		t.Fatalf("credentials: %v", keys(creds))
+	}
+	conn.Credentials = creds
+	me := get(t, mustClient(t, e, conn), "/api/me")
+	if me["user"] != oauthtest.UserID {
+		t.Errorf("resource answered %v", me)
+	}
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestCallbackErrorIsTyped(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{DenyAuthorization: true})
+	e := newEngine(t, nil, oauthConnector(srv, ""))
+	conn := Connection{Connector: "c", ConnectorParameters: clientParams}
+	req, err := e.AuthorizationURL(context.Background(), conn, redirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := srv.Authorize(t, req.URL)
+	_, err = e.CompleteAuthorization(context.Background(), conn, cb.Query(), redirectURI, req.State, req.Verifier)
+	var ce *oauth2.CallbackError
+	if !errors.As(err, &ce) || ce.Code != "access_denied" {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// fakeClock lets tests move the engine's time past a token's expiry.
+type fakeClock struct{ now atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.now.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
+func withClock(e *Engine) *fakeClock {
+	c := &fakeClock{}
+	c.now.Store(time.Now().UnixNano())
+	e.now = c.Now
+	return c
+}
+
+func TestRefreshIsProactiveAndRotationSafe(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: true})
+	e := newEngine(t, nil, oauthConnector(srv, ""))
+	clock := withClock(e)
+	conn := Connection{ID: "conn-1", Connector: "c", ConnectorParameters: clientParams}
+	conn.Credentials = authorizeConnection(t, e, srv, conn)
+	firstRefresh := conn.Credentials["refresh_token"]
+	cl := mustClient(t, e, conn)
+	get(t, cl, "/api/me")
+	if srv.Grants("refresh_token") != 0 {
+		t.Fatal("a valid token was refreshed")
+	}
+	// Within the refresh margin of expiry: renewed before the request.
+	clock.Advance(time.Hour - 30*time.Second)
+	get(t, cl, "/api/me")
+	if srv.Grants("refresh_token") != 1 || cl.Credentials()["refresh_token"] == firstRefresh {
+		t.Fatalf("refreshes %d", srv.Grants("refresh_token"))
+	}
+	// The store had the new credentials before they were used, and a second
+	// client for the same connection starts from them.
+	rec, err := e.store.Get(context.Background(), "conn-1")
+	if err != nil || rec.Credentials["refresh_token"] != cl.Credentials()["refresh_token"] {
+		t.Fatalf("store: %v %v", rec, err)
+	}
+	other := mustClient(t, e, Connection{ID: "conn-1", Connector: "c", ConnectorParameters: clientParams, Credentials: conn.Credentials})
+	if other.Credentials()["refresh_token"] != cl.Credentials()["refresh_token"] {
+		t.Error("a client for a stored connection ignored the store")
+	}
+	if srv.InvalidGrants() != 0 {
+		t.Errorf("%d invalid_grant answers", srv.InvalidGrants())
+	}
+}
+
+func TestReactiveRefreshOn401(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: true})
+	e := newEngine(t, nil, oauthConnector(srv, ""))
+	conn := Connection{Connector: "c", ConnectorParameters: clientParams}
+	conn.Credentials = authorizeConnection(t, e, srv, conn)
+	conn.Credentials["access_token"] = "revoked-by-the-provider"
+	cl := mustClient(t, e, conn)
+	if me := get(t, cl, "/api/me"); me["user"] != oauthtest.UserID {
+		t.Errorf("after refresh: %v", me)
+	}
+	if srv.Grants("refresh_token") != 1 {
+		t.Errorf("refreshes %d", srv.Grants("refresh_token"))
+	}
+}
+
+func TestClientCredentialsGrant(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{})
+	e := newEngine(t, nil, strings.Replace(oauthConnector(srv, "      grantType: client_credentials\n"), "      authorizeUri: "+srv.AuthorizeURL+"\n", "", 1))
+	clock := withClock(e)
+	cl := mustClient(t, e, Connection{Connector: "c", ConnectorParameters: clientParams})
+	if srv.TokenRequests() != 0 {
+		t.Error("the token must be fetched on first use, not before")
+	}
+	for range 5 {
+		if me := get(t, cl, "/api/me"); me["client_id"] != "client-1" {
+			t.Fatalf("resource: %v", me)
+		}
+	}
+	if srv.Grants("client_credentials") != 1 {
+		t.Errorf("%d token requests for 5 requests", srv.Grants("client_credentials"))
+	}
+	clock.Advance(time.Hour)
+	get(t, cl, "/api/me")
+	if srv.Grants("client_credentials") != 2 {
+		t.Errorf("an expired token was not refetched: %d", srv.Grants("client_credentials"))
+	}
+}
+
+func TestTokenSourceAdapter(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{})
+	e := newEngine(t, nil, oauthConnector(srv, ""))
+	conn := Connection{Connector: "c", ConnectorParameters: clientParams}
+	conn.Credentials = authorizeConnection(t, e, srv, conn)
+	hc := xoauth2.NewClient(context.Background(), mustClient(t, e, conn).TokenSource())
+	resp, err := hc.Get(srv.ResourceURL)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// expiredConnections authorises n connections and moves the clock past
+// their expiry.
+func expiredConnections(t *testing.T, n int, rotate bool) (*Engine, *oauthtest.Server, []*Client) {
+	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: rotate})
+	e := newEngine(t, nil, oauthConnector(srv, ""))
+	clock := withClock(e)
+	clients := make([]*Client, n)
+	for i := range clients {
+		conn := Connection{ID: fmt.Sprintf("conn-%d", i), Connector: "c", ConnectorParameters: clientParams}
+		conn.Credentials = authorizeConnection(t, e, srv, conn)
+		clients[i] = mustClient(t, e, conn)
+	}
+	clock.Advance(2 * time.Hour)
+	return e, srv, clients
+}
+
+func TestThousandGoroutinesOneRefresh(t *testing.T) {
+	_, srv, clients := expiredConnections(t, 1, true)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 1000 {
+		wg.Go(func() {
+			if _, err := clients[0].Get(context.Background(), "/api/me"); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.Grants("refresh_token"); n != 1 || failed.Load() != 0 {
+		t.Errorf("%d refresh requests, %d failed requests; want 1 and 0", n, failed.Load())
+	}
+}
+
+func TestHundredConnectionsTwentyGoroutinesEach(t *testing.T) {
+	_, srv, clients := expiredConnections(t, 100, true)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for _, cl := range clients {
+		for range 20 {
+			wg.Go(func() {
+				if _, err := cl.Get(context.Background(), "/api/me"); err != nil {
+					failed.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := srv.Grants("refresh_token"); n != 100 || failed.Load() != 0 {
+		t.Errorf("%d refresh requests, %d failed requests; want 100 and 0", n, failed.Load())
+	}
+}
+
+// TestRotatingRefreshTokensAreNeverLost sends requests for a minute on
+// connections whose tokens live one second, from several clients per
+// connection, against a server that revokes each refresh token when it is
+// used. A lost or double-spent refresh token shows up as invalid_grant.
+func TestRotatingRefreshTokensAreNeverLost(t *testing.T) {
+	duration := 60 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("CONNSPEC_SOAK")); err == nil {
+		duration = d
+	} else if testing.Short() {
+		duration = 5 * time.Second
+	}
+	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: true, AccessTokenTTL: time.Second})
+	e := newEngine(t, nil, oauthConnector(srv, "      refreshMargin: 0\n"))
+	var clients []*Client
+	for i := range 4 {
+		conn := Connection{ID: fmt.Sprintf("soak-%d", i), Connector: "c", ConnectorParameters: clientParams}
+		conn.Credentials = authorizeConnection(t, e, srv, conn)
+		for range 3 { // three clients share each connection through the store
+			clients = append(clients, mustClient(t, e, conn))
+		}
+	}
+	deadline := time.Now().Add(duration)
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	for _, cl := range clients {
+		for range 2 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					_, err := cl.Get(context.Background(), "/api/me")
+					sent.Add(1)
+					if err != nil {
+						failed.Add(1)
+						t.Log(err)
+					}
+					// Pace the senders to about 15,000 requests a minute.
+					time.Sleep(time.Duration(len(clients)) * duration / 10000)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	t.Logf("%d requests over %v, %d refreshes", sent.Load(), duration, srv.Grants("refresh_token"))
+	if srv.InvalidGrants() != 0 || failed.Load() != 0 {
+		t.Errorf("%d invalid_grant answers, %d failed requests", srv.InvalidGrants(), failed.Load())
+	}
+	if duration >= 10*time.Second && sent.Load() < 10000*int64(duration/time.Minute) {
+		t.Errorf("only %d requests sent", sent.Load())
+	}
+}

@@ -1,0 +1,93 @@
+// Package store keeps connection credentials between requests and across
+// processes. Every write is a compare-and-swap on a version, so a process
+// that lost a race re-reads instead of overwriting newer credentials (and
+// instead of spending a rotated refresh token twice).
+package store
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+)
+
+var (
+	// ErrNotFound: no credentials are stored for the connection.
+	ErrNotFound = errors.New("store: no credentials stored for this connection")
+	// ErrConflict: the stored version is not the one the writer read.
+	ErrConflict = errors.New("store: credentials were changed by someone else")
+)
+
+// Record is what is stored for one connection.
+type Record struct {
+	Credentials map[string]any
+	// Version grows by one with every write; the first write makes it 1.
+	Version int64
+}
+
+// Store keeps credentials by connection ID. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Get returns the record of a connection, or ErrNotFound.
+	Get(ctx context.Context, id string) (Record, error)
+	// CompareAndSwap stores credentials if the stored version is expected
+	// (0: nothing stored yet) and returns the new version; otherwise it
+	// returns ErrConflict and changes nothing.
+	CompareAndSwap(ctx context.Context, id string, expected int64, credentials map[string]any) (int64, error)
+}
+
+// Memory is a Store in process memory: the default, and the reference the
+// durable stores are tested against.
+type Memory struct {
+	mu      sync.Mutex
+	records map[string]Record
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{records: map[string]Record{}} }
+
+// Get implements Store.
+func (m *Memory) Get(_ context.Context, id string) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[id]
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	r.Credentials = clone(r.Credentials)
+	return r, nil
+}
+
+// CompareAndSwap implements Store.
+func (m *Memory) CompareAndSwap(_ context.Context, id string, expected int64, credentials map[string]any) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.records[id].Version != expected {
+		return 0, ErrConflict
+	}
+	r := Record{Credentials: clone(credentials), Version: expected + 1}
+	m.records[id] = r
+	return r.Version, nil
+}
+
+// clone copies the top level and nested maps and lists, so callers cannot
+// change stored credentials behind the store's back.
+func clone(m map[string]any) map[string]any {
+	out := maps.Clone(m)
+	for k, v := range out {
+		switch t := v.(type) {
+		case map[string]any:
+			out[k] = clone(t)
+		case []any:
+			cp := make([]any, len(t))
+			for i, x := range t {
+				if mm, ok := x.(map[string]any); ok {
+					x = clone(mm)
+				}
+				cp[i] = x
+			}
+			out[k] = cp
+		}
+	}
+	return out
+}
