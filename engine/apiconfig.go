@@ -169,6 +169,15 @@ func (cfg *apiConfig) resolve(target *url.URL) *url.URL {
 		return target
 	}
 	u := *cfg.base
+	if u.RawPath == "" && target.RawPath == "" && target.RawQuery == "" && target.Fragment == "" && cfg.base.RawQuery == "" {
+		// The common case, without re-parsing: plain paths, no query.
+		p := target.Path
+		if p != "" && p[0] != '/' {
+			p = "/" + p
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/") + p
+		return &u
+	}
 	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
 	p := target.EscapedPath()
 	if p != "" && !strings.HasPrefix(p, "/") {

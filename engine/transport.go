@@ -83,7 +83,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (cl *Client) prepare(req *http.Request, st *clientState, replay bool) (*http.Request, error) {
 	cfg := st.config
 	u := cfg.resolve(req.URL)
-	if !cfg.allows(u) {
+	// A relative URL was joined to baseUri; only absolute ones need a check.
+	if req.URL.IsAbs() && !cfg.allows(u) {
 		return nil, &HostError{Host: hostKey(u), Allowed: cfg.allowed}
 	}
 	out := req.Clone(req.Context())
