@@ -42,6 +42,10 @@ type Client struct {
 	oauth *oauth2.Config
 	// startCredentials are the credentials the connection was given.
 	startCredentials map[string]any
+	// defunct holds the error that made the connection need a new
+	// authorization (invalid_grant); requests fail fast with it until new
+	// credentials appear in the store.
+	defunct atomic.Pointer[error]
 }
 
 // clientState is one version of a connection's credentials and the API
@@ -332,10 +336,29 @@ func (cl *Client) refresh(ctx context.Context, seen int) error {
 		return err
 	}
 	creds, err := cl.renew(ctx, cur)
+	if errors.Is(err, ErrConnectionIsDefunct) {
+		cl.defunct.Store(&err)
+	}
 	if err != nil {
 		return err
 	}
 	return cl.commit(ctx, cur, creds)
+}
+
+// checkDefunct returns the error that made the connection defunct, unless
+// new credentials have been stored since (a new authorization).
+func (cl *Client) checkDefunct(ctx context.Context) error {
+	d := cl.defunct.Load()
+	if d == nil {
+		return nil
+	}
+	unlock := cl.lock()
+	defer unlock()
+	if adopted, err := cl.adoptStored(ctx, cl.state.Load()); err != nil || !adopted {
+		return *d
+	}
+	cl.defunct.Store(nil)
+	return nil
 }
 
 // adoptStored switches to the store's credentials when they are newer.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -322,5 +323,89 @@ func TestRotatingRefreshTokensAreNeverLost(t *testing.T) {
 	}
 	if duration >= 10*time.Second && sent.Load() < 10000*int64(duration/time.Minute) {
 		t.Errorf("only %d requests sent", sent.Load())
+	}
+}
+
+// tokenEndpoint is an httptest token endpoint whose answers a test scripts.
+func tokenEndpoint(t *testing.T, answers ...func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api" {
+			if r.Header.Get("Authorization") == "Bearer expired" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.Write([]byte(`{"auth":"` + r.Header.Get("Authorization") + `"}`))
+			return
+		}
+		n := int(calls.Add(1)) - 1
+		answers[min(n, len(answers)-1)](w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func tokenConnector(srv *httptest.Server) string {
+	return strings.ReplaceAll(`name: C
+auth:
+  type: oauth2
+  getOAuthConfig:
+    mapping: {clientId: id-1, clientSecret: secret-1, authorizeUri: "{{URL}}/authorize", tokenUri: "{{URL}}/token"}
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      headers: {Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}}
+`, "{{URL}}", srv.URL)
+}
+
+func TestTransientRefreshFailureKeepsTheValidToken(t *testing.T) {
+	srv, calls := tokenEndpoint(t,
+		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) },
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"access_token":"second","expires_in":"3600","token_type":"bearer"}`))
+		})
+	e := newEngine(t, srv, tokenConnector(srv))
+	clock := withClock(e)
+	expires := clock.Now().Add(30 * time.Second).UTC().Format(time.RFC3339)
+	cl := mustClient(t, e, Connection{Credentials: map[string]any{"access_token": "first", "refresh_token": "r-keep", "expires_at": expires}})
+	// Ten seconds before expiry: due for renewal, still valid.
+	clock.Advance(20 * time.Second)
+	if got := get(t, cl, "/api"); got["auth"] != "Bearer first" {
+		t.Errorf("after a 500 from the token endpoint: %v", got)
+	}
+	if got := get(t, cl, "/api"); got["auth"] != "Bearer second" {
+		t.Errorf("after the retry: %v", got)
+	}
+	c := cl.Credentials()
+	// The refresh response had no refresh_token: the old one is kept.
+	if calls.Load() != 2 || c["refresh_token"] != "r-keep" || c["expires_at"] == expires {
+		t.Errorf("calls %d, credentials %v", calls.Load(), c)
+	}
+}
+
+func TestInvalidGrantMakesTheConnectionDefunct(t *testing.T) {
+	srv, calls := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`))
+	})
+	e := newEngine(t, srv, tokenConnector(srv))
+	cl := mustClient(t, e, Connection{ID: "c-9", Credentials: map[string]any{"access_token": "expired", "refresh_token": "r-revoked"}})
+	for range 3 {
+		_, err := cl.Get(context.Background(), "/api")
+		var te *oauth2.TokenError
+		if !errors.Is(err, ErrConnectionIsDefunct) || !errors.As(err, &te) || te.Code != "invalid_grant" || strings.Contains(err.Error(), "r-revoked") {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d token requests; a defunct connection must not retry its refresh token", calls.Load())
+	}
+	// A new authorization stored for the connection revives it.
+	if err := e.overwrite(context.Background(), "c-9", map[string]any{"access_token": "fresh"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, cl, "/api"); got["auth"] != "Bearer fresh" {
+		t.Errorf("after re-authorization: %v", got)
 	}
 }

@@ -27,6 +27,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if err := cl.checkDefunct(ctx); err != nil {
+		return nil, err
+	}
 	if st := cl.state.Load(); cl.needsRefresh(st) {
 		// Renew before expiry; a passing failure (a 5xx, a timeout) leaves
 		// the current token in use while it is still valid.
