@@ -42,6 +42,9 @@ type Client struct {
 	oauth *oauth2.Config
 	// startCredentials are the credentials the connection was given.
 	startCredentials map[string]any
+	// info names the integration; resolver, when set, supplies credentials.
+	info     IntegrationInfo
+	resolver AuthResolver
 	// defunct holds the error that made the connection need a new
 	// authorization (invalid_grant); requests fail fast with it until new
 	// credentials appear in the store.
@@ -60,31 +63,44 @@ type clientState struct {
 	expiresAt, renewAt time.Time
 	// storeVersion is the store's version of these credentials (0: not stored).
 	storeVersion int64
+	// resolvedUntil is when a resolver's cached result runs out.
+	resolvedUntil time.Time
 }
 
 // Client returns an authenticated client for conn. It validates the
 // connection input, obtains credentials (stored, or from the input), runs
 // makeApiClient and checks the result.
+//
+// conn.Connector may name an integration; when an auth resolver is defined
+// for it, credentials come from the resolver for conn.Account instead.
 func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
-	c, ok := e.Connector(conn.Connector)
-	if !ok {
-		return nil, fmt.Errorf("no connector %q is registered", conn.Connector)
+	info, in, c, resolver, err := e.target(conn.Connector)
+	if err != nil {
+		return nil, err
 	}
-	return c.client(ctx, e, conn)
-}
-
-func (c *Connector) client(ctx context.Context, e *Engine, conn Connection) (*Client, error) {
+	if in != nil {
+		if conn.ConnectorParameters == nil {
+			conn.ConnectorParameters = in.ConnectorParameters
+		}
+		if conn.Option == "" {
+			conn.Option = in.Option
+		}
+	}
 	a, err := c.auth(conn.Option)
 	if err != nil {
 		return nil, err
 	}
-	if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
-		return nil, err
+	if resolver == nil {
+		// A resolver supplies the credentials; otherwise what the user
+		// typed must match the form.
+		if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
+			return nil, err
+		}
 	}
 	if a.Methods[spec.MethodMakeAPIClient] == nil {
 		return nil, fmt.Errorf("connector %s has no makeApiClient for this option", c.Spec.Key)
 	}
-	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials}
+	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, resolver: resolver}
 	cl.conn.Credentials = nil
 	cl.http = &http.Client{Transport: &transport{client: cl}, CheckRedirect: cl.checkRedirect}
 	if a.Spec.Type == "oauth2" {
@@ -94,7 +110,15 @@ func (c *Connector) client(ctx context.Context, e *Engine, conn Connection) (*Cl
 		}
 		cl.oauth = &cfg
 	}
-	creds, storeVersion, changed, err := cl.initialCredentials(ctx)
+	var creds map[string]any
+	var storeVersion int64
+	var until time.Time
+	changed := false
+	if cl.resolver != nil {
+		creds, until, err = cl.resolve(ctx, false)
+	} else {
+		creds, storeVersion, changed, err = cl.initialCredentials(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +126,7 @@ func (c *Connector) client(ctx context.Context, e *Engine, conn Connection) (*Cl
 	if err != nil {
 		return nil, err
 	}
-	st.storeVersion = storeVersion
+	st.storeVersion, st.resolvedUntil = storeVersion, until
 	cl.state.Store(st)
 	if changed {
 		if err := cl.persist(ctx, st, "connection input"); err != nil {
@@ -258,6 +282,8 @@ func (cl *Client) canRefresh(st *clientState) bool {
 	switch {
 	case cl.noRefresh:
 		return false
+	case cl.resolver != nil:
+		return true
 	case cl.auth.hasMethod(spec.MethodRefreshCredentials):
 		return true
 	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
@@ -276,7 +302,10 @@ func (cl *Client) needsRefresh(st *clientState) bool {
 	if !cl.canRefresh(st) {
 		return false
 	}
-	if cl.oauth != nil {
+	if !st.resolvedUntil.IsZero() && !cl.eng.now().Before(st.resolvedUntil) {
+		return true
+	}
+	if cl.oauth != nil && cl.resolver == nil {
 		if at, _ := st.credentials["access_token"].(string); at == "" {
 			return true
 		}
@@ -304,7 +333,7 @@ func (cl *Client) refreshMargin() time.Duration {
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
 func (cl *Client) methodClient(st *clientState) *Client {
-	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, oauth: cl.oauth}
+	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, oauth: cl.oauth, info: cl.info}
 	mc.http = &http.Client{Transport: &transport{client: mc}, CheckRedirect: mc.checkRedirect}
 	mc.state.Store(st)
 	return mc
@@ -313,7 +342,7 @@ func (cl *Client) methodClient(st *clientState) *Client {
 // lock takes the connection's renewal lock: per connection ID across the
 // engine's clients, else per client.
 func (cl *Client) lock() func() {
-	if cl.conn.ID != "" {
+	if cl.conn.ID != "" && cl.resolver == nil {
 		return cl.eng.lock(cl.conn.ID)
 	}
 	cl.refreshMu.Lock()
@@ -325,11 +354,27 @@ func (cl *Client) lock() func() {
 // client, or in the store from another client or process) and uses it.
 // New credentials are written to the store with compare-and-swap before
 // they are used; on a conflict the stored ones win.
-func (cl *Client) refresh(ctx context.Context, seen int) error {
+//
+// force is set when the API rejected the credentials (a 401): a resolver
+// is then asked with ForceRefresh instead of answering from its cache.
+func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 	unlock := cl.lock()
 	defer unlock()
 	cur := cl.state.Load()
 	if cur.version != seen {
+		return nil
+	}
+	if cl.resolver != nil {
+		creds, until, err := cl.resolve(ctx, force)
+		if err != nil {
+			return err
+		}
+		next, err := cl.buildState(ctx, creds, cur.version+1)
+		if err != nil {
+			return err
+		}
+		next.resolvedUntil = until
+		cl.state.Store(next)
 		return nil
 	}
 	if adopted, err := cl.adoptStored(ctx, cur); adopted || err != nil {

@@ -32,6 +32,10 @@ type Engine struct {
 	// process; the store's compare-and-swap covers other processes.
 	locks sync.Map
 	now   func() time.Time
+
+	integrations  map[string]*Integration
+	resolvers     map[string]AuthResolver
+	resolverCache sync.Map // integration + account -> resolved
 }
 
 // CredentialsHook is told every change of a connection's credentials
@@ -85,7 +89,8 @@ func WithStore(s store.Store) Option { return func(e *Engine) { e.store = s } }
 
 // New returns an engine with no connectors.
 func New(opts ...Option) *Engine {
-	e := &Engine{connectors: map[string]*Connector{}, retries: 3, maxRetryWait: 30 * time.Second, store: store.NewMemory(), now: time.Now}
+	e := &Engine{connectors: map[string]*Connector{}, retries: 3, maxRetryWait: 30 * time.Second, store: store.NewMemory(), now: time.Now,
+		integrations: map[string]*Integration{}, resolvers: map[string]AuthResolver{}}
 	for _, o := range opts {
 		o(e)
 	}

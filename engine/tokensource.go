@@ -16,7 +16,7 @@ func (cl *Client) EnsureFresh(ctx context.Context) error {
 	if !cl.needsRefresh(st) {
 		return nil
 	}
-	if err := cl.refresh(ctx, st.version); err != nil && !(transientTokenError(err) && cl.usable(st)) {
+	if err := cl.refresh(ctx, st.version, false); err != nil && !(transientTokenError(err) && cl.usable(st)) {
 		return err
 	}
 	return nil

@@ -33,7 +33,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st := cl.state.Load(); cl.needsRefresh(st) {
 		// Renew before expiry; a passing failure (a 5xx, a timeout) leaves
 		// the current token in use while it is still valid.
-		if err := cl.refresh(ctx, st.version); err != nil && !(transientTokenError(err) && cl.usable(st)) {
+		if err := cl.refresh(ctx, st.version, false); err != nil && !(transientTokenError(err) && cl.usable(st)) {
 			return nil, err
 		}
 	}
@@ -57,7 +57,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case v.expired && !refreshed && replayable && cl.canRefresh(st):
 			drain(resp)
-			if err := cl.refresh(ctx, st.version); err != nil {
+			if err := cl.refresh(ctx, st.version, true); err != nil {
 				return nil, err
 			}
 			refreshed = true

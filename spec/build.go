@@ -131,6 +131,7 @@ func (l *loader) auth(ptr, key string, base *Auth) *Auth {
 		CustomCredentialsSchema: l.schema(ptr + "/customCredentialsSchema"),
 		Enabled:                 l.doc.node(ptr + "/enabled"),
 		ProxyKey:                l.str(ptr + "/proxyKey"),
+		APIKeyField:             l.str(ptr + "/apiKeyField"),
 		Methods:                 map[string]*Method{},
 		Options:                 map[string]*Auth{},
 		Pos:                     l.doc.keyAt(ptr),
@@ -540,6 +541,9 @@ func (l *loader) mergeOver(opt, base *Auth) {
 	opt.CustomCredentialsSchema = mergeSchemas(base.CustomCredentialsSchema, opt.CustomCredentialsSchema)
 	if opt.ProxyKey == "" {
 		opt.ProxyKey = base.ProxyKey
+	}
+	if opt.APIKeyField == "" {
+		opt.APIKeyField = base.APIKeyField
 	}
 	for _, h := range base.AllowedHosts {
 		if !slices.Contains(opt.AllowedHosts, h) {

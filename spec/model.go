@@ -113,6 +113,8 @@ type Auth struct {
 	ProxyKey string
 	// AllowedHosts are hosts besides the baseUri host that may receive credentials.
 	AllowedHosts []string
+	// APIKeyField is the credentials field an auth resolver's API key fills.
+	APIKeyField string
 
 	// Methods by name. For options, methods inherited from the base block
 	// are included with Inherited set.
