@@ -29,6 +29,8 @@ type connectFlags struct {
 	inputFile   string
 	credentials string
 	verbose     bool
+	account     string
+	resolverCmd string
 	// verboseTo is the --verbose transport; it learns the client to redact with.
 	verboseTo *verboseTransport
 }
@@ -42,6 +44,8 @@ func (f *connectFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.inputFile, "input-file", "", "JSON `file` of connection input")
 	fl.StringVar(&f.credentials, "credentials", "", "JSON `file` of credentials; rewritten (mode 0600) when a refresh changes them")
 	fl.BoolVar(&f.verbose, "verbose", false, "print request and response lines to stderr, credentials redacted")
+	fl.StringVar(&f.account, "account", "", "account `ID` the connection is for (passed to the auth resolver)")
+	fl.StringVar(&f.resolverCmd, "resolver-cmd", "", "auth resolver `command`: gets {integration, connector, account} JSON on stdin, prints {type, token, additionalFields} JSON")
 }
 
 // verboseTransport prints each request and response line, redacted by the
@@ -142,6 +146,12 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 		return nil, conn, &exitError{code: exitProblems, err: errors.New("the connector has errors")}
 	}
 	conn.Connector = c.Spec.Key
+	if f.account != "" {
+		conn.Account = &engine.Account{ID: f.account}
+	}
+	if f.resolverCmd != "" {
+		eng.DefineAuthResolver(c.Spec.Key, commandResolver(f.resolverCmd))
+	}
 	return eng, conn, nil
 }
 

@@ -129,3 +129,31 @@ func TestBundledConnectorByKey(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
 }
+
+func TestResolverCommand(t *testing.T) {
+	srv := apiServer(t)
+	spec := writeConnector(t, srv)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "resolve.sh")
+	// The resolver reads the request and answers per account.
+	os.WriteFile(script, []byte(`#!/bin/sh
+input=$(cat)
+case "$input" in
+  *'"id":"acct-good"'*) echo '{"type":"oauth","token":"fresh","additionalFields":{"team":"T1"}}' ;;
+  *'"id":"acct-none"'*) echo 'null' ;;
+  *) echo "no such account in the directory" >&2; exit 3 ;;
+esac
+`), 0o755)
+	code, out, errOut := runCLI(t, "request", spec, "GET", "/me", "--account", "acct-good", "--resolver-cmd", script)
+	if code != 0 || !strings.Contains(out, `"u1"`) {
+		t.Fatalf("resolved: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "test", spec, "--account", "acct-none", "--resolver-cmd", script)
+	if code != 1 || !strings.Contains(errOut, "auth could not be resolved for acme: resolver returned no credentials") {
+		t.Errorf("unresolved: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "test", spec, "--account", "acct-x", "--resolver-cmd", script)
+	if code != 1 || !strings.Contains(errOut, "resolver failed: resolver command exited with status 3: no such account in the directory") {
+		t.Errorf("failing resolver: exit %d\n%s", code, errOut)
+	}
+}
