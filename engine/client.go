@@ -114,9 +114,12 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 	var storeVersion int64
 	var until time.Time
 	changed := false
-	if cl.resolver != nil {
+	switch {
+	case cl.resolver != nil:
 		creds, until, err = cl.resolve(ctx, false)
-	} else {
+	case isAppTokenType(a.Spec.Type):
+		creds, err = cl.mintAppToken()
+	default:
 		creds, storeVersion, changed, err = cl.initialCredentials(ctx)
 	}
 	if err != nil {
@@ -282,7 +285,7 @@ func (cl *Client) canRefresh(st *clientState) bool {
 	switch {
 	case cl.noRefresh:
 		return false
-	case cl.resolver != nil:
+	case cl.resolver != nil, isAppTokenType(cl.auth.Spec.Type):
 		return true
 	case cl.auth.hasMethod(spec.MethodRefreshCredentials):
 		return true
@@ -374,6 +377,18 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 			return err
 		}
 		next.resolvedUntil = until
+		cl.state.Store(next)
+		return nil
+	}
+	if isAppTokenType(cl.auth.Spec.Type) {
+		creds, err := cl.mintAppToken()
+		if err != nil {
+			return err
+		}
+		next, err := cl.buildState(ctx, creds, cur.version+1)
+		if err != nil {
+			return err
+		}
 		cl.state.Store(next)
 		return nil
 	}

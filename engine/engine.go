@@ -33,6 +33,10 @@ type Engine struct {
 	locks sync.Map
 	now   func() time.Time
 
+	workspaceKey    string
+	workspaceSecret []byte
+	appTokenTTL     time.Duration
+
 	integrations  map[string]*Integration
 	resolvers     map[string]AuthResolver
 	resolverCache sync.Map // integration + account -> resolved

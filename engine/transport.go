@@ -112,6 +112,13 @@ func (cl *Client) prepare(req *http.Request, st *clientState, replay bool) (*htt
 	if cfg.basic != nil {
 		out.SetBasicAuth(cfg.basic[0], cfg.basic[1])
 	}
+	if isAppTokenType(cl.auth.Spec.Type) {
+		tok, _ := st.credentials["token"].(string)
+		out.Header.Set(HeaderIntegrationAppToken, tok)
+		if cl.auth.Spec.TypeName == "membrane-token" {
+			out.Header.Set(HeaderMembraneToken, tok)
+		}
+	}
 	return out, nil
 }
 

@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// WithWorkspace sets the workspace key and signing secret for
+// integration-app-token (membrane-token) connections: the engine mints a
+// short-lived HS256 JWT per account and sends it with every request.
+func WithWorkspace(key string, secret []byte) Option {
+	return func(e *Engine) { e.workspaceKey, e.workspaceSecret = key, secret }
+}
+
+// WithAppTokenTTL sets the lifetime of minted tokens (default 5 minutes);
+// they are reminted before they expire.
+func WithAppTokenTTL(d time.Duration) Option { return func(e *Engine) { e.appTokenTTL = d } }
+
+// Header names the minted token is sent in.
+const (
+	HeaderIntegrationAppToken = "X-Integration-App-Token"
+	HeaderMembraneToken       = "X-Membrane-Token"
+)
+
+func isAppTokenType(t string) bool { return t == "integration-app-token" }
+
+// mintAppToken signs a token for the connection's account. Nothing is
+// stored for such connections: the token is minted again when it is due.
+func (cl *Client) mintAppToken() (map[string]any, error) {
+	e := cl.eng
+	if len(e.workspaceSecret) == 0 || e.workspaceKey == "" {
+		return nil, errors.New("integration-app-token connections need engine.WithWorkspace(key, secret)")
+	}
+	if cl.conn.Account == nil || cl.conn.Account.ID == "" {
+		return nil, errors.New("integration-app-token connections need an account: the token is issued for it")
+	}
+	ttl := e.appTokenTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	now := e.now()
+	exp := now.Add(ttl)
+	fields := cl.conn.Account.Metadata
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss":    e.workspaceKey,
+		"sub":    cl.conn.Account.ID,
+		"fields": fields,
+		"iat":    now.Unix(),
+		"exp":    exp.Unix(),
+	}).SignedString(e.workspaceSecret)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"token": tok, "expires_at": exp.UTC().Format(time.RFC3339)}, nil
+}
