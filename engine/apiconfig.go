@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,12 +30,9 @@ type apiConfig struct {
 // untrusted are values a user or provider supplied (connection input,
 // credentials): baseUri must not let them change its host.
 func parseAPIConfig(result any, allowedHosts []string, untrusted []string) (*apiConfig, error) {
-	m, ok := result.(map[string]any)
-	if !ok {
+	m := unwrapArgs(result)
+	if m == nil {
 		return nil, fmt.Errorf("must return an object (baseUri, headers, ...), not %s", describeValue(result))
-	}
-	if args, ok := m["args"].(map[string]any); ok {
-		m = args
 	}
 	cfg := &apiConfig{headers: http.Header{}, query: url.Values{}}
 	raw, _ := m["baseUri"].(string)
@@ -232,4 +230,36 @@ func describeValue(v any) string {
 		return "a number"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// unwrapArgs returns makeApiClient's result as an object, flat or from
+// under args; nil when it is not an object.
+func unwrapArgs(result any) map[string]any {
+	m, _ := result.(map[string]any)
+	if args, ok := m["args"].(map[string]any); ok {
+		return args
+	}
+	return m
+}
+
+// overlayConfig puts a proxy connector's makeApiClient result over the
+// underlying connection's: headers and query are merged key by key, other
+// keys (baseUri, auth, responseHandlers) replaced.
+func overlayConfig(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range over {
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if (k == "headers" || k == "query") && bok && ook {
+			merged := maps.Clone(bm)
+			maps.Copy(merged, om)
+			out[k] = merged
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }

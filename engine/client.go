@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,8 @@ type Client struct {
 	// info names the integration; resolver, when set, supplies credentials.
 	info     IntegrationInfo
 	resolver AuthResolver
+	// underlying is the connection a proxy connection rides on.
+	underlying *Client
 	// defunct holds the error that made the connection need a new
 	// authorization (invalid_grant); requests fail fast with it until new
 	// credentials appear in the store.
@@ -65,6 +68,11 @@ type clientState struct {
 	storeVersion int64
 	// resolvedUntil is when a resolver's cached result runs out.
 	resolvedUntil time.Time
+	// raw is makeApiClient's result (args unwrapped), which a proxy
+	// connection builds on.
+	raw map[string]any
+	// base is the underlying connection's state a proxy state was made from.
+	base *clientState
 }
 
 // Client returns an authenticated client for conn. It validates the
@@ -109,6 +117,9 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 			return nil, err
 		}
 		cl.oauth = &cfg
+	}
+	if a.Spec.Type == "proxy" {
+		return cl.startProxy(ctx)
 	}
 	var creds map[string]any
 	var storeVersion int64
@@ -194,8 +205,17 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if err != nil {
 		return nil, err
 	}
+	raw := unwrapArgs(out)
+	allowed := cl.auth.Spec.AllowedHosts
+	if cl.underlying != nil {
+		// A proxy connection: the underlying connection's configuration,
+		// with this connector's makeApiClient on top.
+		ust := cl.underlying.state.Load()
+		raw = overlayConfig(ust.raw, raw)
+		allowed = append(slices.Clone(allowed), ust.config.allowed...)
+	}
 	untrusted := stringLeaves(cl.conn.ConnectionParameters, creds)
-	cfg, err := parseAPIConfig(out, cl.auth.Spec.AllowedHosts, untrusted)
+	cfg, err := parseAPIConfig(raw, allowed, untrusted)
 	if err != nil {
 		return nil, redactError(methodError(m, err), r)
 	}
@@ -218,7 +238,7 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if cfg.basic != nil {
 		extra = append(extra, cfg.basic[1], basicAuthValue(cfg.basic[0], cfg.basic[1]))
 	}
-	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.with(extra...), expiresAt: parseExpiresAt(creds["expires_at"])}
+	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.with(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
 	if !st.expiresAt.IsZero() {
 		// Renew the refresh margin before expiry, but never sooner than
 		// halfway through what is left: a token that lives one second must
@@ -285,6 +305,8 @@ func (cl *Client) canRefresh(st *clientState) bool {
 	switch {
 	case cl.noRefresh:
 		return false
+	case cl.underlying != nil:
+		return st.base != cl.underlying.state.Load() || cl.underlying.canRefresh(st.base)
 	case cl.resolver != nil, isAppTokenType(cl.auth.Spec.Type):
 		return true
 	case cl.auth.hasMethod(spec.MethodRefreshCredentials):
@@ -304,6 +326,10 @@ func (cl *Client) canRefresh(st *clientState) bool {
 func (cl *Client) needsRefresh(st *clientState) bool {
 	if !cl.canRefresh(st) {
 		return false
+	}
+	if cl.underlying != nil {
+		ust := cl.underlying.state.Load()
+		return st.base != ust || cl.underlying.needsRefresh(ust)
 	}
 	if !st.resolvedUntil.IsZero() && !cl.eng.now().Before(st.resolvedUntil) {
 		return true
@@ -345,7 +371,7 @@ func (cl *Client) methodClient(st *clientState) *Client {
 // lock takes the connection's renewal lock: per connection ID across the
 // engine's clients, else per client.
 func (cl *Client) lock() func() {
-	if cl.conn.ID != "" && cl.resolver == nil {
+	if cl.conn.ID != "" && cl.resolver == nil && cl.underlying == nil {
 		return cl.eng.lock(cl.conn.ID)
 	}
 	cl.refreshMu.Lock()
@@ -366,6 +392,9 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 	cur := cl.state.Load()
 	if cur.version != seen {
 		return nil
+	}
+	if cl.underlying != nil {
+		return cl.refreshProxy(ctx, cur, force)
 	}
 	if cl.resolver != nil {
 		creds, until, err := cl.resolve(ctx, force)

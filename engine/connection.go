@@ -43,6 +43,11 @@ type Connection struct {
 	Credentials map[string]any
 	// Account is the user the connection is for.
 	Account *Account
+	// Base is, for a proxy connector, the connection it rides on (of the
+	// connector or integration its proxyKey names). Without it, a connection
+	// of that connector for the same account is used, which suits bases
+	// whose credentials come from a resolver or are minted.
+	Base *Connection
 }
 
 // validateInput checks the connection input against the auth option's UI

@@ -142,8 +142,17 @@ func (e *Engine) Register(c *spec.Connector) (*Connector, spec.Diagnostics) {
 		return nil, diags
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	prev, had := e.connectors[c.Key]
 	e.connectors[c.Key] = cc
-	e.mu.Unlock()
+	if cycles := proxyCycles(e.connectors, e.integrations); cycles.HasErrors() {
+		if had {
+			e.connectors[c.Key] = prev
+		} else {
+			delete(e.connectors, c.Key)
+		}
+		return nil, append(diags, cycles...).Sort()
+	}
 	return cc, diags
 }
 

@@ -25,5 +25,10 @@ func ValidatePath(osPath string) ([]*Connector, spec.Diagnostics) {
 			out = append(out, cc)
 		}
 	}
+	byKey := map[string]*Connector{}
+	for _, c := range out {
+		byKey[c.Spec.Key] = c
+	}
+	diags = append(diags, proxyCycles(byKey, nil)...)
 	return out, diags.Sort()
 }
