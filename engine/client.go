@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/connspec/connspec/engine/oauth1"
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/spec"
@@ -39,8 +40,10 @@ type Client struct {
 	// noRefresh is set on the clients given to methods that obtain or
 	// refresh credentials themselves, so they never recurse into a refresh.
 	noRefresh bool
-	// oauth is the evaluated getOAuthConfig of an oauth2 connection.
-	oauth *oauth2.Config
+	// oauth is the evaluated getOAuthConfig of an oauth2 connection,
+	// oauth1 that of an oauth1 connection.
+	oauth  *oauth2.Config
+	oauth1 *oauth1.Config
 	// startCredentials are the credentials the connection was given.
 	startCredentials map[string]any
 	// info names the integration; resolver, when set, supplies credentials.
@@ -117,6 +120,13 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 			return nil, err
 		}
 		cl.oauth = &cfg
+	}
+	if a.Spec.Type == "oauth1" {
+		cfg, err := e.oauth1Config(ctx, a, conn, "")
+		if err != nil {
+			return nil, err
+		}
+		cl.oauth1 = &cfg
 	}
 	if a.Spec.Type == "proxy" {
 		return cl.startProxy(ctx)
@@ -362,7 +372,7 @@ func (cl *Client) refreshMargin() time.Duration {
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
 func (cl *Client) methodClient(st *clientState) *Client {
-	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, oauth: cl.oauth, info: cl.info}
+	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, oauth: cl.oauth, oauth1: cl.oauth1, info: cl.info}
 	mc.http = &http.Client{Transport: &transport{client: mc}, CheckRedirect: mc.checkRedirect}
 	mc.state.Store(st)
 	return mc

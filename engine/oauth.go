@@ -61,8 +61,8 @@ func (e *Engine) oauthAuth(conn Connection) (*Connector, *Auth, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if a.Spec.Type != "oauth2" {
-		return nil, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2", c.Spec.Key, conn.Option, a.Spec.Type)
+	if a.Spec.Type != "oauth2" && a.Spec.Type != "oauth1" {
+		return nil, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2 or oauth1", c.Spec.Key, conn.Option, a.Spec.Type)
 	}
 	if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
 		return nil, nil, err
@@ -73,10 +73,15 @@ func (e *Engine) oauthAuth(conn Connection) (*Connector, *Auth, error) {
 // AuthorizationURL starts an authorization code flow for conn: it returns
 // the provider URL to send the user to, with a fresh state and (unless the
 // connector skips PKCE) a PKCE S256 verifier to keep until the callback.
+// For OAuth 1.0a it first obtains temporary credentials: State is then the
+// temporary token and Verifier its secret.
 func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirectURI string) (AuthorizationRequest, error) {
 	_, a, err := e.oauthAuth(conn)
 	if err != nil {
 		return AuthorizationRequest{}, err
+	}
+	if a.Spec.Type == "oauth1" {
+		return e.authorizationURL1(ctx, a, conn, redirectURI)
 	}
 	state, err := oauth2.NewState()
 	if err != nil {
@@ -108,6 +113,9 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 	_, a, err := e.oauthAuth(conn)
 	if err != nil {
 		return nil, err
+	}
+	if a.Spec.Type == "oauth1" {
+		return e.completeAuthorization1(ctx, a, conn, callback, redirectURI, state, verifier)
 	}
 	code, err := oauth2.ParseCallback(callback, state)
 	if err != nil {

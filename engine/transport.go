@@ -112,6 +112,11 @@ func (cl *Client) prepare(req *http.Request, st *clientState, replay bool) (*htt
 	if cfg.basic != nil {
 		out.SetBasicAuth(cfg.basic[0], cfg.basic[1])
 	}
+	if cl.oauth1 != nil {
+		if err := cl.sign1(out, st); err != nil {
+			return nil, err
+		}
+	}
 	if isAppTokenType(cl.auth.Spec.Type) {
 		tok, _ := st.credentials["token"].(string)
 		out.Header.Set(HeaderIntegrationAppToken, tok)

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+
+	"github.com/connspec/connspec/engine/oauth1"
+	"github.com/connspec/connspec/spec"
+)
+
+// OAuth 1.0a connections keep their token credentials as oauth_token and
+// oauth_token_secret (plus whatever else the token response carried, such
+// as user_id), and every request through the client is signed.
+
+// oauth1Config evaluates getOAuthConfig for an oauth1 connection.
+func (e *Engine) oauth1Config(ctx context.Context, a *Auth, conn Connection, redirectURI string) (oauth1.Config, error) {
+	m := a.Methods[spec.MethodGetOAuthConfig]
+	r := newRedactor(conn.ConnectorParameters)
+	out, err := e.runMethod(ctx, m, map[string]any{
+		"connectorParameters":  orEmpty(conn.ConnectorParameters),
+		"connectionInput":      orEmpty(conn.ConnectionParameters),
+		"connectionParameters": orEmpty(conn.ConnectionParameters),
+		"redirectUri":          redirectURI,
+		"state":                "",
+	}, nil, r)
+	if err != nil {
+		return oauth1.Config{}, err
+	}
+	raw, ok := out.(map[string]any)
+	if !ok {
+		return oauth1.Config{}, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
+	}
+	cfg, err := oauth1.ConfigFromMap(raw)
+	if err != nil {
+		return oauth1.Config{}, redactError(methodError(m, err), r)
+	}
+	cfg.Now = e.now
+	return cfg, nil
+}
+
+// authorizationURL1 starts a three-legged OAuth 1.0a flow: it obtains
+// temporary credentials; State carries the temporary token and Verifier its
+// secret, both to keep until the callback.
+func (e *Engine) authorizationURL1(ctx context.Context, a *Auth, conn Connection, redirectURI string) (AuthorizationRequest, error) {
+	cfg, err := e.oauth1Config(ctx, a, conn, redirectURI)
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	temp, err := cfg.RequestToken(ctx, e.tokenHTTPClient(), redirectURI)
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	u, err := cfg.AuthorizationURL(temp)
+	if err != nil {
+		return AuthorizationRequest{}, err
+	}
+	return AuthorizationRequest{URL: u, State: temp.Token, Verifier: temp.Secret}, nil
+}
+
+// completeAuthorization1 exchanges the temporary credentials and the
+// callback's oauth_verifier for token credentials.
+func (e *Engine) completeAuthorization1(ctx context.Context, a *Auth, conn Connection, callback url.Values, redirectURI, tempToken, tempSecret string) (map[string]any, error) {
+	cfg, err := e.oauth1Config(ctx, a, conn, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	temp := &oauth1.Token{Token: tempToken, Secret: tempSecret}
+	verifier, err := oauth1.ParseCallback(callback, temp)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := cfg.AccessToken(ctx, e.tokenHTTPClient(), temp, verifier)
+	if err != nil {
+		return nil, err
+	}
+	creds := map[string]any{}
+	for k, v := range tok.Raw {
+		creds[k] = v
+	}
+	creds["oauth_token"], creds["oauth_token_secret"] = tok.Token, tok.Secret
+	if m := a.Methods[spec.MethodGetCredentialsFromAccessTokenResponse]; m != nil {
+		out, err := e.runMethod(ctx, m, map[string]any{
+			"tokenResponse":        maps.Clone(creds),
+			"connectorParameters":  orEmpty(conn.ConnectorParameters),
+			"connectionParameters": orEmpty(conn.ConnectionParameters),
+			"queryParameters":      queryMap(callback),
+			"request":              map[string]any{"query": queryMap(callback)},
+		}, nil, newRedactor(creds, conn.ConnectorParameters))
+		if err != nil {
+			return nil, err
+		}
+		if mapped, ok := out.(map[string]any); ok {
+			maps.Copy(creds, mapped)
+		}
+	}
+	if conn.ID != "" {
+		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
+			return nil, err
+		}
+	}
+	return creds, nil
+}
+
+func queryMap(q url.Values) map[string]any {
+	out := map[string]any{}
+	for k, vs := range q {
+		if len(vs) > 0 {
+			out[k] = vs[0]
+		}
+	}
+	return out
+}
+
+// sign1 signs an outgoing request of an oauth1 connection with its token
+// credentials (none for two-legged, consumer-only access).
+func (cl *Client) sign1(req *http.Request, st *clientState) error {
+	var tok *oauth1.Token
+	if t, _ := st.credentials["oauth_token"].(string); t != "" {
+		secret, _ := st.credentials["oauth_token_secret"].(string)
+		tok = &oauth1.Token{Token: t, Secret: secret}
+	}
+	if err := cl.oauth1.Sign(req, tok, nil); err != nil {
+		return redactError(fmt.Errorf("signing the request: %w", err), st.redact)
+	}
+	return nil
+}
