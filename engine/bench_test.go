@@ -203,3 +203,34 @@ auth:
 		}
 	}
 }
+
+// BenchmarkResolverClient compares a connection whose credentials come from
+// an auth resolver (result cached for the account) with one holding stored
+// credentials: client construction plus one request.
+func BenchmarkResolverClient(b *testing.B) {
+	srv := benchServer(b)
+	src := strings.ReplaceAll(apiKeyHeader, "{{URL}}", srv.URL)
+	for _, mode := range []string{"stored", "resolver"} {
+		b.Run(mode, func(b *testing.B) {
+			e := New()
+			if _, diags := e.LoadFS(fstest.MapFS{"c.yml": {Data: []byte(src)}}, "c.yml"); diags.HasErrors() {
+				b.Fatal(diags.Error())
+			}
+			conn := Connection{Connector: "c", Credentials: map[string]any{"apiKey": "sk_bench"}}
+			if mode == "resolver" {
+				e.DefineAuthResolver("c", func(context.Context, RunContext, IntegrationInfo) (*AuthResult, error) {
+					return &AuthResult{Type: "apiKey", Token: "sk_bench", TTL: time.Hour}, nil
+				})
+				conn = Connection{Connector: "c", Account: &Account{ID: "acct-1"}}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				cl, err := e.Client(context.Background(), conn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				doBench(b, cl.HTTPClient(), "/x", false)
+			}
+		})
+	}
+}

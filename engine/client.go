@@ -101,9 +101,9 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resolver == nil {
-		// A resolver supplies the credentials; otherwise what the user
-		// typed must match the form.
+	if resolver == nil && (len(conn.Credentials) == 0 || len(conn.ConnectionParameters) > 0) {
+		// What the user typed must match the form, unless a resolver or
+		// stored credentials stand in for it.
 		if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
 			return nil, err
 		}
