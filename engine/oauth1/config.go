@@ -187,6 +187,9 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if err := checkRealm(c.Realm); err != nil {
+		return err
+	}
 	if c.SignatureMethod == RSASHA1 {
 		if _, err := parsePrivateKey(c.PrivateKey); err != nil {
 			return err

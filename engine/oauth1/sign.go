@@ -50,6 +50,9 @@ func (c Config) Sign(req *http.Request, tok *Token, extra map[string]string) err
 		return errors.New("oauth1: consumerKey is required")
 	}
 	placement := c.placement()
+	if err := checkRealm(c.Realm); err != nil {
+		return err
+	}
 	if err := oneOf("placement", c.Placement, PlacementHeader, PlacementQuery, PlacementBody); err != nil {
 		return err
 	}
@@ -173,6 +176,16 @@ func (c Config) authorizationHeader(oauth []Param) string {
 		b.WriteByte('"')
 	}
 	return b.String()
+}
+
+// checkRealm keeps the realm from breaking the header it is quoted in.
+func checkRealm(realm string) error {
+	for _, r := range realm {
+		if r < ' ' || r == 0x7f {
+			return errors.New("oauth1: realm must not contain control characters")
+		}
+	}
+	return nil
 }
 
 // CollectParams gathers the parameters of req that enter the signature base
