@@ -22,11 +22,12 @@ type AuthorizationRequest struct {
 	Verifier string
 }
 
-// oauthConfig evaluates getOAuthConfig for a connection.
-func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redirectURI, state string) (oauth2.Config, error) {
+// oauthConfigMap evaluates getOAuthConfig for a connection (OAuth 2.0 or
+// 1.0a), returning its result and the method for error reports.
+func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, redirectURI, state string) (map[string]any, *Method, *redactor, error) {
 	m := a.Methods[spec.MethodGetOAuthConfig]
 	if m == nil {
-		return oauth2.Config{}, fmt.Errorf("auth option has no getOAuthConfig")
+		return nil, nil, nil, fmt.Errorf("auth option has no getOAuthConfig")
 	}
 	r := newRedactor(conn.ConnectorParameters)
 	out, err := e.runMethod(ctx, m, map[string]any{
@@ -37,11 +38,20 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 		"state":                state,
 	}, nil, r)
 	if err != nil {
-		return oauth2.Config{}, err
+		return nil, nil, nil, err
 	}
 	raw, ok := out.(map[string]any)
 	if !ok {
-		return oauth2.Config{}, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
+		return nil, nil, nil, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
+	}
+	return raw, m, r, nil
+}
+
+// oauthConfig evaluates getOAuthConfig for an OAuth 2.0 connection.
+func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redirectURI, state string) (oauth2.Config, error) {
+	raw, m, r, err := e.oauthConfigMap(ctx, a, conn, redirectURI, state)
+	if err != nil {
+		return oauth2.Config{}, err
 	}
 	cfg, err := oauth2.ConfigFromMap(raw)
 	if err != nil {

@@ -17,21 +17,9 @@ import (
 
 // oauth1Config evaluates getOAuthConfig for an oauth1 connection.
 func (e *Engine) oauth1Config(ctx context.Context, a *Auth, conn Connection, redirectURI string) (oauth1.Config, error) {
-	m := a.Methods[spec.MethodGetOAuthConfig]
-	r := newRedactor(conn.ConnectorParameters)
-	out, err := e.runMethod(ctx, m, map[string]any{
-		"connectorParameters":  orEmpty(conn.ConnectorParameters),
-		"connectionInput":      orEmpty(conn.ConnectionParameters),
-		"connectionParameters": orEmpty(conn.ConnectionParameters),
-		"redirectUri":          redirectURI,
-		"state":                "",
-	}, nil, r)
+	raw, m, r, err := e.oauthConfigMap(ctx, a, conn, redirectURI, "")
 	if err != nil {
 		return oauth1.Config{}, err
-	}
-	raw, ok := out.(map[string]any)
-	if !ok {
-		return oauth1.Config{}, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
 	}
 	cfg, err := oauth1.ConfigFromMap(raw)
 	if err != nil {

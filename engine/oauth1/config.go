@@ -1,13 +1,11 @@
 package oauth1
 
 import (
+	"github.com/connspec/connspec/internal/mapvalue"
+
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"math"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -128,7 +126,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 			return ""
 		}
 		var s string
-		s, err = scalarString(key, m[key])
+		s, err = read.String(key, m[key])
 		return s
 	}
 	c.ConsumerKey = str("consumerKey")
@@ -145,14 +143,14 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if c.Extra, err = stringMap("extra", m["extra"]); err != nil {
+	if c.Extra, err = read.StringMap("extra", m["extra"]); err != nil {
 		return Config{}, err
 	}
 	sep := c.ScopeSeparator
 	if sep == "" {
 		sep = " "
 	}
-	if c.Scopes, err = scopeList(m["scopes"], sep); err != nil {
+	if c.Scopes, err = read.Scopes(m["scopes"], sep); err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
@@ -168,13 +166,13 @@ func (c Config) Validate() error {
 	if c.ConsumerKey == "" {
 		return fmt.Errorf("oauth1: consumerKey is required")
 	}
-	if err := oneOf("signatureMethod", c.SignatureMethod, HMACSHA1, HMACSHA256, RSASHA1, PLAINTEXT); err != nil {
+	if err := read.OneOf("signatureMethod", c.SignatureMethod, HMACSHA1, HMACSHA256, RSASHA1, PLAINTEXT); err != nil {
 		return err
 	}
-	if err := oneOf("placement", c.Placement, PlacementHeader, PlacementQuery, PlacementBody); err != nil {
+	if err := read.OneOf("placement", c.Placement, PlacementHeader, PlacementQuery, PlacementBody); err != nil {
 		return err
 	}
-	if err := oneOf("version", c.Version, "1.0"); err != nil {
+	if err := read.OneOf("version", c.Version, "1.0"); err != nil {
 		return err
 	}
 	for _, u := range []struct{ key, val string }{
@@ -183,7 +181,7 @@ func (c Config) Validate() error {
 		if u.val == "" {
 			continue
 		}
-		if err := checkURL(u.key, u.val); err != nil {
+		if err := read.URL(u.key, u.val); err != nil {
 			return err
 		}
 	}
@@ -198,136 +196,5 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func oneOf(key, val string, allowed ...string) error {
-	if val == "" {
-		return nil
-	}
-	for _, a := range allowed {
-		if val == a {
-			return nil
-		}
-	}
-	return fmt.Errorf("oauth1: %s must be one of %s, not %q", key, strings.Join(allowed, ", "), val)
-}
-
-// checkURL accepts absolute http(s) URLs. The value is not quoted in the
-// error: URLs sometimes carry keys.
-func checkURL(key, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("oauth1: %s must be an absolute http or https URL", key)
-	}
-	return nil
-}
-
-// scalarString stringifies a scalar; nil is "".
-func scalarString(key string, v any) (string, error) {
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "", fmt.Errorf("oauth1: %s is not a finite number", key)
-		}
-		return strconv.FormatFloat(v, 'f', -1, 64), nil
-	case float32:
-		return scalarString(key, float64(v))
-	case int:
-		return strconv.Itoa(v), nil
-	case int32:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
-	case uint:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint64:
-		return strconv.FormatUint(v, 10), nil
-	case json.Number:
-		return v.String(), nil
-	default:
-		return "", fmt.Errorf("oauth1: %s must be a string, number or boolean, not %s", key, kind(v))
-	}
-}
-
-func stringMap(key string, v any) (map[string]string, error) {
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case map[string]string:
-		if len(v) == 0 {
-			return nil, nil
-		}
-		out := make(map[string]string, len(v))
-		for k, s := range v {
-			out[k] = s
-		}
-		return out, nil
-	case map[string]any:
-		if len(v) == 0 {
-			return nil, nil
-		}
-		out := make(map[string]string, len(v))
-		for k, e := range v {
-			if e == nil {
-				continue // undefined is dropped
-			}
-			s, err := scalarString(key+"."+k, e)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = s
-		}
-		return out, nil
-	default:
-		return nil, fmt.Errorf("oauth1: %s must be an object, not %s", key, kind(v))
-	}
-}
-
-func scopeList(v any, sep string) ([]string, error) {
-	var parts []string
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		parts = strings.Split(v, sep)
-	case []string:
-		parts = v
-	case []any:
-		for i, e := range v {
-			if e == nil {
-				continue
-			}
-			s, err := scalarString(fmt.Sprintf("scopes[%d]", i), e)
-			if err != nil {
-				return nil, err
-			}
-			parts = append(parts, s)
-		}
-	default:
-		return nil, fmt.Errorf("oauth1: scopes must be an array of strings or a string, not %s", kind(v))
-	}
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case []any, []string:
-		return "an array"
-	case map[string]any, map[string]string:
-		return "an object"
-	default:
-		return fmt.Sprintf("%T", v)
-	}
-}
+// read reads getOAuthConfig values; errors start with "oauth1:".
+var read = mapvalue.Reader("oauth1")

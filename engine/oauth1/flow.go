@@ -45,7 +45,7 @@ func (c Config) RequestToken(ctx context.Context, hc *http.Client, callbackURI s
 	if c.RequestTokenURI == "" {
 		return nil, errors.New("oauth1: requestTokenUri is required")
 	}
-	if err := checkURL("requestTokenUri", c.RequestTokenURI); err != nil {
+	if err := read.URL("requestTokenUri", c.RequestTokenURI); err != nil {
 		return nil, err
 	}
 	if callbackURI == "" {
@@ -73,7 +73,7 @@ func (c Config) AuthorizationURL(temp *Token) (string, error) {
 	if c.AuthorizeURI == "" {
 		return "", errors.New("oauth1: authorizeUri is required")
 	}
-	if err := checkURL("authorizeUri", c.AuthorizeURI); err != nil {
+	if err := read.URL("authorizeUri", c.AuthorizeURI); err != nil {
 		return "", err
 	}
 	if temp == nil || temp.Token == "" {
@@ -129,7 +129,7 @@ func (c Config) AccessToken(ctx context.Context, hc *http.Client, temp *Token, v
 	if c.TokenURI == "" {
 		return nil, errors.New("oauth1: tokenUri is required")
 	}
-	if err := checkURL("tokenUri", c.TokenURI); err != nil {
+	if err := read.URL("tokenUri", c.TokenURI); err != nil {
 		return nil, err
 	}
 	if temp == nil || temp.Token == "" {
@@ -250,7 +250,7 @@ func decodeFields(contentType string, data []byte) (map[string]string, error) {
 		}
 		out := make(map[string]string, len(m))
 		for k, v := range m {
-			if s, err := scalarString(k, v); err == nil {
+			if s, err := read.String(k, v); err == nil {
 				out[k] = s
 			}
 		}

@@ -53,7 +53,7 @@ func (c Config) Sign(req *http.Request, tok *Token, extra map[string]string) err
 	if err := checkRealm(c.Realm); err != nil {
 		return err
 	}
-	if err := oneOf("placement", c.Placement, PlacementHeader, PlacementQuery, PlacementBody); err != nil {
+	if err := read.OneOf("placement", c.Placement, PlacementHeader, PlacementQuery, PlacementBody); err != nil {
 		return err
 	}
 	oauth := c.protocolParams(tok)
@@ -465,7 +465,7 @@ func (c Config) Signature(base string, tokenSecret string) (string, error) {
 		}
 		return base64.StdEncoding.EncodeToString(sig), nil
 	default:
-		return "", oneOf("signatureMethod", c.SignatureMethod, HMACSHA1, HMACSHA256, RSASHA1, PLAINTEXT)
+		return "", read.OneOf("signatureMethod", c.SignatureMethod, HMACSHA1, HMACSHA256, RSASHA1, PLAINTEXT)
 	}
 }
 

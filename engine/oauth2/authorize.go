@@ -19,7 +19,7 @@ func (c Config) AuthorizationURL(redirectURI, state, verifier string) (string, e
 	if c.AuthorizeURI == "" {
 		return "", errors.New("oauth2: authorizeUri is required")
 	}
-	if err := checkURL("authorizeUri", c.AuthorizeURI); err != nil {
+	if err := read.URL("authorizeUri", c.AuthorizeURI); err != nil {
 		return "", err
 	}
 	if c.ClientID == "" {

@@ -1,11 +1,9 @@
 package oauth2
 
 import (
-	"encoding/json"
+	"github.com/connspec/connspec/internal/mapvalue"
+
 	"fmt"
-	"math"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -141,7 +139,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 			return ""
 		}
 		var s string
-		s, err = scalarString(key, m[key])
+		s, err = read.String(key, m[key])
 		return s
 	}
 	strMap := func(key string) map[string]string {
@@ -149,7 +147,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 			return nil
 		}
 		var sm map[string]string
-		sm, err = stringMap(key, m[key])
+		sm, err = read.StringMap(key, m[key])
 		return sm
 	}
 	flag := func(key string) bool {
@@ -157,7 +155,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 			return false
 		}
 		var b bool
-		b, err = boolValue(key, m[key])
+		b, err = read.Bool(key, m[key])
 		return b
 	}
 	c.ClientID = str("clientId")
@@ -178,15 +176,15 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if c.Scopes, err = scopeList(m["scopes"], c.scopeSeparator()); err != nil {
+	if c.Scopes, err = read.Scopes(m["scopes"], c.scopeSeparator()); err != nil {
 		return Config{}, err
 	}
-	if c.DefaultExpiresIn, err = seconds("defaultExpiresIn", m["defaultExpiresIn"]); err != nil {
+	if c.DefaultExpiresIn, err = read.Seconds("defaultExpiresIn", m["defaultExpiresIn"]); err != nil {
 		return Config{}, err
 	}
 	c.RefreshMargin = DefaultRefreshMargin
 	if v, ok := m["refreshMargin"]; ok && v != nil {
-		if c.RefreshMargin, err = seconds("refreshMargin", v); err != nil {
+		if c.RefreshMargin, err = read.Seconds("refreshMargin", v); err != nil {
 			return Config{}, err
 		}
 	}
@@ -199,13 +197,13 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 // Validate checks the enums and URIs of c: tokenUri is required, and
 // authorizeUri for the authorization_code grant. Errors name the key.
 func (c Config) Validate() error {
-	if err := oneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth); err != nil {
+	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth); err != nil {
 		return err
 	}
-	if err := oneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {
+	if err := read.OneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {
 		return err
 	}
-	if err := oneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials); err != nil {
+	if err := read.OneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials); err != nil {
 		return err
 	}
 	if c.TokenURI == "" {
@@ -220,7 +218,7 @@ func (c Config) Validate() error {
 		if u.val == "" {
 			continue
 		}
-		if err := checkURL(u.key, u.val); err != nil {
+		if err := read.URL(u.key, u.val); err != nil {
 			return err
 		}
 	}
@@ -230,183 +228,5 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func oneOf(key, val string, allowed ...string) error {
-	if val == "" {
-		return nil
-	}
-	for _, a := range allowed {
-		if val == a {
-			return nil
-		}
-	}
-	return fmt.Errorf("oauth2: %s must be one of %s, not %q", key, strings.Join(allowed, ", "), val)
-}
-
-// checkURL accepts absolute http(s) URLs. The value is not quoted in the
-// error: URLs sometimes carry keys.
-func checkURL(key, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("oauth2: %s must be an absolute http or https URL", key)
-	}
-	return nil
-}
-
-// scalarString stringifies a scalar; nil is "".
-func scalarString(key string, v any) (string, error) {
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "", fmt.Errorf("oauth2: %s is not a finite number", key)
-		}
-		return strconv.FormatFloat(v, 'f', -1, 64), nil
-	case float32:
-		return scalarString(key, float64(v))
-	case int:
-		return strconv.Itoa(v), nil
-	case int32:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
-	case uint:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint64:
-		return strconv.FormatUint(v, 10), nil
-	case json.Number:
-		return v.String(), nil
-	default:
-		return "", fmt.Errorf("oauth2: %s must be a string, number or boolean, not %s", key, kind(v))
-	}
-}
-
-func stringMap(key string, v any) (map[string]string, error) {
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case map[string]string:
-		if len(v) == 0 {
-			return nil, nil
-		}
-		out := make(map[string]string, len(v))
-		for k, s := range v {
-			out[k] = s
-		}
-		return out, nil
-	case map[string]any:
-		if len(v) == 0 {
-			return nil, nil
-		}
-		out := make(map[string]string, len(v))
-		for k, e := range v {
-			if e == nil {
-				continue // undefined is dropped
-			}
-			s, err := scalarString(key+"."+k, e)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = s
-		}
-		return out, nil
-	default:
-		return nil, fmt.Errorf("oauth2: %s must be an object, not %s", key, kind(v))
-	}
-}
-
-func boolValue(key string, v any) (bool, error) {
-	switch v := v.(type) {
-	case nil:
-		return false, nil
-	case bool:
-		return v, nil
-	case string:
-		if v == "" {
-			return false, nil
-		}
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b, nil
-		}
-	}
-	return false, fmt.Errorf("oauth2: %s must be a boolean", key)
-}
-
-func scopeList(v any, sep string) ([]string, error) {
-	var parts []string
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		parts = strings.Split(v, sep)
-	case []string:
-		parts = v
-	case []any:
-		for i, e := range v {
-			if e == nil {
-				continue
-			}
-			s, err := scalarString(fmt.Sprintf("scopes[%d]", i), e)
-			if err != nil {
-				return nil, err
-			}
-			parts = append(parts, s)
-		}
-	default:
-		return nil, fmt.Errorf("oauth2: scopes must be an array of strings or a string, not %s", kind(v))
-	}
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// seconds reads a non-negative number of seconds, a number or numeric string.
-func seconds(key string, v any) (time.Duration, error) {
-	if v == nil {
-		return 0, nil
-	}
-	s, err := scalarString(key, v)
-	if _, isBool := v.(bool); err != nil || isBool {
-		return 0, fmt.Errorf("oauth2: %s must be a number of seconds", key)
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return 0, fmt.Errorf("oauth2: %s must be a non-negative number of seconds", key)
-	}
-	return secondsToDuration(f), nil
-}
-
-// maxLifetime keeps time arithmetic far from overflow.
-const maxLifetime = 100 * 365 * 24 * time.Hour
-
-func secondsToDuration(f float64) time.Duration {
-	if f >= maxLifetime.Seconds() {
-		return maxLifetime
-	}
-	return time.Duration(f * float64(time.Second))
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case []any, []string:
-		return "an array"
-	case map[string]any, map[string]string:
-		return "an object"
-	default:
-		return fmt.Sprintf("%T", v)
-	}
-}
+// read reads getOAuthConfig values; errors start with "oauth2:".
+var read = mapvalue.Reader("oauth2")

@@ -1,6 +1,8 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/mapvalue"
+
 	"errors"
 	"testing"
 	"time"
@@ -49,7 +51,7 @@ func TestParseTokenResponseDirect(t *testing.T) {
 		"BOM":                    {200, "application/json", "\ufeff{\"access_token\":\"at\"}", false, testNow.Add(time.Hour)},
 		"no content type form":   {200, "", "access_token=at&expires=120", false, testNow.Add(2 * time.Minute)},
 		"NaN expires_in":         {200, "application/json", `{"access_token":"at","expires_in":"NaN"}`, false, testNow.Add(time.Hour)},
-		"huge expires_in":        {200, "application/json", `{"access_token":"at","expires_in":1e300}`, false, testNow.Add(maxLifetime)},
+		"huge expires_in":        {200, "application/json", `{"access_token":"at","expires_in":1e300}`, false, testNow.Add(mapvalue.MaxDuration)},
 		"expires_at beyond 9999": {200, "application/json", `{"access_token":"at","expires_at":1e300}`, false, testNow.Add(time.Hour)},
 		"error false":            {200, "application/json", `{"access_token":"at","error":false}`, false, testNow.Add(time.Hour)},
 		"non-string token":       {200, "application/json", `{"access_token":42}`, true, time.Time{}},

@@ -85,7 +85,7 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	if uri == "" {
 		uri = c.TokenURI
 	}
-	if err := checkURL("tokenUri", uri); err != nil {
+	if err := read.URL("tokenUri", uri); err != nil {
 		return nil, err
 	}
 	body := copyParams(params)

@@ -1,6 +1,8 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/mapvalue"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -193,7 +195,7 @@ func scopeString(v any) string {
 func expiry(raw map[string]any, now time.Time, defaultExpiresIn time.Duration) time.Time {
 	for _, key := range []string{"expires_in", "expires"} {
 		if f, ok := number(raw[key]); ok && f > 0 {
-			return now.Add(secondsToDuration(f))
+			return now.Add(mapvalue.Duration(f))
 		}
 	}
 	if t, ok := absoluteTime(raw["expires_at"]); ok {
