@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // ErrDenied matches, with errors.Is, a [*DeniedError]: the resource owner
@@ -109,30 +107,6 @@ func (e *DeniedError) Error() string {
 // Is reports whether target is ErrDenied.
 func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
 
-// maxText caps provider text kept in errors.
-const maxText = 512
-
-// cleanText makes provider text fit for an error message: valid UTF-8, no
-// control characters, at most maxText bytes.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > maxText {
-		cut := maxText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
 // secretForms lists the ways a secret can come back in an echo: as sent,
 // percent-encoded (RFC 5849 and form style) and encoded twice, as it is
 // inside a PLAINTEXT signature in a header.
@@ -145,14 +119,4 @@ func secretForms(secrets ...string) []string {
 		out = append(out, s, Encode(s), url.QueryEscape(s), Encode(Encode(s)))
 	}
 	return out
-}
-
-// scrub replaces every secret in s; providers sometimes echo what they got.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
 }

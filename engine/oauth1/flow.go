@@ -1,6 +1,8 @@
 package oauth1
 
 import (
+	"github.com/connspec/connspec/internal/endpoint"
+
 	"bytes"
 	"context"
 	"crypto/subtle"
@@ -107,7 +109,7 @@ func ParseCallback(query url.Values, temp *Token) (verifier string, err error) {
 	}
 	for _, key := range []string{"oauth_problem", "error"} {
 		if p := query.Get(key); p != "" {
-			return "", &DeniedError{Problem: cleanText(scrub(p, secretForms(temp.Secret)))}
+			return "", &DeniedError{Problem: endpoint.CleanText(endpoint.Scrub(p, secretForms(temp.Secret)))}
 		}
 	}
 	got := query.Get("oauth_token")
@@ -175,14 +177,14 @@ func (c Config) credentialsRequest(ctx context.Context, hc *http.Client, op, uri
 		secrets = secretForms(c.ConsumerSecret)
 	}
 
-	resp, err := noRedirects(hc).Do(req)
+	resp, err := endpoint.NoRedirects(hc).Do(req)
 	if err != nil {
-		return nil, &ProviderError{Op: op, Transient: true, Err: transportCause(err)}
+		return nil, &ProviderError{Op: op, Transient: true, Err: endpoint.TransportCause(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
 	if err != nil {
-		return nil, &ProviderError{Op: op, Status: resp.StatusCode, Transient: true, Err: transportCause(err)}
+		return nil, &ProviderError{Op: op, Status: resp.StatusCode, Transient: true, Err: endpoint.TransportCause(err)}
 	}
 	if len(data) > MaxResponseSize {
 		return nil, &ProviderError{Op: op, Status: resp.StatusCode, Transient: true, Err: errTooLarge}
@@ -190,8 +192,8 @@ func (c Config) credentialsRequest(ctx context.Context, hc *http.Client, op, uri
 	t, perr := parseCredentials(resp, data)
 	if perr != nil {
 		perr.Op = op
-		perr.Problem = cleanText(scrub(perr.Problem, secrets))
-		perr.Advice = cleanText(scrub(perr.Advice, secrets))
+		perr.Problem = endpoint.CleanText(endpoint.Scrub(perr.Problem, secrets))
+		perr.Advice = endpoint.CleanText(endpoint.Scrub(perr.Advice, secrets))
 		return nil, perr
 	}
 	return t, nil
@@ -295,23 +297,4 @@ func headerProblem(values []string) string {
 		}
 	}
 	return ""
-}
-
-// noRedirects returns a copy of hc that hands back 3xx responses instead of
-// following them, so credentials never travel to another location.
-func noRedirects(hc *http.Client) *http.Client {
-	c := *hc
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
-
-// transportCause drops the *url.Error wrapper, whose text repeats the
-// request URL, keeping the underlying error (timeouts, refused
-// connections, context errors) for errors.Is.
-func transportCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err
-	}
-	return err
 }

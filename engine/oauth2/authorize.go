@@ -1,6 +1,8 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/endpoint"
+
 	"crypto/subtle"
 	"errors"
 	"net/url"
@@ -68,9 +70,9 @@ func ParseCallback(query url.Values, wantState string) (code string, err error) 
 	}
 	if e := query.Get("error"); e != "" {
 		return "", &CallbackError{
-			Code:        cleanText(e),
-			Description: cleanText(query.Get("error_description")),
-			URI:         cleanText(query.Get("error_uri")),
+			Code:        endpoint.CleanText(e),
+			Description: endpoint.CleanText(query.Get("error_description")),
+			URI:         endpoint.CleanText(query.Get("error_uri")),
 		}
 	}
 	code = query.Get("code")

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // ErrInvalidGrant matches, with errors.Is, a [*TokenError] whose Code is
@@ -107,34 +105,3 @@ func (e *CallbackError) Error() string {
 
 // maxDescription caps provider text kept in errors.
 const maxDescription = 512
-
-// cleanText makes provider text fit for an error message: valid UTF-8, no
-// control characters, at most maxDescription bytes.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > maxDescription {
-		cut := maxDescription
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-// scrub replaces every secret in s; providers sometimes echo what they got.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
-}

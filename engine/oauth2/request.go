@@ -1,6 +1,8 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/endpoint"
+
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -143,14 +145,14 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 		req.Header.Set("Authorization", "Basic "+basic)
 	}
 
-	resp, err := noRedirects(hc).Do(req)
+	resp, err := endpoint.NoRedirects(hc).Do(req)
 	if err != nil {
-		return nil, &TokenError{Transient: true, Err: transportCause(err)}
+		return nil, &TokenError{Transient: true, Err: endpoint.TransportCause(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
 	if err != nil {
-		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: transportCause(err)}
+		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: endpoint.TransportCause(err)}
 	}
 	if len(data) > MaxResponseSize {
 		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: errTooLarge}
@@ -159,8 +161,8 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	if err != nil {
 		var te *TokenError
 		if errors.As(err, &te) {
-			te.Code = scrub(te.Code, secrets)
-			te.Description = scrub(te.Description, secrets)
+			te.Code = endpoint.Scrub(te.Code, secrets)
+			te.Description = endpoint.Scrub(te.Description, secrets)
 		}
 		return nil, err
 	}
@@ -190,23 +192,4 @@ func secretsOf(body map[string]string, clientSecret, basic string) []string {
 	add(clientSecret)
 	add(basic)
 	return out
-}
-
-// noRedirects returns a copy of hc that hands back 3xx responses instead of
-// following them, so credentials never travel to another location.
-func noRedirects(hc *http.Client) *http.Client {
-	c := *hc
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
-
-// transportCause drops the *url.Error wrapper, whose text repeats the
-// request URL, keeping the underlying error (timeouts, refused
-// connections, context errors) for errors.Is.
-func transportCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err
-	}
-	return err
 }

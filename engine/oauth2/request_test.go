@@ -24,17 +24,17 @@ type seen struct {
 	Fields map[string]string // form or JSON fields
 }
 
-// endpoint is a token endpoint answering with a fixed response and recording
+// fakeEndpoint is a token endpoint answering with a fixed response and recording
 // the requests it got.
-type endpoint struct {
+type fakeEndpoint struct {
 	*httptest.Server
 	mu   sync.Mutex
 	reqs []seen
 }
 
-func newEndpoint(t *testing.T, status int, contentType, body string) *endpoint {
+func newEndpoint(t *testing.T, status int, contentType, body string) *fakeEndpoint {
 	t.Helper()
-	e := &endpoint{}
+	e := &fakeEndpoint{}
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.record(t, r)
 		if contentType != "" {
@@ -47,7 +47,7 @@ func newEndpoint(t *testing.T, status int, contentType, body string) *endpoint {
 	return e
 }
 
-func (e *endpoint) record(t *testing.T, r *http.Request) seen {
+func (e *fakeEndpoint) record(t *testing.T, r *http.Request) seen {
 	if r.Method != http.MethodPost {
 		t.Errorf("token request method = %s, want POST", r.Method)
 	}
@@ -72,7 +72,7 @@ func (e *endpoint) record(t *testing.T, r *http.Request) seen {
 	return s
 }
 
-func (e *endpoint) last(t *testing.T) seen {
+func (e *fakeEndpoint) last(t *testing.T) seen {
 	t.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()

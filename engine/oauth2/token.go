@@ -1,6 +1,8 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/endpoint"
+
 	"github.com/connspec/connspec/internal/mapvalue"
 
 	"bytes"
@@ -78,7 +80,7 @@ func ParseTokenResponse(status int, contentType string, body []byte, now time.Ti
 		return nil, &TokenError{Status: status, Transient: true, Err: perr}
 	}
 	if code, desc, found := errorFields(raw); found || !ok {
-		te := &TokenError{Status: status, Code: cleanText(code), Description: cleanText(desc)}
+		te := &TokenError{Status: status, Code: endpoint.CleanText(code), Description: endpoint.CleanText(desc)}
 		te.Transient = transientCodes[te.Code] || status >= 500 || status == 408 || status == 429
 		if te.Code == "" && te.Description == "" {
 			te.Err = errors.New("response carries no error code")
@@ -141,7 +143,7 @@ func describeType(mediaType, fallback string) string {
 	if mediaType == "" {
 		return fallback
 	}
-	return cleanText(mediaType)
+	return endpoint.CleanText(mediaType)
 }
 
 // errorFields finds an RFC 6749 error, or the common
