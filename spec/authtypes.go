@@ -97,9 +97,14 @@ func init() {
 		}),
 	})
 	RegisterAuthType(AuthType{
-		Name:    "oauth1",
-		Title:   "OAuth 1.0a",
-		Methods: withMethods(commonMethods(), map[string]MethodRule{MethodGetOAuthConfig: {Required: true, Implementations: anyImpl, Inputs: oauthInputs}}),
+		Name:  "oauth1",
+		Title: "OAuth 1.0a",
+		// getCredentialsFromConnectionParameters is a connspec extension for
+		// oauth1: token-based auth whose tokens the user types (NetSuite TBA).
+		Methods: withMethods(commonMethods(), map[string]MethodRule{
+			MethodGetOAuthConfig:                         {Required: true, Implementations: anyImpl, Inputs: oauthInputs},
+			MethodGetCredentialsFromConnectionParameters: credsFromParams,
+		}),
 	})
 	RegisterAuthType(AuthType{
 		Name:             "proxy",
