@@ -2,6 +2,8 @@
 // connector, in the directory layout, named by its key.
 package connectors
 
+//go:generate sh -c "go run ../cmd/connspec list --format markdown > ../docs/connectors.md"
+
 import (
 	"embed"
 	"io/fs"

@@ -460,7 +460,11 @@ func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string)
 			continue
 		}
 		if file, _ := l.conventionFile(dir, name, ""); file != "" {
-			l.add(Pos{File: file}.Warnf("", "%s is not used: auth type %s has no %s method", file, a.TypeName, name))
+			if a.TypeName == "" {
+				l.add(Pos{File: file}.Warnf("", "%s is not used: the base auth block has no type, so no %s; an option's methods go under auth/<option>/", file, name))
+			} else {
+				l.add(Pos{File: file}.Warnf("", "%s is not used: auth type %s has no %s method", file, a.TypeName, name))
+			}
 		}
 	}
 }
