@@ -77,7 +77,10 @@ type Call struct {
 	Method string `yaml:"method"`
 	Path   string `yaml:"path"`
 	Status int    `yaml:"status"`
-	Line   int    `yaml:"-"`
+	// Error is the connection error key the call must end with, when a
+	// response handler turns the answer into an error.
+	Error string `yaml:"error"`
+	Line  int    `yaml:"-"`
 }
 
 // LoadFixtures reads dir/fixtures.yml. It returns nil, nil when the file

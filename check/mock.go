@@ -131,6 +131,13 @@ func match(x *Exchange, req *http.Request, body []byte, vars map[string]any) (sc
 // compare checks the values a request carries for one name against the
 // expected value: "*" means present; otherwise one of them must equal it.
 func compare(what string, got []string, want any, vars map[string]any) string {
+	if want == nil {
+		// null: the name must not be sent at all.
+		if len(got) > 0 {
+			return what + " is sent, but must be absent"
+		}
+		return ""
+	}
 	w := render(stringOf(want), vars)
 	if len(got) == 0 {
 		return what + " is missing"
@@ -184,12 +191,20 @@ func render(s string, vars map[string]any) string {
 		expr := strings.TrimSpace(s[i+2 : i+j])
 		var val string
 		if fields := strings.Fields(expr); len(fields) == 3 && fields[0] == "basic" {
-			val = base64.StdEncoding.EncodeToString([]byte(lookup(vars, fields[1]) + ":" + lookup(vars, fields[2])))
+			val = base64.StdEncoding.EncodeToString([]byte(operand(vars, fields[1]) + ":" + operand(vars, fields[2])))
 		} else {
 			val = lookup(vars, expr)
 		}
 		s = s[:i] + val + s[i+j+2:]
 	}
+}
+
+// operand is a path, or a literal in double quotes ("" for empty).
+func operand(vars map[string]any, s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return lookup(vars, s)
 }
 
 func lookup(vars map[string]any, p string) string {

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -202,8 +203,16 @@ func (r *runner) calls(ctx context.Context, cl *engine.Client) {
 			continue
 		}
 		resp, err := cl.HTTPClient().Do(req)
-		if err != nil {
+		var ce *engine.ConnectionError
+		switch {
+		case err != nil && c.Error != "" && errors.As(err, &ce) && ce.Key == c.Error:
+			continue
+		case err != nil:
 			r.problem(c.Line, "%s %s failed: %v", method, c.Path, err)
+			continue
+		case c.Error != "":
+			resp.Body.Close()
+			r.problem(c.Line, "%s %s answered %d; expected the connection error %s", method, c.Path, resp.StatusCode, c.Error)
 			continue
 		}
 		io.Copy(io.Discard, resp.Body)

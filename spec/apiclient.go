@@ -65,8 +65,11 @@ func checkKeys(file string, n *yaml.Node, what string, kinds map[string]yaml.Kin
 		at := Pos{File: file, Line: v.Line, Column: v.Column}
 		switch {
 		case !known:
-			if hint := suggest.Hint(k.Value, names); hint != "" {
-				diags = append(diags, Pos{File: file, Line: k.Line, Column: k.Column}.Warnf("", "%s result has no key %q%s", what, k.Value, hint))
+			hint := suggest.Hint(k.Value, names)
+			if hint != "" || what == "getOAuthConfig" {
+				// makeApiClient results may carry extra keys for JavaScript
+				// clients; getOAuthConfig's are all read by the engine.
+				diags = append(diags, Pos{File: file, Line: k.Line, Column: k.Column}.Warnf("", "%s result has no key %q; it is ignored%s", what, k.Value, hint))
 			}
 		case want == 0 || v.Kind == yaml.AliasNode || isFormulaNode(v):
 		case want == yaml.ScalarNode && v.Kind != yaml.ScalarNode:

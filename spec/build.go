@@ -320,15 +320,40 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 			return nil
 		}
 	}
-	l.checkShape(m)
+	l.checkShape(m, typeName)
 	return m
 }
 
 // checkShape runs the static checks of a method's literal result.
-func (l *loader) checkShape(m *Method) {
-	if m.Name == MethodMakeAPIClient && m.Mapping != nil {
-		l.add(checkAPIClientShape(m.Body.File, m.Mapping)...)
+func (l *loader) checkShape(m *Method, authType string) {
+	if m.Mapping == nil {
+		return
 	}
+	switch m.Name {
+	case MethodMakeAPIClient:
+		l.add(checkAPIClientShape(m.Body.File, m.Mapping)...)
+	case MethodGetOAuthConfig:
+		if keys := oauthConfigKeys[authType]; keys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
+			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys)...)
+		}
+	}
+}
+
+// oauthConfigKeys are the keys getOAuthConfig's result may have, by auth type.
+var oauthConfigKeys = map[string]map[string]yaml.Kind{
+	"oauth2": kindsOf("clientId", "clientSecret", "authorizeUri", "tokenUri", "refreshUri", "scopes", "scopeSeparator",
+		"clientAuthLocation", "tokenRequestFormat", "tokenParams", "refreshParams", "tokenHeaders", "extra", "skipPkce",
+		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin"),
+	"oauth1": kindsOf("consumerKey", "consumerSecret", "requestTokenUri", "authorizeUri", "tokenUri", "scopes",
+		"scopeSeparator", "extra", "signatureMethod", "privateKey", "realm", "placement", "version"),
+}
+
+func kindsOf(keys ...string) map[string]yaml.Kind {
+	m := make(map[string]yaml.Kind, len(keys))
+	for _, k := range keys {
+		m[k] = 0
+	}
+	return m
 }
 
 // inlineSource sets the body of a method written inline (code: or expr:),
@@ -451,7 +476,7 @@ func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string)
 			continue
 		}
 		if l.readMethodFile(m, file, m.Pos) {
-			l.checkShape(m)
+			l.checkShape(m, a.Type)
 			a.Methods[name] = m
 		}
 	}
