@@ -77,6 +77,8 @@ type Call struct {
 	Method string `yaml:"method"`
 	Path   string `yaml:"path"`
 	Status int    `yaml:"status"`
+	// JSON is sent as the request body.
+	JSON any `yaml:"json"`
 	// Error is the connection error key the call must end with, when a
 	// response handler turns the answer into an error.
 	Error string `yaml:"error"`

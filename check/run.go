@@ -1,7 +1,9 @@
 package check
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -197,10 +199,22 @@ func (r *runner) calls(ctx context.Context, cl *engine.Client) {
 		if method == "" {
 			method = http.MethodGet
 		}
-		req, err := http.NewRequestWithContext(ctx, method, c.Path, nil)
+		var body io.Reader
+		if c.JSON != nil {
+			data, err := json.Marshal(c.JSON)
+			if err != nil {
+				r.problem(c.Line, "bad call body: %v", err)
+				continue
+			}
+			body = bytes.NewReader(data)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.Path, body)
 		if err != nil {
 			r.problem(c.Line, "bad call: %v", err)
 			continue
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := cl.HTTPClient().Do(req)
 		var ce *engine.ConnectionError
