@@ -25,6 +25,11 @@ func withAPIClient(ctx context.Context, vars map[string]any, cl *Client) map[str
 			if hasBody {
 				body = arg(args, 1)
 			} else if q, ok := arg(args, 1).(map[string]any); ok {
+				// get(path, query), or get(path, {query, headers}) as some
+				// connectors write it.
+				if inner, isOpts := q["query"].(map[string]any); isOpts && len(q) <= 2 {
+					q = inner
+				}
 				opts = append(opts, WithQuery(queryValues(q)))
 			}
 			return jsResult(cl.Do(ctx, method, path, body, opts...))

@@ -133,3 +133,41 @@ func TestInspectBrokenConnectorExitsOne(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
 }
+
+func TestListShowsTheBundledLibrary(t *testing.T) {
+	code, out, _ := runCLI(t, "list", "--format", "json")
+	var items []listing
+	if code != 0 || json.Unmarshal([]byte(out), &items) != nil || len(items) < 30 {
+		t.Fatalf("exit %d, %d connectors", code, len(items))
+	}
+	types := map[string]bool{}
+	for _, it := range items {
+		for _, o := range it.Options {
+			types[o.Type] = true
+		}
+	}
+	for _, want := range []string{"oauth2", "oauth1", "client-credentials", "proxy"} {
+		if !types[want] {
+			t.Errorf("no bundled connector of type %s", want)
+		}
+	}
+	if code, _, _ := runCLI(t, "list", "--format", "yaml"); code != 2 {
+		t.Errorf("bad format: exit %d", code)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "check")
+	code, out, _ := runCLI(t, "check", filepath.Join(dir, "github-ok"))
+	if code != 0 || !strings.Contains(out, "ok    github: OAuth app") {
+		t.Errorf("passing fixture: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "check", filepath.Join(dir, "stripe-mismatch"))
+	if code != 1 || !strings.Contains(out, "FAIL  stripe: secret key") || !strings.Contains(out, "fixtures.yml:5: unexpected request") {
+		t.Errorf("failing fixture: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "check", filepath.Join(specs, "valid", "github"))
+	if code != 1 || !strings.Contains(out, "no fixtures.yml") {
+		t.Errorf("connector without fixtures: exit %d\n%s", code, out)
+	}
+}
