@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	xoauth2 "golang.org/x/oauth2"
 
 	"github.com/connspec/connspec/engine/oauth2"
+	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/internal/oauthtest"
 )
 
@@ -407,5 +409,39 @@ func TestInvalidGrantMakesTheConnectionDefunct(t *testing.T) {
 	}
 	if got := get(t, cl, "/api"); got["auth"] != "Bearer fresh" {
 		t.Errorf("after re-authorization: %v", got)
+	}
+}
+
+// Two engines (as two processes) share one SQLite store: the second finds
+// the first's refreshed credentials in the store and uses them instead of
+// spending the rotated refresh token again.
+func TestTwoEnginesShareAnSQLiteStore(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: true})
+	key := make([]byte, store.KeySize)
+	c, _ := store.NewCipher(key)
+	path := filepath.Join(t.TempDir(), "connspec.db")
+	open := func() *store.SQLite {
+		s, err := store.OpenSQLite(path, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a := newEngine(t, nil, oauthConnector(srv, ""), WithStore(open()))
+	b := newEngine(t, nil, oauthConnector(srv, ""), WithStore(open()))
+	conn := Connection{ID: "shared-1", Connector: "c", ConnectorParameters: clientParams}
+	conn.Credentials = authorizeConnection(t, a, srv, conn)
+	clientA, clientB := mustClient(t, a, conn), mustClient(t, b, conn)
+	clockA, clockB := withClock(a), withClock(b)
+	clockA.Advance(2 * time.Hour)
+	get(t, clientA, "/api/me") // A refreshes and stores
+	clockB.Advance(2 * time.Hour)
+	get(t, clientB, "/api/me") // B adopts what A stored
+	if n := srv.Grants("refresh_token"); n != 1 || srv.InvalidGrants() != 0 {
+		t.Errorf("%d refreshes, %d invalid_grant; want 1 and 0", n, srv.InvalidGrants())
+	}
+	if clientA.Credentials()["refresh_token"] != clientB.Credentials()["refresh_token"] {
+		t.Error("the engines disagree on the refresh token")
 	}
 }
