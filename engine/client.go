@@ -431,6 +431,15 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		cl.state.Store(next)
 		return nil
 	}
+	if locker, ok := cl.eng.store.(store.Locker); ok && cl.conn.ID != "" {
+		// Other processes sharing the store renew this connection too: hold
+		// the store's lock around the token request, and re-read first.
+		unlockStore, err := locker.Lock(ctx, cl.conn.ID)
+		if err != nil {
+			return err
+		}
+		defer unlockStore()
+	}
 	if adopted, err := cl.adoptStored(ctx, cur); adopted || err != nil {
 		return err
 	}

@@ -445,3 +445,65 @@ func TestTwoEnginesShareAnSQLiteStore(t *testing.T) {
 		t.Error("the engines disagree on the refresh token")
 	}
 }
+
+// Several engines (as several instances) on one PostgreSQL renew a shared
+// connection exactly once per expiry: the advisory lock queues them and
+// each re-reads the store. Runs when CONNSPEC_TEST_POSTGRES_URL is set
+// (.ci/run starts a server).
+func TestInstancesOnPostgresRefreshOnce(t *testing.T) {
+	url := os.Getenv("CONNSPEC_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set")
+	}
+	c, _ := store.NewCipher(make([]byte, store.KeySize))
+	ctx := context.Background()
+	pg, err := store.OpenPostgres(ctx, url, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: true})
+	id := fmt.Sprintf("pg-shared-%d", time.Now().UnixNano())
+	var engines []*Engine
+	var clocks []*fakeClock
+	for range 3 {
+		// A slow token endpoint makes the instances' renewals overlap.
+		e := newEngine(t, nil, oauthConnector(srv, ""), WithStore(pg), WithTransport(slowTokens{}))
+		engines = append(engines, e)
+	}
+	conn := Connection{ID: id, Connector: "c", ConnectorParameters: clientParams}
+	conn.Credentials = authorizeConnection(t, engines[0], srv, conn)
+	var clients []*Client
+	for _, e := range engines {
+		clients = append(clients, mustClient(t, e, conn))
+		clocks = append(clocks, withClock(e))
+	}
+	for _, c := range clocks {
+		c.Advance(2 * time.Hour)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for _, cl := range clients {
+		for range 10 {
+			wg.Go(func() {
+				if _, err := cl.Get(ctx, "/api/me"); err != nil {
+					failed.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := srv.Grants("refresh_token"); n != 1 || srv.InvalidGrants() != 0 || failed.Load() != 0 {
+		t.Errorf("%d refreshes, %d invalid_grant, %d failed requests; want 1, 0, 0", n, srv.InvalidGrants(), failed.Load())
+	}
+}
+
+// slowTokens delays token requests by 100 ms.
+type slowTokens struct{}
+
+func (slowTokens) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/token") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL cluster on loopback for the store tests and
+# prints the URL to use as CONNSPEC_TEST_POSTGRES_URL. Installs the server
+# from Debian's packages when it is missing. Usage: eval "$(.ci/postgres.sh)"
+set -euo pipefail
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+  echo "installing PostgreSQL" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1
+  bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+fi
+# The server refuses to run as root: use an unprivileged user of our own.
+id connspecpg >/dev/null 2>&1 || useradd --system --no-create-home connspecpg
+dir=$(mktemp -d /tmp/connspec-pg.XXXXXX)
+chown connspecpg "$dir"
+port=${PGPORT_CONNSPEC:-55432}
+su connspecpg -s /bin/sh -c "'$bindir/initdb' -D '$dir/data' -A trust -U postgres >/dev/null"
+su connspecpg -s /bin/sh -c "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null"
+echo "export CONNSPEC_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'"
+echo "export CONNSPEC_TEST_POSTGRES_STOP=\"su connspecpg -s /bin/sh -c '$bindir/pg_ctl -D $dir/data -m fast stop'\""
