@@ -448,9 +448,30 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		cl.defunct.Store(&err)
 	}
 	if err != nil {
+		cl.recordState(ctx, cur, err)
 		return err
 	}
 	return cl.commit(ctx, cur, creds)
+}
+
+// recordState writes what the last renewal showed to the store: connected
+// (with the next planned renewal), or needs_reauth after invalid_grant, with
+// the failure's text (already free of secrets). It is advisory: a failure to
+// write it is logged, not returned.
+func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr error) {
+	if cl.conn.ID == "" || cl.resolver != nil || cl.underlying != nil {
+		return
+	}
+	state := store.State{Status: store.StatusConnected, NextRefresh: st.renewAt}
+	if renewErr != nil {
+		state.LastError = renewErr.Error()
+		if errors.Is(renewErr, ErrConnectionIsDefunct) {
+			state.Status = store.StatusNeedsReauth
+		}
+	}
+	if err := cl.eng.store.SetState(ctx, cl.conn.ID, state); err != nil && !errors.Is(err, store.ErrNotFound) {
+		cl.eng.logger.Warn("connspec: recording connection state failed", "connection", cl.conn.ID, "error", st.redact.redact(err.Error()))
+	}
 }
 
 // checkDefunct returns the error that made the connection defunct, unless
@@ -553,6 +574,7 @@ func (cl *Client) commit(ctx context.Context, cur *clientState, creds map[string
 	next.storeVersion = version
 	cl.state.Store(next)
 	cl.eng.logger.Debug("connspec: credentials refreshed", "connector", cl.connector.Spec.Key, "connection", cl.conn.ID, "version", next.version)
+	cl.recordState(ctx, next, nil)
 	return cl.persist(ctx, next, "refresh")
 }
 

@@ -166,6 +166,9 @@ func TestRefreshIsProactiveAndRotationSafe(t *testing.T) {
 	if err != nil || rec.Credentials["refresh_token"] != cl.Credentials()["refresh_token"] {
 		t.Fatalf("store: %v %v", rec, err)
 	}
+	if rec.State.Status != store.StatusConnected || rec.State.LastError != "" || !rec.State.NextRefresh.After(clock.Now()) {
+		t.Errorf("stored state = %+v", rec.State)
+	}
 	other := mustClient(t, e, Connection{ID: "conn-1", Connector: "c", ConnectorParameters: clientParams, Credentials: conn.Credentials})
 	if other.Credentials()["refresh_token"] != cl.Credentials()["refresh_token"] {
 		t.Error("a client for a stored connection ignored the store")
@@ -402,6 +405,9 @@ func TestInvalidGrantMakesTheConnectionDefunct(t *testing.T) {
 	}
 	if calls.Load() != 1 {
 		t.Errorf("%d token requests; a defunct connection must not retry its refresh token", calls.Load())
+	}
+	if rec, err := e.store.Get(context.Background(), "c-9"); err != nil || rec.State.Status != store.StatusNeedsReauth || !strings.Contains(rec.State.LastError, "invalid_grant") || strings.Contains(rec.State.LastError, "r-revoked") {
+		t.Errorf("stored state = %+v, %v", rec.State, err)
 	}
 	// A new authorization stored for the connection revives it.
 	if err := e.overwrite(context.Background(), "c-9", map[string]any{"access_token": "fresh"}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +18,11 @@ var postgresMigrations = []string{
 		credentials TEXT NOT NULL,
 		updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 	)`,
+	`ALTER TABLE connections
+		ADD COLUMN status TEXT NOT NULL DEFAULT '',
+		ADD COLUMN last_error TEXT NOT NULL DEFAULT '',
+		ADD COLUMN next_refresh TIMESTAMPTZ,
+		ADD COLUMN state_updated_at TIMESTAMPTZ`,
 }
 
 // Postgres is a Store in PostgreSQL, for several connspec instances
@@ -92,7 +98,10 @@ func (p *Postgres) migrate(ctx context.Context) error {
 func (p *Postgres) Get(ctx context.Context, id string) (Record, error) {
 	var version int64
 	var sealed string
-	err := p.pool.QueryRow(ctx, `SELECT version, credentials FROM connections WHERE id = $1`, id).Scan(&version, &sealed)
+	var st State
+	var next, updated *time.Time
+	err := p.pool.QueryRow(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at FROM connections WHERE id = $1`, id).
+		Scan(&version, &sealed, &st.Status, &st.LastError, &next, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -107,7 +116,30 @@ func (p *Postgres) Get(ctx context.Context, id string) (Record, error) {
 	if err := json.Unmarshal(plain, &creds); err != nil {
 		return Record{}, errors.New("store: stored credentials are not a JSON object")
 	}
-	return Record{Credentials: creds, Version: version}, nil
+	if next != nil {
+		st.NextRefresh = *next
+	}
+	if updated != nil {
+		st.UpdatedAt = *updated
+	}
+	return Record{Credentials: creds, Version: version, State: st}, nil
+}
+
+// SetState implements Store.
+func (p *Postgres) SetState(ctx context.Context, id string, st State) error {
+	var next *time.Time
+	if !st.NextRefresh.IsZero() {
+		next = &st.NextRefresh
+	}
+	tag, err := p.pool.Exec(ctx, `UPDATE connections SET status = $1, last_error = $2, next_refresh = $3, state_updated_at = now() WHERE id = $4`,
+		st.Status, st.LastError, next, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // CompareAndSwap implements Store with one conditional statement.

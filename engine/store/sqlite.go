@@ -20,6 +20,10 @@ var sqliteMigrations = []string{
 		credentials TEXT NOT NULL,
 		updated_at  TEXT NOT NULL
 	)`,
+	`ALTER TABLE connections ADD COLUMN status TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE connections ADD COLUMN last_error TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE connections ADD COLUMN next_refresh TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE connections ADD COLUMN state_updated_at TEXT NOT NULL DEFAULT ''`,
 }
 
 // SQLite is a Store in an SQLite database file: the embedded default.
@@ -86,8 +90,9 @@ func migrate(ctx context.Context, db *sql.DB, steps []string) error {
 // Get implements Store.
 func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	var version int64
-	var sealed string
-	err := s.db.QueryRowContext(ctx, `SELECT version, credentials FROM connections WHERE id = ?`, id).Scan(&version, &sealed)
+	var sealed, status, lastError, next, updated string
+	err := s.db.QueryRowContext(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at FROM connections WHERE id = ?`, id).
+		Scan(&version, &sealed, &status, &lastError, &next, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -98,7 +103,27 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return Record{Credentials: creds, Version: version}, nil
+	st := State{Status: status, LastError: lastError}
+	st.NextRefresh, _ = time.Parse(time.RFC3339Nano, next)
+	st.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
+	return Record{Credentials: creds, Version: version, State: st}, nil
+}
+
+// SetState implements Store.
+func (s *SQLite) SetState(ctx context.Context, id string, st State) error {
+	next := ""
+	if !st.NextRefresh.IsZero() {
+		next = st.NextRefresh.UTC().Format(time.RFC3339Nano)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ? WHERE id = ?`,
+		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 func (s *SQLite) open(sealed, id string) (map[string]any, error) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"maps"
 	"sync"
+	"time"
 )
 
 var (
@@ -21,8 +22,28 @@ var (
 // Record is what is stored for one connection.
 type Record struct {
 	Credentials map[string]any
-	// Version grows by one with every write; the first write makes it 1.
+	// Version grows by one with every credentials write; the first makes it 1.
 	Version int64
+	// State is the connection's health, written by the engine.
+	State State
+}
+
+// Connection statuses.
+const (
+	StatusConnected   = "connected"
+	StatusNeedsReauth = "needs_reauth" // the provider refused the refresh token (invalid_grant)
+)
+
+// State is what the engine last learnt about a connection. It is written
+// without a version check: the latest observation wins.
+type State struct {
+	Status string
+	// LastError is the last renewal failure, without secrets; "" when the
+	// last renewal succeeded.
+	LastError string
+	// NextRefresh is when the engine plans to renew the credentials.
+	NextRefresh time.Time
+	UpdatedAt   time.Time
 }
 
 // Store keeps credentials by connection ID. Implementations are safe for
@@ -34,6 +55,9 @@ type Store interface {
 	// (0: nothing stored yet) and returns the new version; otherwise it
 	// returns ErrConflict and changes nothing.
 	CompareAndSwap(ctx context.Context, id string, expected int64, credentials map[string]any) (int64, error)
+	// SetState records the connection's state; ErrNotFound when nothing is
+	// stored for it.
+	SetState(ctx context.Context, id string, state State) error
 }
 
 // Memory is a Store in process memory: the default, and the reference the
@@ -65,9 +89,23 @@ func (m *Memory) CompareAndSwap(_ context.Context, id string, expected int64, cr
 	if m.records[id].Version != expected {
 		return 0, ErrConflict
 	}
-	r := Record{Credentials: clone(credentials), Version: expected + 1}
+	r := m.records[id]
+	r.Credentials, r.Version = clone(credentials), expected+1
 	m.records[id] = r
 	return r.Version, nil
+}
+
+// SetState implements Store.
+func (m *Memory) SetState(_ context.Context, id string, state State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[id]
+	if !ok {
+		return ErrNotFound
+	}
+	r.State = state
+	m.records[id] = r
+	return nil
 }
 
 // clone copies the top level and nested maps and lists, so callers cannot

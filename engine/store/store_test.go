@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestMemoryConformance is the behaviour every Store must have; durable
@@ -45,5 +46,18 @@ func Conformance(t *testing.T, s Store) {
 	wg.Wait()
 	if r, _ := s.Get(ctx, "c1"); wins != 1 || r.Version != 2 {
 		t.Fatalf("%d writers won from one version; version %d", wins, r.Version)
+	}
+	// State is written without a version and survives credential writes.
+	next := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.SetState(ctx, "c1", State{Status: StatusNeedsReauth, LastError: "invalid_grant", NextRefresh: next}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetState(ctx, "nobody", State{Status: StatusConnected}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetState of nothing: %v", err)
+	}
+	s.CompareAndSwap(ctx, "c1", 2, map[string]any{"access_token": "a3"})
+	r, _ = s.Get(ctx, "c1")
+	if r.State.Status != StatusNeedsReauth || r.State.LastError != "invalid_grant" || !r.State.NextRefresh.Equal(next) || r.Version != 3 {
+		t.Fatalf("state = %+v, version %d", r.State, r.Version)
 	}
 }
