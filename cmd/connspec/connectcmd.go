@@ -118,7 +118,12 @@ func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, 
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Let the callback's answer reach the browser before closing.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+	}()
 	select {
 	case res := <-done:
 		return res.creds, res.err
