@@ -23,7 +23,22 @@ var postgresMigrations = []string{
 		ADD COLUMN last_error TEXT NOT NULL DEFAULT '',
 		ADD COLUMN next_refresh TIMESTAMPTZ,
 		ADD COLUMN state_updated_at TIMESTAMPTZ`,
+	// The Catalog: input is sealed like credentials.
+	`CREATE TABLE connection_info (
+		id         TEXT PRIMARY KEY,
+		connector  TEXT NOT NULL,
+		option_key TEXT NOT NULL DEFAULT '',
+		account    TEXT NOT NULL DEFAULT '',
+		input      TEXT NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL
+	)`,
+	`CREATE INDEX connection_info_account ON connection_info (account, created_at)`,
 }
+
+var (
+	_ Store   = (*Postgres)(nil)
+	_ Catalog = (*Postgres)(nil)
+)
 
 // Postgres is a Store in PostgreSQL, for several connspec instances
 // sharing connections. Credentials are sealed with the Cipher; Lock holds an
@@ -170,6 +185,95 @@ func (p *Postgres) CompareAndSwap(ctx context.Context, id string, expected int64
 		return 0, ErrConflict
 	}
 	return expected + 1, nil
+}
+
+// PutConnection implements Catalog.
+func (p *Postgres) PutConnection(ctx context.Context, info ConnectionInfo) error {
+	info, err := prepareInfo(info)
+	if err != nil {
+		return err
+	}
+	sealed, err := sealInput(p.cipher, info.ID, info.Input)
+	if err != nil {
+		return err
+	}
+	_, err = p.pool.Exec(ctx, `INSERT INTO connection_info (id, connector, option_key, account, input, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET connector = EXCLUDED.connector, option_key = EXCLUDED.option_key, account = EXCLUDED.account,
+			input = EXCLUDED.input, created_at = EXCLUDED.created_at`,
+		info.ID, info.Connector, info.Option, info.Account, sealed, info.CreatedAt)
+	return err
+}
+
+const postgresInfoColumns = `id, connector, option_key, account, input, created_at`
+
+// scanInfo reads one connection_info row (postgresInfoColumns) and opens its input.
+func (p *Postgres) scanInfo(row pgx.Row) (ConnectionInfo, error) {
+	var info ConnectionInfo
+	var sealed string
+	if err := row.Scan(&info.ID, &info.Connector, &info.Option, &info.Account, &sealed, &info.CreatedAt); err != nil {
+		return ConnectionInfo{}, err
+	}
+	info.CreatedAt = info.CreatedAt.UTC()
+	var err error
+	if info.Input, err = openInput(p.cipher, info.ID, sealed); err != nil {
+		return ConnectionInfo{}, fmt.Errorf("store: input of connection %s: %w", info.ID, err)
+	}
+	return info, nil
+}
+
+// GetConnection implements Catalog.
+func (p *Postgres) GetConnection(ctx context.Context, id string) (ConnectionInfo, error) {
+	info, err := p.scanInfo(p.pool.QueryRow(ctx, `SELECT `+postgresInfoColumns+` FROM connection_info WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ConnectionInfo{}, ErrNotFound
+	}
+	return info, err
+}
+
+// ListConnections implements Catalog. IDs compare bytewise (COLLATE "C"),
+// as in the other stores, whatever the database's collation.
+func (p *Postgres) ListConnections(ctx context.Context, account string) ([]ConnectionInfo, error) {
+	query, args := `SELECT `+postgresInfoColumns+` FROM connection_info ORDER BY created_at, id COLLATE "C"`, []any(nil)
+	if account != "" {
+		query, args = `SELECT `+postgresInfoColumns+` FROM connection_info WHERE account = $1 ORDER BY created_at, id COLLATE "C"`, []any{account}
+	}
+	rows, err := p.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ConnectionInfo{}
+	for rows.Next() {
+		info, err := p.scanInfo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, rows.Err()
+}
+
+// DeleteConnection implements Catalog: the info and the credentials row
+// (which holds the state) go in one transaction.
+func (p *Postgres) DeleteConnection(ctx context.Context, id string) error {
+	var deleted int64
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		for _, q := range []string{`DELETE FROM connection_info WHERE id = $1`, `DELETE FROM connections WHERE id = $1`} {
+			tag, err := tx.Exec(ctx, q, id)
+			if err != nil {
+				return err
+			}
+			deleted += tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if deleted == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // Lock takes the connection's advisory lock, held on one pooled connection

@@ -10,13 +10,20 @@ import (
 	"time"
 )
 
-// openPostgres connects to CONNSPEC_TEST_POSTGRES_URL (set by .ci/run from
-// .ci/postgres.sh) in a fresh schema, or skips.
-func openPostgres(t *testing.T) *Postgres {
+// postgresURL is CONNSPEC_TEST_POSTGRES_URL (set by .ci/run from
+// .ci/postgres.sh); without it the test is skipped.
+func postgresURL(t *testing.T) string {
 	url := os.Getenv("CONNSPEC_TEST_POSTGRES_URL")
 	if url == "" {
 		t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set (.ci/postgres.sh starts a server)")
 	}
+	return url
+}
+
+// openPostgres connects to the test server in a fresh schema, dropped when
+// the test ends, or skips.
+func openPostgres(t *testing.T) *Postgres {
+	url := postgresURL(t)
 	schema := fmt.Sprintf("t%d", time.Now().UnixNano())
 	ctx := context.Background()
 	admin, err := OpenPostgres(ctx, url, mustCipher(t))
@@ -26,7 +33,12 @@ func openPostgres(t *testing.T) *Postgres {
 	if _, err := admin.pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
-	admin.Close()
+	t.Cleanup(func() { // after p.Close (cleanups run last-in first-out)
+		defer admin.Close()
+		if _, err := admin.pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Logf("dropping test schema %s: %v", schema, err)
+		}
+	})
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"
@@ -49,7 +61,55 @@ func mustCipher(t *testing.T) *Cipher {
 	return c
 }
 
-func TestPostgresConformance(t *testing.T) { Conformance(t, openPostgres(t)) }
+func TestPostgresConformance(t *testing.T) {
+	postgresURL(t)
+	Conformance(t, func(t *testing.T) Store { return openPostgres(t) })
+}
+
+// No table shows a token or a typed API key in clear, and a sealed value
+// cannot be moved to another connection's row (nor between columns).
+func TestPostgresEncryptsAtRest(t *testing.T) {
+	const canary, inputCanary = "canary-token-at-rest-5d2a", "canary-api-key-at-rest-77b0"
+	p := openPostgres(t)
+	ctx := context.Background()
+	if _, err := p.CompareAndSwap(ctx, "a", 0, map[string]any{"access_token": canary}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PutConnection(ctx, ConnectionInfo{ID: "a", Connector: "openai", Input: map[string]any{"api_key": inputCanary}}); err != nil {
+		t.Fatal(err)
+	}
+	p.CompareAndSwap(ctx, "b", 0, map[string]any{"access_token": "other"})
+	p.PutConnection(ctx, ConnectionInfo{ID: "b", Connector: "openai", Input: map[string]any{"api_key": "other"}})
+	for _, table := range []string{"connections", "connection_info"} {
+		rows, err := p.pool.Query(ctx, `SELECT t::text FROM `+table+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var dump string
+			if err := rows.Scan(&dump); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(dump, canary) || strings.Contains(dump, inputCanary) {
+				t.Errorf("%s holds a secret in clear: %s", table, dump)
+			}
+		}
+		rows.Close()
+	}
+	for _, move := range []string{
+		`UPDATE connection_info SET input = (SELECT input FROM connection_info WHERE id = 'a') WHERE id = 'b'`,
+		`UPDATE connection_info SET input = (SELECT credentials FROM connections WHERE id = 'a') WHERE id = 'a'`,
+	} {
+		if _, err := p.pool.Exec(ctx, move); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := p.GetConnection(ctx, id); err == nil || strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), inputCanary) {
+			t.Errorf("input moved into row %s opened: %v", id, err)
+		}
+	}
+}
 
 func TestPostgresLockSerialisesRenewals(t *testing.T) {
 	p := openPostgres(t)

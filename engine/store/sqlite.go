@@ -24,7 +24,23 @@ var sqliteMigrations = []string{
 	`ALTER TABLE connections ADD COLUMN last_error TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE connections ADD COLUMN next_refresh TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE connections ADD COLUMN state_updated_at TEXT NOT NULL DEFAULT ''`,
+	// The Catalog: input is sealed like credentials; created_at is
+	// sqliteTimeFormat, fixed width so that text order is time order.
+	`CREATE TABLE connection_info (
+		id         TEXT PRIMARY KEY,
+		connector  TEXT NOT NULL,
+		option_key TEXT NOT NULL DEFAULT '',
+		account    TEXT NOT NULL DEFAULT '',
+		input      TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	)`,
+	`CREATE INDEX connection_info_account ON connection_info (account, created_at)`,
 }
+
+var (
+	_ Store   = (*SQLite)(nil)
+	_ Catalog = (*SQLite)(nil)
+)
 
 // SQLite is a Store in an SQLite database file: the embedded default.
 // Credentials are sealed with the Cipher before they are written.
@@ -165,11 +181,32 @@ func (s *SQLite) CompareAndSwap(ctx context.Context, id string, expected int64, 
 	return expected + 1, nil
 }
 
-// Rekey re-seals every row with the cipher's current key (after a key
-// rotation: NewCipher(newKey, oldKey)). Rows sealed with the current key
-// are left alone; versions do not change.
+// Rekey re-seals every sealed value (credentials and connection input)
+// with the cipher's current key, after a key rotation: NewCipher(newKey,
+// oldKey). Values sealed with the current key are left alone; versions do
+// not change. It returns how many values it re-sealed.
 func (s *SQLite) Rekey(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, credentials FROM connections`)
+	n := 0
+	for _, col := range []struct {
+		table, column string
+		aad           func(id string) string
+	}{
+		{"connections", "credentials", func(id string) string { return id }},
+		{"connection_info", "input", inputAAD},
+	} {
+		m, err := s.rekeyColumn(ctx, col.table, col.column, col.aad)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// rekeyColumn re-seals the stale values of one sealed column; table and
+// column are constants of this file, never input.
+func (s *SQLite) rekeyColumn(ctx context.Context, table, column string, aad func(string) string) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, `+column+` FROM `+table)
 	if err != nil {
 		return 0, err
 	}
@@ -186,22 +223,126 @@ func (s *SQLite) Rekey(ctx context.Context) (int, error) {
 		}
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, r := range stale {
-		plain, err := s.cipher.Open(r.sealed, r.id)
+		plain, err := s.cipher.Open(r.sealed, aad(r.id))
 		if err != nil {
-			return n, fmt.Errorf("store: connection %s: %w", r.id, err)
+			return n, fmt.Errorf("store: %s of connection %s: %w", column, r.id, err)
 		}
-		sealed, err := s.cipher.Seal(plain, r.id)
+		sealed, err := s.cipher.Seal(plain, aad(r.id))
 		if err != nil {
 			return n, err
 		}
 		// Only if the row did not change meanwhile; a newer write is sealed
 		// with the current key already.
-		if _, err := s.db.ExecContext(ctx, `UPDATE connections SET credentials = ? WHERE id = ? AND credentials = ?`, sealed, r.id, r.sealed); err != nil {
+		res, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ? WHERE id = ? AND `+column+` = ?`, sealed, r.id, r.sealed)
+		if err != nil {
 			return n, err
 		}
-		n++
+		if k, _ := res.RowsAffected(); k == 1 {
+			n++
+		}
 	}
 	return n, nil
+}
+
+// sqliteTimeFormat is how the catalog keeps times: UTC, microseconds, fixed
+// width (for years 1 to 9999), so ORDER BY on the text is time order.
+const sqliteTimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// PutConnection implements Catalog.
+func (s *SQLite) PutConnection(ctx context.Context, info ConnectionInfo) error {
+	info, err := prepareInfo(info)
+	if err != nil {
+		return err
+	}
+	sealed, err := sealInput(s.cipher, info.ID, info.Input)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO connection_info (id, connector, option_key, account, input, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, option_key = excluded.option_key, account = excluded.account,
+			input = excluded.input, created_at = excluded.created_at`,
+		info.ID, info.Connector, info.Option, info.Account, sealed, info.CreatedAt.Format(sqliteTimeFormat))
+	return err
+}
+
+const sqliteInfoColumns = `id, connector, option_key, account, input, created_at`
+
+// scanInfo reads one connection_info row (sqliteInfoColumns) and opens its input.
+func (s *SQLite) scanInfo(row interface{ Scan(...any) error }) (ConnectionInfo, error) {
+	var info ConnectionInfo
+	var sealed, created string
+	if err := row.Scan(&info.ID, &info.Connector, &info.Option, &info.Account, &sealed, &created); err != nil {
+		return ConnectionInfo{}, err
+	}
+	t, err := time.Parse(sqliteTimeFormat, created)
+	if err != nil {
+		return ConnectionInfo{}, fmt.Errorf("store: connection %s: malformed created_at", info.ID)
+	}
+	info.CreatedAt = t.UTC()
+	if info.Input, err = openInput(s.cipher, info.ID, sealed); err != nil {
+		return ConnectionInfo{}, fmt.Errorf("store: input of connection %s: %w", info.ID, err)
+	}
+	return info, nil
+}
+
+// GetConnection implements Catalog.
+func (s *SQLite) GetConnection(ctx context.Context, id string) (ConnectionInfo, error) {
+	info, err := s.scanInfo(s.db.QueryRowContext(ctx, `SELECT `+sqliteInfoColumns+` FROM connection_info WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ConnectionInfo{}, ErrNotFound
+	}
+	return info, err
+}
+
+// ListConnections implements Catalog.
+func (s *SQLite) ListConnections(ctx context.Context, account string) ([]ConnectionInfo, error) {
+	query, args := `SELECT `+sqliteInfoColumns+` FROM connection_info ORDER BY created_at, id`, []any(nil)
+	if account != "" {
+		query, args = `SELECT `+sqliteInfoColumns+` FROM connection_info WHERE account = ? ORDER BY created_at, id`, []any{account}
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ConnectionInfo{}
+	for rows.Next() {
+		info, err := s.scanInfo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, rows.Err()
+}
+
+// DeleteConnection implements Catalog: the info and the credentials row
+// (which holds the state) go in one transaction.
+func (s *SQLite) DeleteConnection(ctx context.Context, id string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var deleted int64
+	for _, q := range []string{`DELETE FROM connection_info WHERE id = ?`, `DELETE FROM connections WHERE id = ?`} {
+		res, err := tx.ExecContext(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		deleted += n
+	}
+	if deleted == 0 {
+		return ErrNotFound
+	}
+	return tx.Commit()
 }

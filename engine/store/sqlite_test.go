@@ -30,13 +30,14 @@ func openSQLite(t *testing.T, path string, c *Cipher) *SQLite {
 
 func TestSQLiteConformance(t *testing.T) {
 	c, _ := NewCipher(newKey(t))
-	Conformance(t, openSQLite(t, filepath.Join(t.TempDir(), "connspec.db"), c))
+	Conformance(t, func(t *testing.T) Store { return openSQLite(t, filepath.Join(t.TempDir(), "connspec.db"), c) })
 }
 
-// The database file must not show a token in clear, and a sealed value
-// cannot be moved to another connection's row.
+// The database file must not show a token (nor an API key typed as
+// connection input) in clear, and a sealed value cannot be moved to another
+// connection's row, nor from the credentials to the input column.
 func TestSQLiteEncryptsAtRest(t *testing.T) {
-	const canary = "canary-token-at-rest-9c1e"
+	const canary, inputCanary = "canary-token-at-rest-9c1e", "canary-api-key-at-rest-3f4b"
 	path := filepath.Join(t.TempDir(), "connspec.db")
 	c, _ := NewCipher(newKey(t))
 	s := openSQLite(t, path, c)
@@ -44,19 +45,38 @@ func TestSQLiteEncryptsAtRest(t *testing.T) {
 	if _, err := s.CompareAndSwap(ctx, "a", 0, map[string]any{"access_token": canary}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutConnection(ctx, ConnectionInfo{ID: "a", Connector: "openai", Input: map[string]any{"api_key": inputCanary}}); err != nil {
+		t.Fatal(err)
+	}
 	s.CompareAndSwap(ctx, "b", 0, map[string]any{"access_token": "other"})
+	s.PutConnection(ctx, ConnectionInfo{ID: "b", Connector: "openai", Input: map[string]any{"api_key": "other"}})
 	s.Close()
 	for _, f := range []string{path, path + "-wal"} {
-		if data, err := os.ReadFile(f); err == nil && bytes.Contains(data, []byte(canary)) {
+		data, err := os.ReadFile(f)
+		if err == nil && bytes.Contains(data, []byte(canary)) {
 			t.Fatalf("%s holds the token in clear", f)
+		}
+		if err == nil && bytes.Contains(data, []byte(inputCanary)) {
+			t.Fatalf("%s holds the connection input in clear", f)
 		}
 	}
 	s = openSQLite(t, path, c)
-	if _, err := s.db.Exec(`UPDATE connections SET credentials = (SELECT credentials FROM connections WHERE id = 'a') WHERE id = 'b'`); err != nil {
-		t.Fatal(err)
+	for _, move := range []string{
+		`UPDATE connections SET credentials = (SELECT credentials FROM connections WHERE id = 'a') WHERE id = 'b'`,
+		`UPDATE connection_info SET input = (SELECT input FROM connection_info WHERE id = 'a') WHERE id = 'b'`,
+		`UPDATE connection_info SET input = (SELECT credentials FROM connections WHERE id = 'a') WHERE id = 'a'`,
+	} {
+		if _, err := s.db.Exec(move); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.Get(ctx, "b"); err == nil || strings.Contains(err.Error(), canary) {
 		t.Errorf("a row copied from another connection opened: %v", err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.GetConnection(ctx, id); err == nil || strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), inputCanary) {
+			t.Errorf("input moved into row %s opened: %v", id, err)
+		}
 	}
 }
 
@@ -67,23 +87,38 @@ func TestSQLiteKeyRotation(t *testing.T) {
 	c1, _ := NewCipher(oldKey)
 	s := openSQLite(t, path, c1)
 	s.CompareAndSwap(ctx, "a", 0, map[string]any{"access_token": "t1"})
+	if err := s.PutConnection(ctx, ConnectionInfo{ID: "a", Connector: "openai", Input: map[string]any{"api_key": "k1"}}); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 
-	// Without the old key the row does not open.
+	// Without the old key the rows do not open.
 	c2only, _ := NewCipher(newKeyBytes)
 	if _, err := openSQLite(t, path, c2only).Get(ctx, "a"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("new key alone: %v", err)
 	}
-	// With both, Rekey moves every row to the new key...
+	if _, err := openSQLite(t, path, c2only).GetConnection(ctx, "a"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("new key alone, input: %v", err)
+	}
+	// With both, Rekey moves every sealed value (credentials and input) to
+	// the new key...
 	both, _ := NewCipher(newKeyBytes, oldKey)
 	s = openSQLite(t, path, both)
-	if n, err := s.Rekey(ctx); err != nil || n != 1 {
+	if n, err := s.Rekey(ctx); err != nil || n != 2 {
 		t.Fatalf("Rekey = %d, %v", n, err)
 	}
+	if n, err := s.Rekey(ctx); err != nil || n != 0 {
+		t.Fatalf("second Rekey = %d, %v", n, err)
+	}
 	// ...after which the old key can be dropped.
-	r, err := openSQLite(t, path, c2only).Get(ctx, "a")
+	s = openSQLite(t, path, c2only)
+	r, err := s.Get(ctx, "a")
 	if err != nil || r.Credentials["access_token"] != "t1" || r.Version != 1 {
 		t.Fatalf("after rotation: %+v %v", r, err)
+	}
+	info, err := s.GetConnection(ctx, "a")
+	if err != nil || info.Input["api_key"] != "k1" {
+		t.Fatalf("input after rotation: %+v %v", info, err)
 	}
 }
 

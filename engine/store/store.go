@@ -60,15 +60,18 @@ type Store interface {
 	SetState(ctx context.Context, id string, state State) error
 }
 
-// Memory is a Store in process memory: the default, and the reference the
-// durable stores are tested against.
+// Memory is a Store and a Catalog in process memory: the default, and the
+// reference the durable stores are tested against.
 type Memory struct {
 	mu      sync.Mutex
 	records map[string]Record
+	infos   map[string]ConnectionInfo // the Catalog (catalog.go)
 }
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{records: map[string]Record{}} }
+func NewMemory() *Memory {
+	return &Memory{records: map[string]Record{}, infos: map[string]ConnectionInfo{}}
+}
 
 // Get implements Store.
 func (m *Memory) Get(_ context.Context, id string) (Record, error) {
