@@ -443,7 +443,13 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 	if adopted, err := cl.adoptStored(ctx, cur); adopted || err != nil {
 		return err
 	}
+	began := time.Now()
 	creds, err := cl.renew(ctx, cur)
+	if h := cl.eng.onRefresh; h != nil {
+		conn := cl.conn
+		conn.Credentials = nil
+		h(conn, time.Since(began), err)
+	}
 	if errors.Is(err, ErrConnectionIsDefunct) {
 		cl.defunct.Store(&err)
 	}

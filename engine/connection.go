@@ -162,7 +162,7 @@ func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection
 	if slices.Contains([]string{"", "client-credentials", "proxy", "integration-app-token"}, a.Spec.Type) {
 		return maps.Clone(orEmpty(conn.ConnectionParameters)), true, nil
 	}
-	return nil, false, fmt.Errorf("connection to %s has no credentials: complete the %s authorization first", conn.Connector, a.Spec.Type)
+	return nil, false, fmt.Errorf("connection to %s has no credentials: complete the %s authorization first: %w", conn.Connector, a.Spec.Type, ErrAuthorizationRequired)
 }
 
 func orEmpty(m map[string]any) map[string]any {

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,7 @@ type Engine struct {
 	retries       int
 	maxRetryWait  time.Duration
 	onCredentials CredentialsHook
+	onRefresh     RefreshHook
 	store         store.Store
 	// locks serialises credential renewal per connection ID in this
 	// process; the store's compare-and-swap covers other processes.
@@ -84,6 +87,14 @@ func WithRateLimitRetries(tries int, maxWait time.Duration) Option {
 
 // WithCredentialsHook sets the hook told about every credentials change.
 func WithCredentialsHook(h CredentialsHook) Option { return func(e *Engine) { e.onCredentials = h } }
+
+// RefreshHook is told the outcome of every token renewal a client makes
+// itself (not ones it adopted from the store): for metrics and alerts. It
+// must not block; err is free of secrets.
+type RefreshHook func(conn Connection, took time.Duration, err error)
+
+// WithRefreshHook sets the hook told about every renewal.
+func WithRefreshHook(h RefreshHook) Option { return func(e *Engine) { e.onRefresh = h } }
 
 // WithStore sets where connection credentials are kept (default: an
 // in-memory store per engine). Connections with an ID read their
@@ -162,6 +173,18 @@ func (e *Engine) Connector(key string) (*Connector, bool) {
 	defer e.mu.RUnlock()
 	c, ok := e.connectors[key]
 	return c, ok
+}
+
+// Connectors returns the registered connectors, ordered by key.
+func (e *Engine) Connectors() []*Connector {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*Connector, 0, len(e.connectors))
+	for _, c := range e.connectors {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Connector) int { return strings.Compare(a.Spec.Key, b.Spec.Key) })
+	return out
 }
 
 // auth returns the compiled auth block a connection uses.

@@ -153,3 +153,7 @@ func redactError(err error, r *redactor) error {
 	}
 	return err
 }
+
+// ErrAuthorizationRequired is matched when a connection has no credentials
+// yet and a person must authorize it (an OAuth flow) before it can be used.
+var ErrAuthorizationRequired = errors.New("a person must authorize this connection")

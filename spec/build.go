@@ -98,7 +98,21 @@ func (l *loader) schema(ptr string) *JSONSchema {
 	}
 	compiled, diags := checkJSONSchema(l.doc, ptr)
 	l.add(diags...)
-	return &JSONSchema{Value: v, Compiled: compiled, Pos: l.doc.at(ptr)}
+	return &JSONSchema{Value: v, Compiled: compiled, Pos: l.doc.at(ptr), PropertyOrder: l.propertyOrder(ptr)}
+}
+
+// propertyOrder returns the keys of the properties of the schema at ptr in
+// the order the file lists them.
+func (l *loader) propertyOrder(ptr string) []string {
+	n := l.doc.node(ptr + "/properties")
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	keys := make([]string, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	return keys
 }
 
 func (l *loader) ui(ptr string) *UI {
@@ -623,7 +637,12 @@ func mergeSchemas(base, over *JSONSchema) *JSONSchema {
 		return base
 	}
 	merged := mergeSchemaValues(base.Value, over.Value)
-	out := &JSONSchema{Value: merged, Pos: over.Pos}
+	out := &JSONSchema{Value: merged, Pos: over.Pos, PropertyOrder: slices.Clone(base.PropertyOrder)}
+	for _, k := range over.PropertyOrder {
+		if !slices.Contains(out.PropertyOrder, k) {
+			out.PropertyOrder = append(out.PropertyOrder, k)
+		}
+	}
 	out.Compiled, _ = compileSchemaValue(merged)
 	return out
 }

@@ -86,6 +86,9 @@ type JSONSchema struct {
 	// Compiled is ready for validating instances.
 	Compiled *jsonschema.Schema
 	Pos      Pos
+	// PropertyOrder lists the top-level properties in source order, for
+	// forms (Value, a map, has none).
+	PropertyOrder []string
 }
 
 // Auth is one way of connecting: the base auth block or one of its options.

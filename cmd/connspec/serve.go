@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/connspec/connspec/connectors"
+	"github.com/connspec/connspec/engine"
+	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/server"
+	"github.com/connspec/connspec/spec"
+)
+
+type serveFlags struct {
+	addr            string
+	db              string
+	connectorsDir   string
+	publicURL       string
+	paramsFile      string
+	keyFile         string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+func newServeCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the connect page, the admin API and the auth proxy",
+		Long: `serve runs connspec as a service: end users connect their accounts on a
+connect page, credentials are kept encrypted and fresh, and other services
+call APIs through the proxy (/v1/proxy/{connection}/{path}) without seeing
+a token.
+
+The admin API and the proxy need the bearer key in CONNSPEC_API_KEY; without
+one, serve only listens on a loopback address. Credentials are sealed with
+the key in CONNSPEC_SECRET_KEY (base64 of 32 bytes), or with a key file made
+on first use; servers sharing a PostgreSQL database must share that key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return runServe(ctx, f, cmd.ErrOrStderr(), nil)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`address` to listen on")
+	fl.StringVar(&f.db, "db", "", "store: sqlite:`PATH` or postgres://... (default: sqlite in the user's config directory)")
+	fl.StringVar(&f.connectorsDir, "connectors", "", "`directory` of connectors to serve (default: the bundled library)")
+	fl.StringVar(&f.publicURL, "public-url", "", "`URL` end users reach this server at (default: http://ADDR)")
+	fl.StringVar(&f.paramsFile, "params-file", "", "JSON or YAML `file` of connector parameters by connector key: {github: {clientId: ..., clientSecret: ...}}")
+	fl.StringVar(&f.keyFile, "key-file", "", "secret key `file` when CONNSPEC_SECRET_KEY is unset (default: secret.key in the user's config directory)")
+	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
+	return cmd
+}
+
+// runServe serves until ctx ends, then shuts down gracefully. ready, when
+// not nil, is told the listening address (for tests).
+func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(addr string)) error {
+	logger, err := newLogger(f.logFormat, f.logLevel, logOut)
+	if err != nil {
+		return err
+	}
+	apiKey := os.Getenv("CONNSPEC_API_KEY")
+	if err := server.CheckAddr(f.addr, apiKey); err != nil {
+		return usageErrorf("%v", err)
+	}
+	configDir, err := os.UserConfigDir()
+	if err != nil {
+		configDir = "."
+	}
+	configDir = filepath.Join(configDir, "connspec")
+	if f.keyFile == "" {
+		f.keyFile = filepath.Join(configDir, "secret.key")
+	}
+	key, err := store.LoadKey(f.keyFile)
+	if err != nil {
+		return usageErrorf("secret key: %v", err)
+	}
+	cipher, err := store.NewCipher(key)
+	if err != nil {
+		return usageErrorf("secret key: %v", err)
+	}
+	st, closeStore, err := openStore(ctx, f.db, configDir, cipher)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	params, err := readParams(f.paramsFile)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+
+	metrics := server.NewMetrics()
+	eng := engine.New(engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()))
+	n, err := loadConnectors(eng, f.connectorsDir)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if f.publicURL == "" {
+		f.publicURL = "http://" + ln.Addr().String()
+	}
+	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, PublicURL: f.publicURL,
+		ConnectorParameters: params, Logger: logger, Metrics: metrics})
+	if err != nil {
+		ln.Close()
+		return usageErrorf("%v", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	logger.Info("serving", "addr", ln.Addr().String(), "public_url", f.publicURL, "connectors", n, "store", storeKind(f.db), "api_key", apiKey != "")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests", "timeout", f.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func newLogger(format, level string, out io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(out, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(out, opts)), nil
+	}
+	return nil, usageErrorf("--log-format must be json or text, not %q", format)
+}
+
+func storeKind(db string) string {
+	if strings.HasPrefix(db, "postgres") {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// openStore opens the store --db names, with its migrations applied.
+func openStore(ctx context.Context, db, configDir string, cipher *store.Cipher) (server.Store, func(), error) {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		pg, err := store.OpenPostgres(ctx, db, cipher)
+		if err != nil {
+			// pgx errors can quote the URL, password included: say less.
+			return nil, nil, usageErrorf("cannot open the PostgreSQL store (check --db and that the server runs)")
+		}
+		return pg, pg.Close, nil
+	case db == "" || strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(db, "sqlite:")
+		if path == "" {
+			if err := os.MkdirAll(configDir, 0o700); err != nil {
+				return nil, nil, err
+			}
+			path = filepath.Join(configDir, "connspec.db")
+		}
+		sq, err := store.OpenSQLite(path, cipher)
+		if err != nil {
+			return nil, nil, usageErrorf("cannot open the SQLite store %s: %v", path, err)
+		}
+		return sq, func() { sq.Close() }, nil
+	}
+	return nil, nil, usageErrorf("--db must be sqlite:PATH or postgres://..., not %q", redactDSN(db))
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(db string) string {
+	if i := strings.Index(db, "@"); i >= 0 {
+		if j := strings.Index(db, "://"); j >= 0 && j < i {
+			return db[:j+3] + "…@" + db[i+1:]
+		}
+	}
+	return db
+}
+
+// readParams reads connector parameters by connector key.
+func readParams(path string) (map[string]map[string]any, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]map[string]any
+	if strings.HasSuffix(path, ".json") {
+		err = json.Unmarshal(data, &out)
+	} else {
+		err = yaml.Unmarshal(data, &out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: must map connector keys to objects of parameters", path)
+	}
+	return out, nil
+}
+
+// loadConnectors registers the connectors of dir (or the bundled library)
+// and returns how many; a connector with errors stops the start.
+func loadConnectors(eng *engine.Engine, dir string) (int, error) {
+	var diags spec.Diagnostics
+	n := 0
+	if dir == "" {
+		paths, ds := spec.Discover(connectors.FS(), ".")
+		diags = append(diags, ds...)
+		for _, p := range paths {
+			if c, ds := eng.LoadFS(connectors.FS(), p); c != nil {
+				n++
+			} else {
+				diags = append(diags, ds...)
+			}
+		}
+	} else {
+		paths, ds := spec.DiscoverPath(dir)
+		diags = append(diags, ds...)
+		for _, p := range paths {
+			if c, ds := eng.Load(p); c != nil {
+				n++
+			} else {
+				diags = append(diags, ds...)
+			}
+		}
+	}
+	if diags.HasErrors() {
+		return n, &exitError{code: exitProblems, err: errors.New("connectors have errors:\n" + diags.Sort().Error())}
+	}
+	if n == 0 {
+		return 0, usageErrorf("no connectors found in %s", dir)
+	}
+	return n, nil
+}

@@ -1,0 +1,500 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connspec/connspec/engine"
+	"github.com/connspec/connspec/engine/oauth2"
+	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/spec"
+)
+
+// connectSession is what a connect link carries, sealed: who may connect
+// what, until when, and where to send them afterwards.
+type connectSession struct {
+	Connector string `json:"c"`
+	Account   string `json:"a"`
+	Option    string `json:"o,omitempty"`
+	Redirect  string `json:"r,omitempty"`
+	Expires   int64  `json:"e"`
+}
+
+// oauthFlow is kept in a sealed cookie between the redirect to the provider
+// and the callback: any server sharing the key can finish the flow.
+type oauthFlow struct {
+	Session  connectSession `json:"s"`
+	Token    string         `json:"t"` // the connect link's token, to go back to the form
+	ID       string         `json:"id"`
+	Option   string         `json:"o,omitempty"`
+	Input    map[string]any `json:"i,omitempty"`
+	State    string         `json:"st"`
+	Verifier string         `json:"v,omitempty"`
+	Expires  int64          `json:"e"`
+}
+
+const (
+	purposeSession = "connect-session"
+	purposeFlow    = "oauth-flow:"
+	flowTTL        = 15 * time.Minute
+	callbackPath   = "/oauth/callback"
+)
+
+// seal encrypts v for one purpose into a URL-safe token.
+func (s *Server) seal(v any, purpose string) (string, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := s.cfg.Cipher.Seal(data, purpose)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(sealed)), nil
+}
+
+// open decrypts a token made by seal for the same purpose.
+func (s *Server) open(token, purpose string, v any) error {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return errors.New("malformed token")
+	}
+	data, err := s.cfg.Cipher.Open(string(raw), purpose)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+// newSessionRequest is the body of POST /v1/connect-sessions.
+type newSessionRequest struct {
+	Connector   string `json:"connector"`
+	Account     string `json:"account"`
+	Option      string `json:"option"`
+	RedirectURL string `json:"redirectUrl"`
+}
+
+func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
+	var req newSessionRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON {connector, account, option?, redirectUrl?}: "+describeJSONError(err))
+		return
+	}
+	c, ok := s.cfg.Engine.Connector(req.Connector)
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_connector", "no connector with key "+req.Connector)
+		return
+	}
+	if req.Option != "" && c.Spec.Auth.Options[req.Option] == nil {
+		writeError(w, http.StatusBadRequest, "unknown_option", fmt.Sprintf("connector %s has no option %q", req.Connector, req.Option))
+		return
+	}
+	if req.RedirectURL != "" {
+		u, err := url.Parse(req.RedirectURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			writeError(w, http.StatusBadRequest, "bad_request", "redirectUrl must be an absolute http(s) URL")
+			return
+		}
+	}
+	expires := time.Now().Add(s.cfg.SessionTTL).Truncate(time.Second)
+	token, err := s.seal(connectSession{Connector: req.Connector, Account: req.Account, Option: req.Option, Redirect: req.RedirectURL, Expires: expires.Unix()}, purposeSession)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "the session could not be sealed")
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"url": s.publicURL.String() + "/connect/" + token, "expiresAt": expires.UTC()})
+}
+
+// session opens the connect link of the request, or renders why it cannot.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (connectSession, *engine.Connector, bool) {
+	var sess connectSession
+	if err := s.open(r.PathValue("token"), purposeSession, &sess); err != nil {
+		s.renderResult(w, http.StatusNotFound, "This link does not work", "The connect link is not valid. Ask for a new one.", false)
+		return sess, nil, false
+	}
+	if time.Now().Unix() > sess.Expires {
+		s.renderResult(w, http.StatusGone, "This link has expired", "Connect links work for a limited time. Ask for a new one.", false)
+		return sess, nil, false
+	}
+	c, ok := s.cfg.Engine.Connector(sess.Connector)
+	if !ok {
+		s.renderResult(w, http.StatusNotFound, "Unknown connector", "This server no longer offers "+sess.Connector+".", false)
+		return sess, nil, false
+	}
+	return sess, c, true
+}
+
+func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
+	sess, c, ok := s.session(w, r)
+	if !ok {
+		return
+	}
+	option := sess.Option
+	if option == "" {
+		option = r.URL.Query().Get("option")
+	}
+	p := s.formPage(r, c, option)
+	if option == "" && len(c.Spec.Auth.OptionKeys) > 1 && !baseUsable(c.Spec.Auth) {
+		p.Fields = nil
+		p.Choose = true
+	}
+	if errText := r.URL.Query().Get("failed"); errText != "" {
+		p.Error = "Signing in did not complete: " + errText + ". You can try again."
+	}
+	s.render(w, http.StatusOK, p)
+}
+
+// baseUsable reports whether the base auth block is itself a way to connect.
+func baseUsable(a *spec.Auth) bool { return a != nil && a.Type != "" }
+
+// formPage describes the form for one auth option of a connector.
+func (s *Server) formPage(r *http.Request, c *engine.Connector, option string) *page {
+	sc := c.Spec
+	p := &page{Connector: displayName(sc), LogoURI: sc.LogoURI, Action: r.URL.Path, Option: option}
+	for _, k := range sc.Auth.OptionKeys {
+		o := sc.Auth.Options[k]
+		title := o.Title
+		if title == "" {
+			title = k
+		}
+		p.Options = append(p.Options, optionLink{Key: k, Title: title, Description: o.Description, Href: r.URL.Path + "?option=" + url.QueryEscape(k), Selected: k == option})
+	}
+	a := sc.Auth
+	if option != "" && sc.Auth.Options[option] != nil {
+		a = sc.Auth.Options[option]
+	} else if !baseUsable(a) && len(sc.Auth.OptionKeys) == 1 {
+		a = sc.Auth.Options[sc.Auth.OptionKeys[0]]
+		p.Option = sc.Auth.OptionKeys[0]
+	}
+	ui := authUI(sc, a)
+	if ui != nil {
+		p.Description, p.HelpURI = ui.Description, safeLink(ui.HelpURI)
+		if ui.Schema != nil {
+			p.Fields = formFields(ui.Schema)
+		}
+	}
+	p.Redirects = a.Type == "oauth2" || a.Type == "oauth1"
+	return p
+}
+
+func displayName(c *spec.Connector) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.Key
+}
+
+// safeLink keeps only http(s) links, so a connector cannot put a
+// javascript: URL on the page.
+func safeLink(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	return s
+}
+
+// formFields turns the top-level properties of a UI schema into form fields,
+// in the order the connector lists them.
+func formFields(sch *spec.JSONSchema) []field {
+	props, _ := sch.Value["properties"].(map[string]any)
+	order := append([]string(nil), sch.PropertyOrder...)
+	var rest []string
+	for k := range props {
+		if !contains(order, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	order = append(order, rest...)
+	required := map[string]bool{}
+	if req, ok := sch.Value["required"].([]any); ok {
+		for _, k := range req {
+			if ks, ok := k.(string); ok {
+				required[ks] = true
+			}
+		}
+	}
+	var out []field
+	for _, name := range order {
+		prop, ok := props[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		f := field{Name: name, Label: str(prop["title"]), Description: str(prop["description"]), Required: required[name], Kind: "text"}
+		if f.Label == "" {
+			f.Label = name
+		}
+		if p := str(prop["pattern"]); p != "" {
+			f.Pattern = p
+		}
+		switch str(prop["type"]) {
+		case "integer", "number":
+			f.Kind = "number"
+			if str(prop["type"]) == "number" {
+				f.Step = "any"
+			}
+		case "boolean":
+			f.Kind = "checkbox"
+		case "object", "array":
+			f.Kind = "json"
+		}
+		if enum, ok := prop["enum"].([]any); ok && len(enum) > 0 {
+			f.Kind = "select"
+			for _, e := range enum {
+				f.Choices = append(f.Choices, fmt.Sprint(e))
+			}
+		}
+		if f.Kind == "text" && (str(prop["format"]) == "password" || prop["writeOnly"] == true || secretField(name)) {
+			f.Kind = "password"
+		}
+		if d, ok := prop["default"]; ok && f.Kind != "password" {
+			f.Value = fmt.Sprint(d)
+			f.Checked = d == true
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// secretField reports whether a field's name says it holds a secret.
+func secretField(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"key", "secret", "token", "password", "passwd"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// readInput converts the submitted form to connection input by the types
+// the UI schema gives; empty fields are left out.
+func readInput(r *http.Request, fields []field) (map[string]any, *field) {
+	in := map[string]any{}
+	for i := range fields {
+		f := &fields[i]
+		v := strings.TrimSpace(r.PostForm.Get("f_" + f.Name))
+		if f.Kind == "checkbox" {
+			in[f.Name] = v != ""
+			continue
+		}
+		if f.Kind == "password" {
+			v = r.PostForm.Get("f_" + f.Name) // secrets keep their spaces
+		}
+		if v == "" {
+			continue
+		}
+		switch f.Kind {
+		case "number":
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				f.Error = "Enter a number."
+				return nil, f
+			}
+			in[f.Name] = n
+		case "json":
+			var x any
+			if err := json.Unmarshal([]byte(v), &x); err != nil {
+				f.Error = "Enter valid JSON."
+				return nil, f
+			}
+			in[f.Name] = x
+		default:
+			in[f.Name] = v
+		}
+	}
+	return in, nil
+}
+
+func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
+	sess, c, ok := s.session(w, r)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		s.renderResult(w, http.StatusBadRequest, "The form could not be read", "Please go back and try again.", false)
+		return
+	}
+	option := r.PostForm.Get("option")
+	if sess.Option != "" {
+		option = sess.Option
+	}
+	if option != "" && c.Spec.Auth.Options[option] == nil {
+		s.renderResult(w, http.StatusBadRequest, "Unknown way to connect", "Please go back and choose again.", false)
+		return
+	}
+	p := s.formPage(r, c, option)
+	in, bad := readInput(r, p.Fields)
+	if bad != nil {
+		p.keepValues(r)
+		s.render(w, http.StatusUnprocessableEntity, p)
+		return
+	}
+	info := store.ConnectionInfo{Connector: c.Spec.Key, Option: p.Option, Account: sess.Account, Input: in}
+	info, err := s.connect(r.Context(), info)
+	var ce *connectError
+	switch {
+	case err == nil:
+		s.finish(w, r, sess, info.ID, nil)
+		return
+	case errors.As(err, &ce) && ce.code == "authorization_required":
+		s.startOAuth(w, r, sess, info)
+		return
+	case errors.As(err, &ce) && ce.code == "invalid_input":
+		p.setError(ce.field, ce.msg)
+	case errors.As(err, &ce):
+		p.Error = "Connecting failed: " + ce.msg
+	default:
+		p.Error = "Connecting failed."
+	}
+	p.keepValues(r)
+	s.render(w, http.StatusUnprocessableEntity, p)
+}
+
+// startOAuth sends the person to the provider, keeping the flow in a sealed
+// cookie named after the state, so parallel flows in one browser coexist.
+func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connectSession, info store.ConnectionInfo) {
+	info.ID = newID()
+	ar, err := s.cfg.Engine.AuthorizationURL(r.Context(), s.connection(info), s.redirectURI())
+	if err != nil {
+		s.log.Warn("starting an authorization failed", "connector", info.Connector, "error", err.Error())
+		s.renderResult(w, http.StatusBadGateway, "Could not start signing in", "The provider could not be reached or the connector is not set up for it: "+err.Error(), false)
+		return
+	}
+	flow := oauthFlow{Session: sess, Token: r.PathValue("token"), ID: info.ID, Option: info.Option, Input: info.Input,
+		State: ar.State, Verifier: ar.Verifier, Expires: time.Now().Add(flowTTL).Unix()}
+	value, err := s.seal(flow, purposeFlow+ar.State)
+	if err != nil {
+		s.renderResult(w, http.StatusInternalServerError, "Could not start signing in", "Please try again.", false)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: flowCookie(ar.State), Value: value, Path: callbackPath, MaxAge: int(flowTTL.Seconds()),
+		HttpOnly: true, Secure: s.publicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, ar.URL, http.StatusSeeOther)
+}
+
+func (s *Server) redirectURI() string { return s.publicURL.String() + callbackPath }
+
+// flowCookie names the cookie of the flow with state.
+func flowCookie(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return "connspec_flow_" + hex.EncodeToString(sum[:8])
+}
+
+func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		state = q.Get("oauth_token") // OAuth 1.0a names the flow by its temporary token
+	}
+	cookie, err := r.Cookie(flowCookie(state))
+	var flow oauthFlow
+	if state == "" || err != nil || s.open(cookie.Value, purposeFlow+state, &flow) != nil || time.Now().Unix() > flow.Expires {
+		s.renderResult(w, http.StatusBadRequest, "This sign-in cannot be finished",
+			"It was started in another browser, has expired, or was already used. Open the connect link again.", false)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: flowCookie(state), Value: "", Path: callbackPath, MaxAge: -1, HttpOnly: true, Secure: s.publicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	info := store.ConnectionInfo{ID: flow.ID, Connector: flow.Session.Connector, Option: flow.Option, Account: flow.Session.Account, Input: flow.Input, CreatedAt: time.Now().UTC()}
+	conn := s.connection(info)
+	ctx := r.Context()
+	if _, err := s.cfg.Engine.CompleteAuthorization(ctx, conn, q, s.redirectURI(), flow.State, flow.Verifier); err != nil {
+		s.callbackFailed(w, r, flow, info, err)
+		return
+	}
+	cl, err := s.cfg.Engine.Client(ctx, conn)
+	if err == nil && cl.HasTest() {
+		err = cl.Test(ctx)
+	}
+	if err == nil {
+		err = s.cfg.Store.PutConnection(ctx, info)
+	}
+	if err != nil {
+		if cl != nil {
+			err = errors.New(cl.Redact(err.Error()))
+		}
+		s.callbackFailed(w, r, flow, info, err)
+		return
+	}
+	s.log.Info("connection created", "connection", info.ID, "connector", info.Connector, "account", info.Account)
+	s.finish(w, r, flow.Session, info.ID, nil)
+}
+
+// callbackFailed forgets what the flow stored and says why it failed.
+func (s *Server) callbackFailed(w http.ResponseWriter, r *http.Request, flow oauthFlow, info store.ConnectionInfo, err error) {
+	if derr := s.cfg.Store.DeleteConnection(r.Context(), info.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		s.log.Error("cleaning up a failed authorization", "connection", info.ID, "error", derr.Error())
+	}
+	reason := err.Error()
+	var cbErr *oauth2.CallbackError
+	if errors.As(err, &cbErr) {
+		reason = "the provider answered " + cbErr.Code
+		if cbErr.Description != "" {
+			reason += " (" + cbErr.Description + ")"
+		}
+	}
+	s.log.Warn("authorization failed", "connection", info.ID, "connector", info.Connector, "error", reason)
+	s.finish(w, r, flow.Session, "", errors.New(reason))
+}
+
+// finish ends a connect: back to the embedder's redirect URL with the
+// outcome in the query, or a page saying it.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, sess connectSession, id string, failure error) {
+	if sess.Redirect != "" {
+		u, _ := url.Parse(sess.Redirect)
+		q := u.Query()
+		q.Set("connector", sess.Connector)
+		if failure != nil {
+			q.Set("status", "error")
+			q.Set("error", failure.Error())
+		} else {
+			q.Set("status", "connected")
+			q.Set("connection", id)
+		}
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		return
+	}
+	c, _ := s.cfg.Engine.Connector(sess.Connector)
+	name := sess.Connector
+	if c != nil {
+		name = displayName(c.Spec)
+	}
+	if failure != nil {
+		s.renderResult(w, http.StatusBadGateway, "Connecting to "+name+" failed", capitalize(failure.Error())+".", false)
+		return
+	}
+	s.renderResult(w, http.StatusOK, "Connected to "+name, "You can close this window.", true)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + strings.TrimSuffix(s[1:], ".")
+}

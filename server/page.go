@@ -1,0 +1,106 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/connect.html
+var templateFS embed.FS
+
+var pageTemplate = template.Must(template.ParseFS(templateFS, "templates/connect.html"))
+
+// page is what the connect page shows: an option picker, a form, or an
+// outcome.
+type page struct {
+	Connector   string
+	LogoURI     string
+	Description string
+	HelpURI     string
+	Action      string
+	Option      string
+	Options     []optionLink
+	Choose      bool // show only the option picker
+	Fields      []field
+	Redirects   bool // submitting leads to the provider's sign-in
+	Error       string
+
+	Result *result
+}
+
+type optionLink struct {
+	Key, Title, Description, Href string
+	Selected                      bool
+}
+
+// field is one input of the form.
+type field struct {
+	Name, Label, Description string
+	// Kind is text, password, number, checkbox, select or json.
+	Kind     string
+	Value    string
+	Checked  bool
+	Required bool
+	Pattern  string
+	Step     string
+	Choices  []string
+	Error    string
+}
+
+type result struct {
+	Title, Message string
+	OK             bool
+}
+
+// keepValues puts what the person typed back into the form after a failed
+// submit, except secrets, which are never written into a page.
+func (p *page) keepValues(r *http.Request) {
+	for i := range p.Fields {
+		f := &p.Fields[i]
+		switch f.Kind {
+		case "password":
+			f.Value = ""
+		case "checkbox":
+			f.Checked = r.PostForm.Get("f_"+f.Name) != ""
+		default:
+			f.Value = r.PostForm.Get("f_" + f.Name)
+		}
+	}
+}
+
+// setError puts a server-side validation message at its field (the first
+// segment of a dotted path), or at the top of the form.
+func (p *page) setError(path, msg string) {
+	name, _, _ := strings.Cut(path, ".")
+	for i := range p.Fields {
+		if p.Fields[i].Name == name && name != "" {
+			p.Fields[i].Error = msg
+			return
+		}
+	}
+	p.Error = msg
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, p *page) {
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, p); err != nil {
+		s.log.Error("rendering the connect page", "error", err.Error())
+		http.Error(w, "the page could not be shown", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer") // the link's token must not leak to other sites
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self' https: http:; base-uri 'none'")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) renderResult(w http.ResponseWriter, status int, title, message string, ok bool) {
+	s.render(w, status, &page{Result: &result{Title: title, Message: message, OK: ok}})
+}

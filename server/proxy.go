@@ -1,0 +1,153 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/connspec/connspec/engine"
+	"github.com/connspec/connspec/engine/store"
+)
+
+// replayLimit is the largest request body the proxy keeps in memory so it
+// can send it again after refreshing expired credentials; larger bodies
+// stream straight through and a 401 for them is returned as it is.
+const replayLimit = 1 << 20
+
+// hopHeaders are connection-level headers a proxy must not forward
+// (RFC 9110, section 7.6.1), plus the caller's own credentials for the
+// proxy and cookies meant for this server.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Authorization", "Cookie",
+}
+
+// proxy forwards a request to the connection's API: the path after the
+// connection id is resolved against the connector's baseUri, and the
+// engine's client applies credentials, refreshes them on a 401 and refuses
+// other hosts. Bodies stream both ways.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	cc, err := s.client(r.Context(), id)
+	if err != nil {
+		s.proxyFailed(w, id, "", nil, err)
+		return
+	}
+	out, err := s.outgoing(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	resp, err := cc.client.HTTPClient().Do(out)
+	if err != nil {
+		s.proxyFailed(w, id, cc.connector, cc.client, err)
+		return
+	}
+	defer resp.Body.Close()
+	s.metrics.observeProxy(cc.connector, resp.StatusCode)
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	removeHopHeaders(h, resp.Header)
+	h.Del("Set-Cookie") // the API's cookies are for the API, not for this server's callers
+	w.WriteHeader(resp.StatusCode)
+	// Flush as data arrives: event streams and long downloads reach the
+	// caller without waiting for the end.
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			rc.Flush()
+		}
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				s.log.Warn("proxy: the API's response broke off", "connection", id, "error", cc.client.Redact(rerr.Error()))
+			}
+			return
+		}
+	}
+}
+
+// outgoing builds the request for the API from the caller's request.
+func (s *Server) outgoing(r *http.Request) (*http.Request, error) {
+	path := r.PathValue("path")
+	if strings.HasPrefix(path, "/") || strings.Contains(path, "://") {
+		return nil, errors.New("the path after the connection id must be relative to the connector's API")
+	}
+	u := &url.URL{Path: "/" + path, RawQuery: r.URL.RawQuery}
+	body := r.Body
+	if r.ContentLength == 0 {
+		body = http.NoBody
+	}
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, "", body)
+	if err != nil {
+		return nil, err
+	}
+	out.URL = u
+	out.ContentLength = r.ContentLength
+	if r.ContentLength > 0 && r.ContentLength <= replayLimit {
+		// Small enough to keep: the engine may send it twice (refresh on 401).
+		data, err := io.ReadAll(io.LimitReader(r.Body, replayLimit+1))
+		if err != nil {
+			return nil, errors.New("reading the request body: " + err.Error())
+		}
+		out.Body = io.NopCloser(bytes.NewReader(data))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	}
+	out.Header = r.Header.Clone()
+	removeHopHeaders(out.Header, r.Header)
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
+		out.Header.Del(k)
+	}
+	return out, nil
+}
+
+// removeHopHeaders deletes the hop-by-hop headers, including those the
+// Connection header names.
+func removeHopHeaders(h, from http.Header) {
+	for _, v := range from.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			h.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+}
+
+// proxyFailed answers a request the proxy could not complete, in words
+// free of secrets.
+func (s *Server) proxyFailed(w http.ResponseWriter, id, connector string, cl *engine.Client, err error) {
+	msg := err.Error()
+	if cl != nil {
+		msg = cl.Redact(msg)
+	}
+	s.metrics.observeProxy(connector, 0)
+	var hostErr *engine.HostError
+	var connErr *engine.ConnectionError
+	var inputErr *engine.InputError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no connection with this id")
+	case errors.As(err, &hostErr):
+		writeError(w, http.StatusForbidden, "host_refused", msg)
+	case errors.Is(err, engine.ErrConnectionIsDefunct):
+		writeError(w, http.StatusConflict, "needs_reauth", "the provider no longer accepts this connection's credentials: the user must connect again")
+	case errors.As(err, &connErr):
+		writeError(w, http.StatusBadGateway, connErr.Key, msg)
+	case errors.As(err, &inputErr), errors.Is(err, engine.ErrAuthorizationRequired):
+		writeError(w, http.StatusConflict, "connection_unusable", msg)
+	default:
+		writeError(w, http.StatusBadGateway, "upstream_error", msg)
+	}
+	s.log.Warn("proxy request failed", "connection", id, "connector", connector, "error", msg)
+}

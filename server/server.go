@@ -1,0 +1,239 @@
+// Package server is what `connspec serve` runs: an admin API for connectors
+// and connections, a connect page where end users connect their accounts
+// (forms and OAuth redirects), and an auth proxy that forwards other
+// services' requests to the connector's API with the connection's
+// credentials applied, so those services never see a token.
+//
+// Several servers may share one store (PostgreSQL): connect links and OAuth
+// callbacks are sealed with the shared secret key instead of being kept in
+// one process, and renewals are coordinated through the store.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/connspec/connspec/engine"
+	"github.com/connspec/connspec/engine/store"
+)
+
+// Store is what the server keeps connections in: credentials and the
+// catalog of connections.
+type Store interface {
+	store.Store
+	store.Catalog
+}
+
+// Config configures a Server.
+type Config struct {
+	// Engine hands out clients; it must be made WithStore(Store).
+	Engine *engine.Engine
+	Store  Store
+	// Cipher seals connect links and OAuth flow cookies; servers sharing a
+	// store must share its key.
+	Cipher *store.Cipher
+	// APIKey is the bearer key of the admin API and the proxy. Empty leaves
+	// them open, which only suits a loopback address (see CheckAddr).
+	APIKey string
+	// PublicURL is where end users reach the server: the base of connect
+	// links and of the OAuth redirect URI.
+	PublicURL string
+	// ConnectorParameters are the developer's parameters per connector key
+	// (OAuth clientId and clientSecret, scopes, ...).
+	ConnectorParameters map[string]map[string]any
+	Logger              *slog.Logger
+	// Metrics receives request and refresh figures; nil makes a private set.
+	Metrics *Metrics
+	// SessionTTL is how long a connect link works (default 30 minutes).
+	SessionTTL time.Duration
+	// RecheckAfter is how long a cached client is used before its
+	// connection is looked up again, so a connection deleted through
+	// another server stops working there too (default 2 seconds).
+	RecheckAfter time.Duration
+}
+
+// Server serves the admin API, the connect page and the proxy.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	metrics   *Metrics
+	publicURL *url.URL
+	mux       *http.ServeMux
+
+	mu      sync.Mutex
+	clients map[string]*cachedClient
+}
+
+// New checks cfg and returns a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Store == nil || cfg.Cipher == nil {
+		return nil, errors.New("server: Engine, Store and Cipher are required")
+	}
+	pub, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
+		return nil, fmt.Errorf("server: the public URL must be an absolute http(s) URL, not %q", cfg.PublicURL)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	if cfg.RecheckAfter <= 0 {
+		cfg.RecheckAfter = 2 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}}
+	s.routes()
+	return s, nil
+}
+
+// CheckAddr refuses to serve the admin API without an API key on an address
+// other machines can reach.
+func CheckAddr(addr, apiKey string) error {
+	if apiKey != "" {
+		return nil
+	}
+	host := addr
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host = addr[:i]
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.") {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve on %s without an API key: set CONNSPEC_API_KEY, or listen on 127.0.0.1", addr)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	s.mux = m
+	handle := func(pattern string, h http.HandlerFunc, admin bool) {
+		var next http.Handler = h
+		if admin {
+			next = s.requireKey(next)
+		}
+		m.Handle(pattern, s.instrument(pattern, next))
+	}
+	handle("GET /healthz", s.healthz, false)
+	m.Handle("GET /metrics", s.metrics.Handler())
+
+	handle("GET /v1/connectors", s.listConnectors, true)
+	handle("GET /v1/connectors/{key}", s.getConnector, true)
+	handle("POST /v1/connections", s.createConnection, true)
+	handle("GET /v1/connections", s.listConnections, true)
+	handle("GET /v1/connections/{id}", s.getConnection, true)
+	handle("DELETE /v1/connections/{id}", s.deleteConnection, true)
+	handle("POST /v1/connect-sessions", s.createConnectSession, true)
+	handle("/v1/proxy/{id}/{path...}", s.proxy, true)
+
+	handle("GET /connect/{token}", s.connectPage, false)
+	handle("POST /connect/{token}", s.connectSubmit, false)
+	handle("GET /oauth/callback", s.oauthCallback, false)
+}
+
+// requireKey lets a request through when it carries the API key as a
+// bearer token.
+func (s *Server) requireKey(next http.Handler) http.Handler {
+	want := []byte(s.cfg.APIKey)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(want) > 0 {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="connspec"`)
+				writeError(w, http.StatusUnauthorized, "unauthorized", "this endpoint needs the API key: Authorization: Bearer <CONNSPEC_API_KEY>")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status a handler answered with. It passes
+// Flush through, so the proxy streams.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts and logs every request by its route pattern: never the
+// raw URL, whose query may carry values the caller considers secret.
+func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		took := time.Since(began)
+		s.metrics.observeRequest(pattern, sw.status, took)
+		attrs := []any{"method", r.Method, "route", pattern, "status", sw.status, "duration_ms", float64(took.Microseconds()) / 1000}
+		if id := r.PathValue("id"); id != "" {
+			attrs = append(attrs, "connection", id)
+		}
+		s.log.Info("request", attrs...)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	// A lookup of an id that cannot exist proves the store answers.
+	if _, err := s.cfg.Store.GetConnection(ctx, "healthz-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("health check: store unreachable", "error", err.Error())
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "store": "unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// apiError is the JSON body of every error answer.
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, apiError{Error: code, Message: message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
