@@ -27,6 +27,7 @@ const (
 	canaryAPIKey       = "canary-apikey-7f3a9c1e"
 	canaryClientSecret = "canary-clientsecret-51d2b8"
 	testAdminKey       = "admin-key-for-tests"
+	bigBody            = 50 << 20
 )
 
 // keyedConnector is an API-key connector for the API of apiServer: the key
@@ -125,6 +126,24 @@ func newAPIServer(t *testing.T, goodKey string) *apiServer {
 	mux.HandleFunc("/echo", authed(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "body": string(body), "contentType": r.Header.Get("Content-Type")})
+	}))
+	mux.HandleFunc("GET /big", authed(func(w http.ResponseWriter, r *http.Request) {
+		// 50 MB in 64 KiB writes: the proxy must pass it on as it comes.
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		for range bigBody / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	mux.HandleFunc("POST /upload", authed(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]int64{"received": n})
 	}))
 	a.Server = httptest.NewServer(mux)
 	t.Cleanup(a.Close)
