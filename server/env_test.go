@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/store"
@@ -168,6 +169,7 @@ type envOptions struct {
 	cipher     *store.Cipher
 	apiKey     *string // nil: testAdminKey
 	engineOpts []engine.Option
+	sessionTTL time.Duration
 }
 
 // newEnv starts a server on loopback with the given connectors.
@@ -204,7 +206,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, PublicURL: url,
-		ConnectorParameters: o.params, Logger: logger, Metrics: metrics})
+		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL})
 	if err != nil {
 		t.Fatal(err)
 	}
