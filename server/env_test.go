@@ -99,7 +99,7 @@ type apiServer struct {
 	lastSeen http.Header
 }
 
-func newAPIServer(t *testing.T, goodKey string) *apiServer {
+func newAPIServer(t testing.TB, goodKey string) *apiServer {
 	a := &apiServer{}
 	mux := http.NewServeMux()
 	authed := func(h http.HandlerFunc) http.HandlerFunc {
@@ -153,7 +153,7 @@ func newAPIServer(t *testing.T, goodKey string) *apiServer {
 
 // env is a running server with its engine, store and logs.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	URL     string
 	Engine  *engine.Engine
 	Store   server.Store
@@ -173,7 +173,7 @@ type envOptions struct {
 }
 
 // newEnv starts a server on loopback with the given connectors.
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
 	if o.store == nil {

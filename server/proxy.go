@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/store"
@@ -25,6 +26,10 @@ var hopHeaders = []string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
 	"Authorization", "Cookie",
 }
+
+// copyBuffers are the buffers responses are copied through, reused
+// between requests.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // proxy forwards a request to the connection's API: the path after the
 // connection id is resolved against the connector's baseUri, and the
@@ -59,7 +64,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 	// Flush as data arrives: event streams and long downloads reach the
 	// caller without waiting for the end.
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bufp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufp)
+	buf := *bufp
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
