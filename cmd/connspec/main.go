@@ -69,7 +69,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand())
+	root.AddCommand(newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand(), newRekeyCommand())
 	return root
 }
 

@@ -83,23 +83,12 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	if err := server.CheckAddr(f.addr, apiKey); err != nil {
 		return usageErrorf("%v", err)
 	}
-	configDir, err := os.UserConfigDir()
+	dir := configDir()
+	cipher, err := loadCipher(f.keyFile, dir)
 	if err != nil {
-		configDir = "."
+		return err
 	}
-	configDir = filepath.Join(configDir, "connspec")
-	if f.keyFile == "" {
-		f.keyFile = filepath.Join(configDir, "secret.key")
-	}
-	key, err := store.LoadKey(f.keyFile)
-	if err != nil {
-		return usageErrorf("secret key: %v", err)
-	}
-	cipher, err := store.NewCipher(key)
-	if err != nil {
-		return usageErrorf("secret key: %v", err)
-	}
-	st, closeStore, err := openStore(ctx, f.db, configDir, cipher)
+	st, closeStore, err := openStore(ctx, f.db, dir, cipher)
 	if err != nil {
 		return err
 	}
@@ -151,6 +140,77 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	return nil
 }
 
+// configDir is where serve keeps its SQLite file and key file by default.
+func configDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = "."
+	}
+	return filepath.Join(dir, "connspec")
+}
+
+// loadCipher makes the cipher of the store: the current key
+// (CONNSPEC_SECRET_KEY or the key file) and the old keys being rotated out.
+func loadCipher(keyFile, dir string) (*store.Cipher, error) {
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, "secret.key")
+	}
+	key, err := store.LoadKey(keyFile)
+	if err != nil {
+		return nil, usageErrorf("secret key: %v", err)
+	}
+	old, err := store.OldKeys()
+	if err != nil {
+		return nil, usageErrorf("old secret keys: %v", err)
+	}
+	cipher, err := store.NewCipher(key, old...)
+	if err != nil {
+		return nil, usageErrorf("secret key: %v", err)
+	}
+	return cipher, nil
+}
+
+func newRekeyCommand() *cobra.Command {
+	var db, keyFile string
+	cmd := &cobra.Command{
+		Use:   "rekey",
+		Short: "Re-seal every stored secret with the current key (key rotation)",
+		Long: `rekey finishes a key rotation: with the new key in CONNSPEC_SECRET_KEY and the
+old one in CONNSPEC_OLD_SECRET_KEYS, it re-seals every stored credential and
+connection input with the new key. Running servers may keep serving
+meanwhile (started with the same two variables); afterwards the old key can
+be dropped. See docs/serve.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir := configDir()
+			cipher, err := loadCipher(keyFile, dir)
+			if err != nil {
+				return err
+			}
+			st, closeStore, err := openStore(cmd.Context(), db, dir, cipher)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			rk, ok := st.(interface {
+				Rekey(context.Context) (int, error)
+			})
+			if !ok {
+				return usageErrorf("this store cannot be re-keyed")
+			}
+			n, err := rk.Rekey(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("rekey stopped after %d values: %w", n, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "re-sealed %d values with the current key\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "", "store: sqlite:`PATH` or postgres://... (default: sqlite in the user's config directory)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "secret key `file` when CONNSPEC_SECRET_KEY is unset")
+	return cmd
+}
+
 func newLogger(format, level string, out io.Writer) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -174,7 +234,7 @@ func storeKind(db string) string {
 }
 
 // openStore opens the store --db names, with its migrations applied.
-func openStore(ctx context.Context, db, configDir string, cipher *store.Cipher) (server.Store, func(), error) {
+func openStore(ctx context.Context, db, dir string, cipher *store.Cipher) (server.Store, func(), error) {
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 		pg, err := store.OpenPostgres(ctx, db, cipher)
@@ -186,10 +246,10 @@ func openStore(ctx context.Context, db, configDir string, cipher *store.Cipher) 
 	case db == "" || strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(db, "sqlite:")
 		if path == "" {
-			if err := os.MkdirAll(configDir, 0o700); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, nil, err
 			}
-			path = filepath.Join(configDir, "connspec.db")
+			path = filepath.Join(dir, "connspec.db")
 		}
 		sq, err := store.OpenSQLite(path, cipher)
 		if err != nil {

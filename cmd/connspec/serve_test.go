@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/connspec/connspec/engine/store"
 )
 
 const serveCanary = "canary-serve-key-9e1f2d"
@@ -141,5 +143,37 @@ func TestServeRefusesAnOpenAdminAPIBeyondLoopback(t *testing.T) {
 	code := run([]string{"serve", "--addr", "0.0.0.0:0"}, io.Discard, &stderr)
 	if code != exitUsage || !strings.Contains(stderr.String(), "CONNSPEC_API_KEY") {
 		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
+
+func TestRekeyMovesTheStoreToTheNewKey(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	path := filepath.Join(t.TempDir(), "c.db")
+	oldCipher, _ := store.NewCipher(oldKey)
+	st, err := store.OpenSQLite(path, oldCipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st.CompareAndSwap(ctx, "c1", 0, map[string]any{"access_token": serveCanary})
+	st.Close()
+
+	t.Setenv("CONNSPEC_SECRET_KEY", base64.StdEncoding.EncodeToString(newKey))
+	t.Setenv("CONNSPEC_OLD_SECRET_KEYS", base64.StdEncoding.EncodeToString(oldKey))
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"rekey", "--db", "sqlite:" + path}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "re-sealed 1 values") {
+		t.Fatalf("rekey: exit %d %s %s", code, stdout.String(), stderr.String())
+	}
+	newOnly, _ := store.NewCipher(newKey)
+	st, err = store.OpenSQLite(path, newOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if rec, err := st.Get(ctx, "c1"); err != nil || rec.Credentials["access_token"] != serveCanary {
+		t.Fatalf("after rekey the new key alone must open the store: %v", err)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), serveCanary) {
+		t.Error("a secret was printed")
 	}
 }

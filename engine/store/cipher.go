@@ -135,3 +135,21 @@ func decodeKey(s, source string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("store: %s must hold the base64 of %d random bytes", source, KeySize)
 }
+
+// OldKeys returns the keys listed in CONNSPEC_OLD_SECRET_KEYS (base64,
+// separated by commas): keys being rotated out, which still open values
+// until a Rekey has re-sealed them with the current key.
+func OldKeys() ([][]byte, error) {
+	var out [][]byte
+	for _, s := range strings.Split(os.Getenv("CONNSPEC_OLD_SECRET_KEYS"), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k, err := decodeKey(s, "CONNSPEC_OLD_SECRET_KEYS")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}

@@ -300,3 +300,68 @@ func (p *Postgres) Lock(ctx context.Context, id string) (unlock func(), err erro
 type Locker interface {
 	Lock(ctx context.Context, id string) (unlock func(), err error)
 }
+
+// Rekey re-seals every value sealed with an old key of the cipher with the
+// current one and returns how many it re-sealed. Servers may keep running:
+// a row written meanwhile is left alone, it is sealed with the current key.
+func (p *Postgres) Rekey(ctx context.Context) (int, error) {
+	n := 0
+	for _, col := range []struct {
+		table, column string
+		aad           func(id string) string
+	}{
+		{"connections", "credentials", func(id string) string { return id }},
+		{"connection_info", "input", inputAAD},
+	} {
+		m, err := p.rekeyColumn(ctx, col.table, col.column, col.aad)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// rekeyColumn re-seals the stale values of one sealed column; table and
+// column are constants of this file, never input.
+func (p *Postgres) rekeyColumn(ctx context.Context, table, column string, aad func(string) string) (int, error) {
+	rows, err := p.pool.Query(ctx, `SELECT id, `+column+` FROM `+table)
+	if err != nil {
+		return 0, err
+	}
+	type row struct{ id, sealed string }
+	var stale []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.sealed); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if !p.cipher.sealedWithCurrent(r.sealed) {
+			stale = append(stale, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range stale {
+		plain, err := p.cipher.Open(r.sealed, aad(r.id))
+		if err != nil {
+			return n, fmt.Errorf("store: %s of connection %s: %w", column, r.id, err)
+		}
+		sealed, err := p.cipher.Seal(plain, aad(r.id))
+		if err != nil {
+			return n, err
+		}
+		tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET `+column+` = $1 WHERE id = $2 AND `+column+` = $3`, sealed, r.id, r.sealed)
+		if err != nil {
+			return n, err
+		}
+		if tag.RowsAffected() == 1 {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -140,3 +140,29 @@ func TestPostgresLockSerialisesRenewals(t *testing.T) {
 		t.Errorf("%d holders at once", maxInside)
 	}
 }
+
+func TestPostgresKeyRotation(t *testing.T) {
+	p := openPostgres(t)
+	ctx := context.Background()
+	p.CompareAndSwap(ctx, "a", 0, map[string]any{"access_token": "t1"})
+	if err := p.PutConnection(ctx, ConnectionInfo{ID: "a", Connector: "openai", Input: map[string]any{"api_key": "k1"}}); err != nil {
+		t.Fatal(err)
+	}
+	newKey := []byte("fedcba9876543210fedcba9876543210")
+	// The servers restart with the new key first and the old one after it.
+	p.cipher, _ = NewCipher(newKey, testKey)
+	if n, err := p.Rekey(ctx); err != nil || n != 2 {
+		t.Fatalf("Rekey = %d, %v", n, err)
+	}
+	if n, err := p.Rekey(ctx); err != nil || n != 0 {
+		t.Fatalf("second Rekey = %d, %v", n, err)
+	}
+	// Then the old key can go.
+	p.cipher, _ = NewCipher(newKey)
+	if r, err := p.Get(ctx, "a"); err != nil || r.Credentials["access_token"] != "t1" {
+		t.Fatalf("after rotation: %+v %v", r, err)
+	}
+	if info, err := p.GetConnection(ctx, "a"); err != nil || info.Input["api_key"] != "k1" {
+		t.Fatalf("input after rotation: %+v %v", info, err)
+	}
+}
