@@ -224,7 +224,9 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 	}
 	delete(creds, "expires_at")
 	if !tok.ExpiresAt.IsZero() {
-		creds["expires_at"] = tok.ExpiresAt.UTC().Format(time.RFC3339)
+		// Milliseconds kept: cut to whole seconds, a token that lives a
+		// second or two would look expired up to a second early.
+		creds["expires_at"] = tok.ExpiresAt.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
 	}
 	return creds, nil
 }

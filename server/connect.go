@@ -150,9 +150,6 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		p.Fields = nil
 		p.Choose = true
 	}
-	if errText := r.URL.Query().Get("failed"); errText != "" {
-		p.Error = "Signing in did not complete: " + errText + ". You can try again."
-	}
 	s.render(w, http.StatusOK, p)
 }
 
@@ -367,8 +364,13 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.As(err, &ce) && ce.code == "invalid_input":
 		p.setError(ce.field, ce.msg)
+	case errors.As(err, &ce) && ce.code == "test_failed":
+		// The details (the API's URL, its answer) are for the logs.
+		s.log.Info("connect page: the connection test failed", "connector", info.Connector, "error", ce.msg)
+		p.Error = "Connecting failed: " + displayName(c.Spec) + " did not accept these details. Check them and try again."
 	case errors.As(err, &ce):
-		p.Error = "Connecting failed: " + ce.msg
+		s.log.Warn("connect page: connecting failed", "connector", info.Connector, "error", ce.msg)
+		p.Error = "Connecting failed: " + displayName(c.Spec) + " could not be reached or refused the connection. Try again later."
 	default:
 		p.Error = "Connecting failed."
 	}
@@ -459,7 +461,27 @@ func (s *Server) callbackFailed(w http.ResponseWriter, r *http.Request, flow oau
 		}
 	}
 	s.log.Warn("authorization failed", "connection", info.ID, "connector", info.Connector, "error", reason)
-	s.finish(w, r, flow.Session, "", errors.New(reason))
+	s.finish(w, r, flow.Session, "", &flowError{reason: reason, status: failureStatus(cbErr)})
+}
+
+// flowError is a failed connect, with the status the page answers with.
+type flowError struct {
+	reason string
+	status int
+}
+
+func (e *flowError) Error() string { return e.reason }
+
+// failureStatus is 403 when the person or provider declined, 400 for other
+// errors the provider reported, 502 when talking to it failed.
+func failureStatus(cbErr *oauth2.CallbackError) int {
+	switch {
+	case cbErr == nil:
+		return http.StatusBadGateway
+	case cbErr.Code == "access_denied":
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
 }
 
 // finish ends a connect: back to the embedder's redirect URL with the
@@ -486,7 +508,12 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, sess connectSess
 		name = displayName(c.Spec)
 	}
 	if failure != nil {
-		s.renderResult(w, http.StatusBadGateway, "Connecting to "+name+" failed", capitalize(failure.Error())+".", false)
+		status := http.StatusBadGateway
+		var fe *flowError
+		if errors.As(failure, &fe) {
+			status = fe.status
+		}
+		s.renderResult(w, status, "Connecting to "+name+" failed", capitalize(failure.Error())+".", false)
 		return
 	}
 	s.renderResult(w, http.StatusOK, "Connected to "+name, "You can close this window.", true)
