@@ -170,6 +170,8 @@ type envOptions struct {
 	apiKey     *string // nil: testAdminKey
 	engineOpts []engine.Option
 	sessionTTL time.Duration
+	// quiet discards logs (benchmarks: kept logs would count as memory).
+	quiet bool
 }
 
 // newEnv starts a server on loopback with the given connectors.
@@ -188,6 +190,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.quiet {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	metrics := server.NewMetrics()
 	opts := append([]engine.Option{engine.WithStore(o.store), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook())}, o.engineOpts...)
 	eng := engine.New(opts...)
