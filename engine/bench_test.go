@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -233,4 +235,51 @@ func BenchmarkResolverClient(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRefreshStorm: 20 connections with expired tokens, 50 goroutines
+// each sending a request at once. Every connection must be renewed with
+// exactly one token request; the figure reported is token requests per
+// connection.
+func BenchmarkRefreshStorm(b *testing.B) {
+	const connections, goroutines = 20, 50
+	var grants, failures int64
+	for b.Loop() {
+		b.StopTimer()
+		_, srv, clients := expiredConnections(b, connections, true)
+		b.StartTimer()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for _, cl := range clients {
+			for range goroutines {
+				wg.Go(func() {
+					if _, err := cl.Get(context.Background(), "/api/me"); err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		grants += srv.Grants("refresh_token")
+		failures += failed.Load()
+	}
+	perConn := float64(grants) / float64(int64(b.N)*connections)
+	b.ReportMetric(perConn, "token-requests/conn")
+	if perConn != 1 || failures != 0 {
+		b.Fatalf("%v token requests per connection and %d failed requests; want 1 and 0", perConn, failures)
+	}
+}
+
+// BenchmarkValidateLibrary is `connspec validate ./connectors`: load and
+// compile every bundled connector; ns/connector is the cost of one.
+func BenchmarkValidateLibrary(b *testing.B) {
+	n := 0
+	for b.Loop() {
+		cs, diags := ValidatePath(filepath.Join("..", "connectors"))
+		if diags.HasErrors() {
+			b.Fatal(diags.Error())
+		}
+		n = len(cs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/connector")
 }

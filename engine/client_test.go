@@ -18,7 +18,7 @@ import (
 
 // newEngine registers one single-file connector; {{URL}} in src is replaced
 // by the test server's URL.
-func newEngine(t *testing.T, srv *httptest.Server, src string, opts ...Option) *Engine {
+func newEngine(t testing.TB, srv *httptest.Server, src string, opts ...Option) *Engine {
 	t.Helper()
 	if srv != nil {
 		src = strings.ReplaceAll(src, "{{URL}}", srv.URL)
@@ -30,7 +30,7 @@ func newEngine(t *testing.T, srv *httptest.Server, src string, opts ...Option) *
 	return e
 }
 
-func mustClient(t *testing.T, e *Engine, conn Connection) *Client {
+func mustClient(t testing.TB, e *Engine, conn Connection) *Client {
 	t.Helper()
 	if conn.Connector == "" {
 		conn.Connector = "c"

@@ -224,9 +224,7 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 	}
 	delete(creds, "expires_at")
 	if !tok.ExpiresAt.IsZero() {
-		// Milliseconds kept: cut to whole seconds, a token that lives a
-		// second or two would look expired up to a second early.
-		creds["expires_at"] = tok.ExpiresAt.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+		creds["expires_at"] = formatExpiresAt(tok.ExpiresAt)
 	}
 	return creds, nil
 }
@@ -261,6 +259,13 @@ func expiryOf(m map[string]any, now time.Time) time.Time {
 		return now.Add(time.Duration(v) * time.Second)
 	}
 	return time.Time{}
+}
+
+// formatExpiresAt writes expires_at as RFC 3339 with milliseconds: cut to
+// whole seconds, a token that lives a second or two would look expired up to
+// a second early and be renewed again and again.
+func formatExpiresAt(t time.Time) string {
+	return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
 }
 
 // parseExpiresAt reads a stored expires_at: RFC 3339 or unix seconds.

@@ -51,7 +51,7 @@ auth:
 var clientParams = map[string]any{"clientId": "client-1", "clientSecret": "secret-1"}
 
 // authorizeConnection runs the whole authorization code flow against srv.
-func authorizeConnection(t *testing.T, e *Engine, srv *oauthtest.Server, conn Connection) map[string]any {
+func authorizeConnection(t testing.TB, e *Engine, srv *oauthtest.Server, conn Connection) map[string]any {
 	t.Helper()
 	ctx := context.Background()
 	req, err := e.AuthorizationURL(ctx, conn, redirectURI)
@@ -231,7 +231,7 @@ func TestTokenSourceAdapter(t *testing.T) {
 
 // expiredConnections authorises n connections and moves the clock past
 // their expiry.
-func expiredConnections(t *testing.T, n int, rotate bool) (*Engine, *oauthtest.Server, []*Client) {
+func expiredConnections(t testing.TB, n int, rotate bool) (*Engine, *oauthtest.Server, []*Client) {
 	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: rotate})
 	e := newEngine(t, nil, oauthConnector(srv, ""))
 	clock := withClock(e)

@@ -182,7 +182,7 @@ func (cl *Client) resolve(ctx context.Context, force bool) (map[string]any, time
 			creds["refresh_token"] = res.RefreshToken
 		}
 		if !res.ExpiresAt.IsZero() {
-			creds["expires_at"] = res.ExpiresAt.UTC().Format(time.RFC3339)
+			creds["expires_at"] = formatExpiresAt(res.ExpiresAt)
 		}
 	case "apiKey":
 		creds[cl.apiKeyField()] = res.Token

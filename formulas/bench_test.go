@@ -48,3 +48,22 @@ func BenchmarkEvaluateMakeApiClient(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateExpr is the same kind of work as an `expr` method: one
+// $expr formula building a header value from credentials and input.
+func BenchmarkEvaluateExpr(b *testing.B) {
+	m := mustCompileYAML(b, `
+Authorization: { $expr: '"Bearer " + credentials.access_token' }
+X-Region: { $expr: 'connectionParameters.region == "eu" ? "api.eu.example.com" : "api.example.com"' }
+`)
+	vars := map[string]any{
+		"credentials":          map[string]any{"access_token": "tok-123"},
+		"connectionParameters": map[string]any{"region": "eu", "accountId": "acc-9"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Evaluate(vars); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -99,7 +99,11 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	}
 
 	metrics := server.NewMetrics()
-	eng := engine.New(engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()))
+	// Many proxy requests go to the same few API hosts: keep more idle
+	// connections per host than net/http's default of two.
+	upstream := http.DefaultTransport.(*http.Transport).Clone()
+	upstream.MaxIdleConnsPerHost = 64
+	eng := engine.New(engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream))
 	n, err := loadConnectors(eng, f.connectorsDir)
 	if err != nil {
 		return err
