@@ -166,3 +166,51 @@ func TestOAuthConnectThroughTheCallback(t *testing.T) {
 	}
 	e.assertNoCanaries(page, string(body))
 }
+
+func TestOAuth1ConnectThroughTheCallback(t *testing.T) {
+	srv := oauthtest.NewOAuth1(t)
+	connector := strings.ReplaceAll(`key: tello
+name: Tello
+auth:
+  type: oauth1
+  getOAuthConfig:
+    mapping:
+      consumerKey: {$var: connectorParameters.key}
+      consumerSecret: {$var: connectorParameters.secret}
+      requestTokenUri: {{URL}}/request_token
+      authorizeUri: {{URL}}/authorize
+      tokenUri: {{URL}}/access_token
+  makeApiClient:
+    mapping: {baseUri: "{{URL}}/1"}
+`, "{{URL}}", srv.URL)
+	e := newEnv(t, envOptions{connectors: map[string]string{"tello": connector},
+		params: map[string]map[string]any{"tello": {"key": oauthtest.OAuth1ConsumerKey, "secret": oauthtest.OAuth1ConsumerSecret}}})
+	link := e.connectLink(map[string]any{"connector": "tello", "account": "acc-1"})
+	c := browserLike(t)
+	resp, _ := fetch(t, c, "POST", link, url.Values{"option": {""}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), srv.URL+"/authorize") {
+		t.Fatalf("submit: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The provider approves and sends the browser back to serve's callback.
+	resp, _ = fetch(t, c, "GET", resp.Header.Get("Location"), nil)
+	back := resp.Header.Get("Location")
+	if !strings.HasPrefix(back, e.URL+"/oauth/callback?") {
+		t.Fatalf("the provider sent the browser to %q", back)
+	}
+	resp, page := fetch(t, c, "GET", back, nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, `data-status="connected"`) {
+		t.Fatalf("callback: %d\n%s", resp.StatusCode, page)
+	}
+	infos, _ := e.Store.ListConnections(t.Context(), "acc-1")
+	if len(infos) != 1 {
+		t.Fatalf("connections: %+v", infos)
+	}
+	// Requests through the proxy are signed with the access token.
+	pr := e.proxy("GET", infos[0].ID, "members/me", nil, nil)
+	if b := readAll(t, pr); pr.StatusCode != 200 || !strings.Contains(b, `"/1/members/me"`) {
+		t.Errorf("proxy: %d %s", pr.StatusCode, b)
+	}
+	if srv.Verified() != 3 {
+		t.Errorf("%d signed requests verified, want 3 (request token, access token, proxied GET)", srv.Verified())
+	}
+}

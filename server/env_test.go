@@ -128,6 +128,9 @@ func newAPIServer(t testing.TB, goodKey string) *apiServer {
 		body, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "body": string(body), "contentType": r.Header.Get("Content-Type")})
 	}))
+	mux.HandleFunc("GET /away", authed(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	}))
 	mux.HandleFunc("GET /big", authed(func(w http.ResponseWriter, r *http.Request) {
 		// 50 MB in 64 KiB writes: the proxy must pass it on as it comes.
 		chunk := bytes.Repeat([]byte("x"), 64<<10)

@@ -3,8 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -27,7 +30,10 @@ func (e *env) proxy(method, id, path string, body io.Reader, header http.Header)
 		req.Header[k] = vs
 	}
 	req.Header.Set("Authorization", "Bearer "+testAdminKey)
-	resp, err := e.client.Do(req)
+	// Redirects of the API come back to the caller; the test looks at them.
+	c := *e.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -236,5 +242,36 @@ func TestProxyStreams50MBWithBoundedMemory(t *testing.T) {
 	}
 	if grew := int64(peak) - int64(base.HeapAlloc); grew > limit {
 		t.Errorf("upload: the heap grew by %d MB while streaming 50 MB", grew>>20)
+	}
+}
+
+func TestProxyNeverSendsCredentialsToAnotherHost(t *testing.T) {
+	api := newAPIServer(t, canaryAPIKey)
+	var leaked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(fmt.Sprint(r.Header, r.URL), canaryAPIKey) {
+			leaked.Add(1)
+		}
+		io.WriteString(w, "other host")
+	}))
+	defer other.Close()
+	e := newEnv(t, envOptions{connectors: map[string]string{"keyed": keyedConnector(api.URL)}})
+	id := e.createKeyed(canaryAPIKey, "acc")
+
+	// The API redirects elsewhere: the redirect is returned, not followed.
+	resp := e.proxy("GET", id, "away?to="+url.QueryEscape(other.URL+"/steal"), nil, nil)
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != other.URL+"/steal" {
+		t.Errorf("redirect: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	// A path that looks like a URL stays a path of the API.
+	for _, path := range []string{"http:%2F%2F" + strings.TrimPrefix(other.URL, "http://") + "/x", "%2F%2F" + strings.TrimPrefix(other.URL, "http://") + "/x"} {
+		resp := e.proxy("GET", id, path, nil, nil)
+		if body := readAll(t, resp); strings.Contains(body, "other host") {
+			t.Errorf("proxy path %q reached the other host", path)
+		}
+	}
+	if leaked.Load() != 0 {
+		t.Errorf("credentials reached another host %d times", leaked.Load())
 	}
 }
