@@ -137,7 +137,7 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 	changed := false
 	switch {
 	case cl.resolver != nil:
-		creds, until, err = cl.resolve(ctx, false)
+		creds, until, err = cl.resolve(ctx, false, nil)
 	case isAppTokenType(a.Spec.Type):
 		creds, err = cl.mintAppToken()
 	default:
@@ -203,12 +203,15 @@ func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any,
 		rec, err := e.store.Get(ctx, id)
 		return rec.Credentials, rec.Version, false, err
 	}
-	return creds, version, changed, err
+	// A store's error may quote what it was given.
+	return creds, version, changed, redactError(err, newRedactor(creds, cl.conn.ConnectorParameters, cl.conn.ConnectionParameters))
 }
 
 // buildState runs makeApiClient for one version of the credentials.
 func (cl *Client) buildState(ctx context.Context, creds map[string]any, version int) (*clientState, error) {
-	r := newRedactor(creds, cl.conn.ConnectorParameters)
+	// Connection input is redacted as well as credentials: with OAuth it is
+	// not part of the credentials, and may hold the app's client secret.
+	r := newRedactor(creds, cl.conn.ConnectorParameters, cl.conn.ConnectionParameters)
 	m := cl.auth.Methods[spec.MethodMakeAPIClient]
 	vars := cl.vars(creds)
 	out, err := cl.eng.runMethod(ctx, m, vars, nil, r)
@@ -227,7 +230,7 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	untrusted := stringLeaves(cl.conn.ConnectionParameters, creds)
 	cfg, err := parseAPIConfig(raw, allowed, untrusted)
 	if err != nil {
-		return nil, redactError(methodError(m, err), r)
+		return nil, redactedMethodError(m, err, r)
 	}
 	if m.ResponseHandlers != nil {
 		cfg.handlers = m.ResponseHandlers
@@ -407,7 +410,7 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		return cl.refreshProxy(ctx, cur, force)
 	}
 	if cl.resolver != nil {
-		creds, until, err := cl.resolve(ctx, force)
+		creds, until, err := cl.resolve(ctx, force, cur.redact)
 		if err != nil {
 			return err
 		}
@@ -547,7 +550,7 @@ func (cl *Client) renew(ctx context.Context, cur *clientState) (map[string]any, 
 	if err != nil {
 		return nil, redactError(tokenError(err), cur.redact)
 	}
-	return cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil)
+	return cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil, cur.redact)
 }
 
 // commit makes creds the connection's credentials: stored first (with
@@ -569,7 +572,9 @@ func (cl *Client) commit(ctx context.Context, cur *clientState, creds map[string
 				cl.state.Store(next)
 				cl.unsaved.Store(true)
 			}
-			return redactError(fmt.Errorf("storing new credentials: %w", err), cur.redact)
+			// The store's error may quote what it was given: the new
+			// credentials, which cur.redact does not know yet.
+			return redactError(fmt.Errorf("storing new credentials: %w", err), cur.redact.with(stringLeaves(creds)...))
 		}
 		version = v
 	}
@@ -668,7 +673,9 @@ func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ..
 	}
 	resp, err := cl.http.Do(req)
 	if err != nil {
-		return nil, unwrapURLError(err)
+		// net/http's *url.Error quotes the request URL, whose query may
+		// carry a credential (apiClient.get(path, {key: credentials.key})).
+		return nil, redactError(unwrapURLError(err), cl.state.Load().redact)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))

@@ -132,6 +132,14 @@ func methodError(m *Method, err error) error {
 	return &MethodError{Method: m.Spec.Name, Pos: pos, Err: err}
 }
 
+// redactedMethodError is the failure err of method m with every secret r
+// knows hidden. The cause is redacted inside the *MethodError, not around
+// it: a caller that reaches the MethodError with errors.As (to show where
+// the method is written, say) must not find the secrets there either.
+func redactedMethodError(m *Method, err error, r *redactor) error {
+	return methodError(m, redactError(err, r))
+}
+
 // redactedError hides secret values in an error's text while keeping the
 // chain for errors.Is and errors.As.
 type redactedError struct {

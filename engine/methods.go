@@ -34,7 +34,7 @@ func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, 
 		return nil, methodError(m, errNotCompiled)
 	}
 	if err != nil {
-		return nil, redactError(methodError(m, err), r)
+		return nil, redactedMethodError(m, err, r)
 	}
 	return out, nil
 }

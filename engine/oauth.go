@@ -29,7 +29,9 @@ func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, r
 	if m == nil {
 		return nil, nil, nil, fmt.Errorf("auth option has no getOAuthConfig")
 	}
-	r := newRedactor(conn.ConnectorParameters)
+	// Connection input may hold secrets too: an OAuth app's client secret
+	// typed by the user, for one.
+	r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters)
 	out, err := e.runMethod(ctx, m, map[string]any{
 		"connectorParameters":  orEmpty(conn.ConnectorParameters),
 		"connectionInput":      orEmpty(conn.ConnectionParameters),
@@ -55,7 +57,7 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 	}
 	cfg, err := oauth2.ConfigFromMap(raw)
 	if err != nil {
-		return oauth2.Config{}, redactError(methodError(m, err), r)
+		return oauth2.Config{}, redactedMethodError(m, err, r)
 	}
 	cfg.Now = e.now // expiry is computed on the engine's clock
 	return cfg, nil
@@ -127,10 +129,15 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 	if a.Spec.Type == "oauth1" {
 		return e.completeAuthorization1(ctx, a, conn, callback, redirectURI, state, verifier)
 	}
+	// Everything secret the flow knows: what a failure below quotes (the
+	// provider's error_description, a token endpoint echoing the request,
+	// a method's exception) is redacted with it.
+	r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters, verifier)
 	code, err := oauth2.ParseCallback(callback, state)
 	if err != nil {
-		return nil, err
+		return nil, redactCallbackError(err, r)
 	}
+	r = r.with(code)
 	cfg, err := e.oauthConfig(ctx, a, conn, redirectURI, state)
 	if err != nil {
 		return nil, err
@@ -141,7 +148,6 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 			query[k] = vs[0]
 		}
 	}
-	r := newRedactor(conn.ConnectorParameters, code, verifier)
 	var tok *oauth2.Token
 	if m := a.Methods[spec.MethodGetTokenData]; m != nil {
 		out, err := e.runMethod(ctx, m, map[string]any{
@@ -161,12 +167,12 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 		}
 		tok = tokenFromMap(raw, e.now(), cfg.DefaultExpiresIn)
 	} else if tok, err = cfg.Exchange(ctx, e.tokenHTTPClient(), code, redirectURI, verifier); err != nil {
-		return nil, tokenError(err)
+		return nil, redactError(tokenError(err), r)
 	}
 	creds, err := e.credentialsFromToken(ctx, a, spec.MethodGetCredentialsFromAccessTokenResponse, conn, tok, nil, map[string]any{
 		"queryParameters": query,
 		"request":         map[string]any{"query": query},
-	})
+	}, r)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +188,9 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 // connector's mapping when it has one, else the response itself; either way
 // access_token, refresh_token (kept from old when the response has none),
 // token_type and expires_at are filled in for the engine's own refresh.
-func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method string, conn Connection, tok *oauth2.Token, old map[string]any, extra map[string]any) (map[string]any, error) {
+// r knows the caller's secrets (the authorization code, the current
+// credentials); the mapping's errors and logs are redacted with them too.
+func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method string, conn Connection, tok *oauth2.Token, old map[string]any, extra map[string]any, r *redactor) (map[string]any, error) {
 	var creds map[string]any
 	if m := a.Methods[method]; m != nil {
 		vars := map[string]any{
@@ -193,7 +201,7 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 			"credentials":          orEmpty(old),
 		}
 		maps.Copy(vars, extra)
-		out, err := e.runMethod(ctx, m, vars, nil, newRedactor(tok.Raw, old, conn.ConnectorParameters))
+		out, err := e.runMethod(ctx, m, vars, nil, r.with(stringLeaves(tok.Raw, old, conn.ConnectorParameters, conn.ConnectionParameters)...))
 		if err != nil {
 			return nil, err
 		}
@@ -227,6 +235,18 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 		creds["expires_at"] = formatExpiresAt(tok.ExpiresAt)
 	}
 	return creds, nil
+}
+
+// redactCallbackError hides secrets in what a provider's callback said
+// (error, error_description, error_uri). The text comes from the browser's
+// query, so a hostile or echoing provider may put anything there; callers
+// read the fields with errors.As, so the error is rebuilt, not wrapped.
+func redactCallbackError(err error, r *redactor) error {
+	var ce *oauth2.CallbackError
+	if !errors.As(err, &ce) {
+		return redactError(err, r)
+	}
+	return &oauth2.CallbackError{Code: r.redact(ce.Code), Description: r.redact(ce.Description), URI: r.redact(ce.URI)}
 }
 
 // tokenFromMap reads a token response given as an object (getTokenData).

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -23,7 +24,7 @@ func (e *Engine) oauth1Config(ctx context.Context, a *Auth, conn Connection, red
 	}
 	cfg, err := oauth1.ConfigFromMap(raw)
 	if err != nil {
-		return oauth1.Config{}, redactError(methodError(m, err), r)
+		return oauth1.Config{}, redactedMethodError(m, err, r)
 	}
 	cfg.Now = e.now
 	return cfg, nil
@@ -39,7 +40,7 @@ func (e *Engine) authorizationURL1(ctx context.Context, a *Auth, conn Connection
 	}
 	temp, err := cfg.RequestToken(ctx, e.tokenHTTPClient(), redirectURI)
 	if err != nil {
-		return AuthorizationRequest{}, err
+		return AuthorizationRequest{}, redactError(err, newRedactor(conn.ConnectorParameters, conn.ConnectionParameters))
 	}
 	u, err := cfg.AuthorizationURL(temp)
 	if err != nil {
@@ -56,13 +57,21 @@ func (e *Engine) completeAuthorization1(ctx context.Context, a *Auth, conn Conne
 		return nil, err
 	}
 	temp := &oauth1.Token{Token: tempToken, Secret: tempSecret}
+	// The oauth1 package scrubs what it sent; the connection's own secrets
+	// (the consumer secret among its parameters) are redacted here.
+	r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters, tempSecret)
 	verifier, err := oauth1.ParseCallback(callback, temp)
 	if err != nil {
-		return nil, err
+		var de *oauth1.DeniedError
+		if errors.As(err, &de) {
+			// Rebuilt, not wrapped: callers read Problem with errors.As.
+			return nil, &oauth1.DeniedError{Problem: r.redact(de.Problem)}
+		}
+		return nil, redactError(err, r)
 	}
 	tok, err := cfg.AccessToken(ctx, e.tokenHTTPClient(), temp, verifier)
 	if err != nil {
-		return nil, err
+		return nil, redactError(err, r.with(verifier))
 	}
 	creds := map[string]any{}
 	for k, v := range tok.Raw {

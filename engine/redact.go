@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -12,6 +14,8 @@ const minSecretLen = 4
 
 // redactor replaces known secret values in text with [REDACTED].
 type redactor struct {
+	// secrets are the values as given (what with and JavaScript's own
+	// redaction start from); the replacer also knows their encoded forms.
 	secrets  []string
 	replacer *strings.Replacer
 }
@@ -29,21 +33,50 @@ func newRedactor(values ...any) *redactor {
 	for s := range set {
 		r.secrets = append(r.secrets, s)
 	}
-	// Longest first, so a secret containing another is replaced whole.
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	pairs := make([]string, 0, 2*len(r.secrets))
+	// A secret also travels escaped: in a query string or path (an API key
+	// with '+', '/' or '=' in the URL of an HTTP error or of a transport
+	// error) and in JSON (a provider's answer quoting it). Each of those
+	// forms is replaced too.
+	forms := map[string]bool{}
 	for _, s := range r.secrets {
+		for _, f := range []string{s, url.QueryEscape(s), url.PathEscape(s), jsonEscape(s)} {
+			forms[f] = true
+		}
+	}
+	all := make([]string, 0, len(forms))
+	for f := range forms {
+		all = append(all, f)
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(all))
+	for _, s := range all {
 		pairs = append(pairs, s, "[REDACTED]")
 	}
 	r.replacer = strings.NewReplacer(pairs...)
 	return r
 }
 
-// with returns a redactor that also knows extra secrets.
+// jsonEscape is s as it appears inside a JSON string (HTML characters left
+// as they are).
+func jsonEscape(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) != nil {
+		return s
+	}
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// with returns a redactor that also knows extra secrets (r may be nil).
 func (r *redactor) with(extra ...string) *redactor {
-	vals := make([]any, 0, len(r.secrets)+len(extra))
-	for _, s := range r.secrets {
-		vals = append(vals, s)
+	vals := make([]any, 0, len(extra)+8)
+	if r != nil {
+		for _, s := range r.secrets {
+			vals = append(vals, s)
+		}
 	}
 	for _, s := range extra {
 		vals = append(vals, s)

@@ -152,7 +152,9 @@ type resolved struct {
 
 // resolve calls the connection's resolver, through the per-account cache
 // unless force is set; concurrent calls for one account share one call.
-func (cl *Client) resolve(ctx context.Context, force bool) (map[string]any, time.Time, error) {
+// known redacts the resolver's errors: when it is asked again after a 401,
+// its error may well quote the token it gave before.
+func (cl *Client) resolve(ctx context.Context, force bool, known *redactor) (map[string]any, time.Time, error) {
 	e := cl.eng
 	account := ""
 	if cl.conn.Account != nil {
@@ -169,7 +171,7 @@ func (cl *Client) resolve(ctx context.Context, force bool) (map[string]any, time
 	res, err := cl.resolver(ctx, RunContext{Account: cl.conn.Account, ForceRefresh: force}, cl.info)
 	if err != nil || res == nil {
 		e.resolverCache.Delete(key)
-		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: err}
+		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: redactError(err, known)}
 	}
 	creds := map[string]any{}
 	for k, v := range res.AdditionalFields {
@@ -187,7 +189,9 @@ func (cl *Client) resolve(ctx context.Context, force bool) (map[string]any, time
 	case "apiKey":
 		creds[cl.apiKeyField()] = res.Token
 	default:
-		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: fmt.Errorf("unknown result type %q (want oauth or apiKey)", res.Type)}
+		// A type mixed up with the token must not show the token.
+		r := newRedactor(res.Token, res.RefreshToken)
+		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: fmt.Errorf("unknown result type %q (want oauth or apiKey)", r.redact(res.Type))}
 	}
 	var until time.Time
 	switch {

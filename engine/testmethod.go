@@ -67,7 +67,7 @@ func (cl *Client) Test(ctx context.Context) error {
 func (cl *Client) testRequest(ctx context.Context, m *Method, vars map[string]any, st *clientState) error {
 	out, err := m.Mapping.Evaluate(vars)
 	if err != nil {
-		return &TestError{Err: redactError(methodError(m, err), st.redact)}
+		return &TestError{Err: redactedMethodError(m, err, st.redact)}
 	}
 	req, _ := out.(map[string]any)
 	path, _ := req["path"].(string)

@@ -170,7 +170,7 @@ func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdi
 	m := cl.auth.Methods["makeApiClient"]
 	out, err := st.config.handlers.Evaluate(vars)
 	if err != nil {
-		return false, verdict{}, redactError(methodError(m, err), st.redact)
+		return false, verdict{}, redactedMethodError(m, err, st.redact)
 	}
 	list, _ := out.([]any)
 	for _, item := range list {

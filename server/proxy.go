@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -57,6 +58,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	for k, vs := range resp.Header {
 		h[k] = vs
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		redactHeaders(h, cc.client)
 	}
 	removeHopHeaders(h, resp.Header)
 	h.Del("Set-Cookie") // the API's cookies are for the API, not for this server's callers
@@ -116,6 +120,40 @@ func (s *Server) outgoing(r *http.Request) (*http.Request, error) {
 		out.Header.Del(k)
 	}
 	return out, nil
+}
+
+// structuralHeaders carry no text of the provider's: they are never where
+// a request is echoed, and redacting them could only break the answer (a
+// credential field "json" would turn Content-Type into nonsense).
+var structuralHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Content-Encoding": true, "Content-Range": true,
+	"Date": true, "Last-Modified": true, "Etag": true, "Expires": true, "Cache-Control": true, "Vary": true, "Age": true,
+	"Accept-Ranges": true, "Retry-After": true,
+}
+
+// redactHeaders hides the connection's credentials in the headers of an API
+// error or redirect before they reach the proxy's caller, who must never see
+// a token: providers echo what they were sent in WWW-Authenticate, in debug
+// headers, in a Location. (Successful answers pass untouched; so do bodies,
+// which are streamed as they are.)
+func redactHeaders(h http.Header, cl *engine.Client) {
+	for k, vs := range h {
+		if structuralHeaders[k] {
+			continue
+		}
+		var out []string // a copy: the slice is the API response's
+		for i, v := range vs {
+			if r := cl.Redact(v); r != v {
+				if out == nil {
+					out = slices.Clone(vs)
+				}
+				out[i] = r
+			}
+		}
+		if out != nil {
+			h[k] = out
+		}
+	}
 }
 
 // removeHopHeaders deletes the hop-by-hop headers, including those the

@@ -180,7 +180,8 @@ func keyValues(pairs []string, file string) (map[string]any, error) {
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok || k == "" {
-			return nil, usageErrorf("%q is not key=value", p)
+			// Not quoted: "apiKey:sk_live_..." would show the key.
+			return nil, usageErrorf("a --param or --input value is not key=value (its text is not shown, it may hold a secret)")
 		}
 		out[k] = v
 	}

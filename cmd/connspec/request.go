@@ -43,7 +43,8 @@ Exit status: 0 on a 2xx answer, 1 otherwise, 2 for usage errors.`,
 			for _, h := range headers {
 				k, v, ok := strings.Cut(h, ":")
 				if !ok {
-					return usageErrorf("header %q is not 'Key: value'", h)
+					// Not quoted: a mistyped "Authorization Bearer ..." is a credential.
+					return usageErrorf("a -H header is not 'Key: value' (its text is not shown, it may hold a credential)")
 				}
 				req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 			}

@@ -106,7 +106,7 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 			}
 		}
 	}
-	secrets := secretsOf(body, c.ClientSecret, basic)
+	secrets := secretsOf(body, c.TokenHeaders, c.ClientSecret, basic)
 
 	var payload []byte
 	contentType := "application/x-www-form-urlencoded"
@@ -157,16 +157,10 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	if len(data) > MaxResponseSize {
 		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: errTooLarge}
 	}
-	tok, err := ParseTokenResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, c.now(), c.DefaultExpiresIn)
-	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) {
-			te.Code = endpoint.Scrub(te.Code, secrets)
-			te.Description = endpoint.Scrub(te.Description, secrets)
-		}
-		return nil, err
-	}
-	return tok, nil
+	// The provider's error text is scrubbed while it is whole: cut to
+	// length first, a secret cut in half would no longer be found, and its
+	// first half would be shown.
+	return parseTokenResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, c.now(), c.DefaultExpiresIn, secrets)
 }
 
 func copyParams(m map[string]string) map[string]string {
@@ -177,9 +171,20 @@ func copyParams(m map[string]string) map[string]string {
 	return out
 }
 
+// publicParams are token request fields that are not secret. Every other
+// field may be: besides the standard ones, a connector's tokenParams and
+// refreshParams often carry an app secret or a signed assertion.
+var publicParams = map[string]bool{"grant_type": true, "client_id": true, "redirect_uri": true, "scope": true}
+
+// minExtraSecret is the length below which a value other than the standard
+// secret fields is not scrubbed: short values ("1", "web") are too common in
+// provider text to replace.
+const minExtraSecret = 4
+
 // secretsOf lists what a provider might echo back from a request: secret
-// body fields, raw and form-encoded, and the Basic credentials.
-func secretsOf(body map[string]string, clientSecret, basic string) []string {
+// body fields and the connector's extra token request headers, raw and
+// form-encoded, and the Basic credentials.
+func secretsOf(body, headers map[string]string, clientSecret, basic string) []string {
 	var out []string
 	add := func(s string) {
 		if s != "" {
@@ -188,6 +193,16 @@ func secretsOf(body map[string]string, clientSecret, basic string) []string {
 	}
 	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion"} {
 		add(body[k])
+	}
+	for k, v := range body {
+		if !publicParams[k] && len(v) >= minExtraSecret {
+			add(v)
+		}
+	}
+	for _, v := range headers {
+		if len(v) >= minExtraSecret {
+			add(v)
+		}
 	}
 	add(clientSecret)
 	add(basic)

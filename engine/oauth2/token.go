@@ -71,6 +71,12 @@ var transientCodes = map[string]bool{
 // "error" (even with status 200), a response without access_token, and
 // empty, HTML or otherwise unreadable bodies, which are Transient.
 func ParseTokenResponse(status int, contentType string, body []byte, now time.Time, defaultExpiresIn time.Duration) (*Token, error) {
+	return parseTokenResponse(status, contentType, body, now, defaultExpiresIn, nil)
+}
+
+// parseTokenResponse is ParseTokenResponse with the secrets of the request
+// scrubbed from the provider's error text before it is cleaned and cut.
+func parseTokenResponse(status int, contentType string, body []byte, now time.Time, defaultExpiresIn time.Duration, secrets []string) (*Token, error) {
 	if status >= 300 && status < 400 {
 		return nil, &TokenError{Status: status, Err: errRedirect}
 	}
@@ -80,7 +86,7 @@ func ParseTokenResponse(status int, contentType string, body []byte, now time.Ti
 		return nil, &TokenError{Status: status, Transient: true, Err: perr}
 	}
 	if code, desc, found := errorFields(raw); found || !ok {
-		te := &TokenError{Status: status, Code: endpoint.CleanText(code), Description: endpoint.CleanText(desc)}
+		te := &TokenError{Status: status, Code: endpoint.CleanText(endpoint.Scrub(code, secrets)), Description: endpoint.CleanText(endpoint.Scrub(desc, secrets))}
 		te.Transient = transientCodes[te.Code] || status >= 500 || status == 408 || status == 429
 		if te.Code == "" && te.Description == "" {
 			te.Err = errors.New("response carries no error code")

@@ -32,7 +32,9 @@ func (r Reader) OneOf(key, val string, allowed ...string) error {
 			return nil
 		}
 	}
-	return r.errorf("%s must be one of %s, not %q", key, strings.Join(allowed, ", "), val)
+	// The value is not quoted: it may come from a connector parameter that
+	// holds a secret (a misplaced one, typically).
+	return r.errorf("%s must be one of %s", key, strings.Join(allowed, ", "))
 }
 
 // URL accepts absolute http(s) URLs. The value is not quoted in the
