@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -128,6 +129,22 @@ func newAPIServer(t testing.TB, goodKey string) *apiServer {
 		body, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "body": string(body), "contentType": r.Header.Get("Content-Type")})
 	}))
+	mux.HandleFunc("GET /deny", func(w http.ResponseWriter, r *http.Request) {
+		// A provider that echoes the key it was sent in its error, gzipped
+		// when the caller accepts it.
+		body := `{"error":"key ` + r.Header.Get("X-Api-Key") + ` is not allowed here"}`
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(http.StatusForbidden)
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, body)
+			zw.Close()
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, body)
+	})
 	mux.HandleFunc("GET /away", authed(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	}))

@@ -2,11 +2,13 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -61,6 +63,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		redactHeaders(h, cc.client)
+		// Providers echo credentials in error bodies ("invalid key
+		// sk_live_…"): a small error body is read whole and redacted.
+		resp.Body = redactErrorBody(resp, h, cc.client)
 	}
 	removeHopHeaders(h, resp.Header)
 	h.Del("Set-Cookie") // the API's cookies are for the API, not for this server's callers
@@ -86,6 +91,44 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// errorBodyLimit is the largest error body the proxy redacts; a larger
+// one (rare for errors) streams through as it is.
+const errorBodyLimit = 1 << 20
+
+// redactErrorBody returns the error body of resp with the connection's
+// secrets replaced, fixing the response headers to match. A gzip body is
+// decompressed first; a body in another encoding, or larger than
+// errorBodyLimit, is passed on unchanged.
+func redactErrorBody(resp *http.Response, h http.Header, cl *engine.Client) io.ReadCloser {
+	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	if enc != "" && enc != "identity" && enc != "gzip" {
+		return resp.Body
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
+	if err != nil || len(head) > errorBodyLimit {
+		// Too large (or broken): what was read goes first, then the rest.
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	}
+	plain := head
+	if enc == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(head))
+		if err != nil {
+			return io.NopCloser(bytes.NewReader(head))
+		}
+		plain, err = io.ReadAll(io.LimitReader(zr, errorBodyLimit+1))
+		if err != nil || len(plain) > errorBodyLimit {
+			return io.NopCloser(bytes.NewReader(head))
+		}
+		h.Del("Content-Encoding")
+	}
+	redacted := []byte(cl.Redact(string(plain)))
+	h.Set("Content-Length", strconv.Itoa(len(redacted)))
+	return io.NopCloser(bytes.NewReader(redacted))
 }
 
 // outgoing builds the request for the API from the caller's request.

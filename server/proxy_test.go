@@ -275,3 +275,28 @@ func TestProxyNeverSendsCredentialsToAnotherHost(t *testing.T) {
 		t.Errorf("credentials reached another host %d times", leaked.Load())
 	}
 }
+
+func TestProxyRedactsCredentialsEchoedInErrorBodies(t *testing.T) {
+	api := newAPIServer(t, canaryAPIKey)
+	e := newEnv(t, envOptions{connectors: map[string]string{"keyed": keyedConnector(api.URL)}})
+	id := e.createKeyed(canaryAPIKey, "acc")
+	for _, enc := range []string{"", "gzip"} {
+		h := http.Header{}
+		if enc != "" {
+			h.Set("Accept-Encoding", enc)
+		}
+		resp := e.proxy("GET", id, "deny", nil, h)
+		raw := readAll(t, resp)
+		body := raw
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			t.Fatalf("%s: the error body stayed compressed, so it was not redacted", enc)
+		}
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "is not allowed here") || !strings.Contains(body, "[REDACTED]") {
+			t.Errorf("%q: %d %s", enc, resp.StatusCode, body)
+		}
+		if cl := resp.Header.Get("Content-Length"); cl != "" && cl != fmt.Sprint(len(raw)) {
+			t.Errorf("%q: Content-Length %s for a body of %d bytes", enc, cl, len(raw))
+		}
+		e.assertNoCanaries(body)
+	}
+}
