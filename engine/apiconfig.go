@@ -113,23 +113,68 @@ func checkBaseURI(raw string, untrusted []string) (*url.URL, error) {
 	if i := strings.IndexAny(raw[start:], "/?#\\"); i >= 0 {
 		end = start + i
 	}
+	// Compared in lower case: a method may lower-case a value on its way
+	// into baseUri (netsuite-style account IDs), and the host is case-blind.
+	lraw := strings.ToLower(raw)
+	authority := lraw[start:end]
 	for _, v := range untrusted {
 		if v == "" {
 			continue
 		}
+		lv := strings.ToLower(v)
 		for off := 0; ; {
-			i := strings.Index(raw[off:], v)
+			i := strings.Index(lraw[off:], lv)
 			if i < 0 {
 				break
 			}
 			i += off
 			if i >= start && i < end && !isHostText(v) {
-				return nil, fmt.Errorf("baseUri: a connection value would change the API host (it may only contain letters, digits, '-' and '.')")
+				return nil, errHostChange
 			}
 			off = i + 1
 		}
+		if end < len(raw) && endsAuthority(authority, raw[end], lv) {
+			return nil, errHostChange
+		}
 	}
 	return u, nil
+}
+
+var errHostChange = fmt.Errorf("baseUri: a connection value would change the API host (it may only contain letters, digits, '-' and '.')")
+
+// endsAuthority reports whether the untrusted value lv (lower case) holds
+// host text that the authority of baseUri ends with, followed by term, the
+// character that ends the authority there ('/', '?', '#' or '\'). That is
+// how "evil.com#" turns https://{sub}.zendesk.com into https://evil.com,
+// and it is found even when the value did not reach baseUri verbatim: cut
+// by last(split(v, "-")), trimmed, or with its tail rewritten. A value that
+// is a whole URL (host text right after "://") names its host on purpose,
+// as a Salesforce instance_url does, and is left alone.
+func endsAuthority(authority string, term byte, lv string) bool {
+	for j := 0; j < len(lv); j++ {
+		if lv[j] != term {
+			continue
+		}
+		k := j
+		for k > 0 && (isHostText(lv[k-1:k]) || lv[k-1] == ':') {
+			k--
+		}
+		if k >= 3 && lv[k-3:k] == "://" {
+			continue
+		}
+		run := lv[k:j]
+		n := 0
+		for n < len(run) && n < len(authority) && run[len(run)-1-n] == authority[len(authority)-1-n] {
+			n++
+		}
+		// The shared tail must be the whole authority, or a host name of its
+		// own (two labels at least: "evil.com", not just "com").
+		shared := strings.TrimLeft(authority[len(authority)-n:], ".-:")
+		if n > 0 && n == len(authority) || strings.Contains(shared, ".") && len(shared) >= 3 {
+			return true
+		}
+	}
+	return false
 }
 
 func isHostText(s string) bool {
@@ -219,6 +264,11 @@ func describeValue(v any) string {
 	case nil:
 		return "nothing"
 	case map[string]any:
+		if v.(map[string]any) == nil {
+			// unwrapArgs gives a nil map for a result that is not an
+			// object, such as a mapping whose fields are all undefined.
+			return "nothing"
+		}
 		return "an object"
 	case []any:
 		return "a list"

@@ -34,6 +34,9 @@ type compiler struct {
 	dynamic  bool // a formula other than $plain was seen
 	obj      *objScope
 	inItem   int // >0 inside an $iterate item
+	// weight counts the values compiled so far ($plain contents included),
+	// from which an $iterate item's cost per element is known.
+	weight int
 }
 
 // objScope is the literal object whose fields $copy can read.
@@ -68,6 +71,7 @@ func isFormulaObject(s *srcNode) bool {
 
 // value compiles any mapping value.
 func (c *compiler) value(s *srcNode, path string) node {
+	c.weight++
 	switch s.kind {
 	case srcSeq:
 		a := &arrayNode{items: make([]node, len(s.items))}
@@ -221,7 +225,9 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		if arg.kind == srcScalar {
 			return constNode{arg.value}
 		}
-		return plainNode{plainValue(arg)}
+		n := plainNode{v: plainValue(arg), weight: srcSize(arg), path: fpath}
+		c.weight += n.weight
+		return n
 	case "$var":
 		loc, ok := c.locatorArg(name, arg, fpath)
 		if !ok {
@@ -241,7 +247,7 @@ func (c *compiler) formula(s *srcNode, path string) node {
 			if !ok {
 				return undefinedNode{}
 			}
-			n := &concatNode{}
+			n := &concatNode{path: fpath}
 			if v, ok := args["values"]; ok {
 				n.list = c.list(name+" values", v, fpath+"/values")
 			} else {
@@ -252,13 +258,13 @@ func (c *compiler) formula(s *srcNode, path string) node {
 			}
 			return n
 		}
-		return &concatNode{list: c.list(name, arg, fpath)}
+		return &concatNode{list: c.list(name, arg, fpath), path: fpath}
 	case "$firstNotEmpty":
 		return &firstNotEmptyNode{list: c.list(name, arg, fpath)}
 	case "$and", "$or":
 		return &boolListNode{list: c.list(name, arg, fpath), and: name == "$and"}
 	case "$mergeObjects":
-		return &mergeNode{list: c.list(name, arg, fpath)}
+		return &mergeNode{list: c.list(name, arg, fpath), path: fpath}
 	case "$tpl":
 		return c.tplFormula(arg, fpath)
 	case "$case":
@@ -278,7 +284,11 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		}
 		n := &iterateNode{source: c.value(src, fpath+"/source"), path: fpath}
 		c.inItem++
+		before := c.weight
 		n.item = c.value(item, fpath+"/item")
+		// An enclosing $iterate does not pay for this item: it is charged
+		// per element of this one.
+		n.weight, c.weight = c.weight-before, before
 		c.inItem--
 		return n
 	}
@@ -363,7 +373,14 @@ func (c *compiler) exprFormula(arg *srcNode, at pos, path string) node {
 			c.refs = append(c.refs, r)
 		}
 	}
-	return &exprNode{prog: prog, path: path}
+	// What runs is the same expression with its work charged to the
+	// evaluation's budget (exprguard.go).
+	guarded, err := compileGuarded(src)
+	if err != nil {
+		c.errorf(at, path, "$expr cannot be guarded against unbounded work: %s", err.Error())
+		return undefinedNode{}
+	}
+	return &exprNode{prog: guarded, path: path}
 }
 
 func (c *compiler) tplFormula(arg *srcNode, path string) node {
@@ -376,7 +393,7 @@ func (c *compiler) tplFormula(arg *srcNode, path string) node {
 		c.errorf(arg.pos, path, "$tpl needs template")
 		return undefinedNode{}
 	}
-	n := &tplNode{}
+	n := &tplNode{path: path}
 	if v, ok := args["values"]; ok {
 		switch {
 		case isFormulaObject(v):

@@ -153,6 +153,13 @@ func (m *Mapping) Evaluate(vars map[string]any) (result any, err error) {
 	if err != nil || !ok {
 		return nil, err
 	}
+	// A result can share one value many times over ($copy of $copy, an
+	// $expr reduce that nests [#acc, #acc]): small in memory, but whoever
+	// walks it (JSON encoding, a store) would walk it exponentially often.
+	// Refuse results that are too large or deep as a tree.
+	if _, err := measure(v, ev.left(), false); err != nil {
+		return nil, &EvalError{Err: fmt.Errorf("the result cannot be used: %w", err)}
+	}
 	return v, nil
 }
 

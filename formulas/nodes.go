@@ -2,6 +2,7 @@ package formulas
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -22,6 +23,9 @@ type evaluator struct {
 	// steps counts $iterate elements, bounding nested iteration over
 	// self-referencing variables.
 	steps int
+	// work counts what the evaluation built, copied and visited, against
+	// maxWork (budget.go).
+	work int
 }
 
 // maxIterateSteps bounds the $iterate elements visited by one Evaluate.
@@ -38,10 +42,20 @@ type constNode struct{ v any }
 
 func (n constNode) eval(*evaluator, any) (any, bool, error) { return n.v, true, nil }
 
-// plainNode is a $plain object or array, copied on every evaluation.
-type plainNode struct{ v any }
+// plainNode is a $plain object or array, copied on every evaluation; weight
+// is the number of values copied, charged to the work budget.
+type plainNode struct {
+	v      any
+	weight int
+	path   string
+}
 
-func (n plainNode) eval(*evaluator, any) (any, bool, error) { return deepCopy(n.v), true, nil }
+func (n plainNode) eval(ev *evaluator, _ any) (any, bool, error) {
+	if err := ev.spend(n.weight); err != nil {
+		return nil, false, &EvalError{Path: n.path, Err: err}
+	}
+	return deepCopy(n.v), true, nil
+}
 
 // objectNode is a literal object.
 type objectNode struct {
@@ -183,22 +197,35 @@ type tplNode struct {
 	tmpl   node
 	names  []string
 	vals   []node
-	dyn    node // values given as a formula
+	dyn    node   // values given as a formula
+	path   string // for errors
 }
 
 func (n *tplNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	var buf [128]byte
 	b := buf[:0]
+	// add appends the text of v, charged to the work budget.
+	add := func(v any) error {
+		var err error
+		if b, err = ev.appendValue(b, v); err != nil {
+			return &EvalError{Path: n.path, Err: err}
+		}
+		return nil
+	}
 	if n.pieces != nil {
 		for _, p := range n.pieces {
-			b = append(b, p.text...)
+			if err := add(p.text); err != nil {
+				return nil, false, err
+			}
 			if p.val >= 0 {
 				v, ok, err := n.vals[p.val].eval(ev, scope)
 				if err != nil {
 					return nil, false, err
 				}
 				if ok {
-					b = appendString(b, v)
+					if err := add(v); err != nil {
+						return nil, false, err
+					}
 				}
 			}
 		}
@@ -221,13 +248,21 @@ func (n *tplNode) eval(ev *evaluator, scope any) (any, bool, error) {
 			values, _ = asObject(v)
 		}
 	}
-	for _, p := range parseTemplate(toString(t)) {
-		b = append(b, p.text...)
+	text, err := ev.appendValue(nil, t)
+	if err != nil {
+		return nil, false, &EvalError{Path: n.path, Err: err}
+	}
+	for _, p := range parseTemplate(string(text)) {
+		if err := add(p.text); err != nil {
+			return nil, false, err
+		}
 		if p.name == "" {
 			continue
 		}
 		if values != nil {
-			b = appendString(b, values[p.name])
+			if err := add(values[p.name]); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
 		for i, name := range n.names {
@@ -237,7 +272,9 @@ func (n *tplNode) eval(ev *evaluator, scope any) (any, bool, error) {
 					return nil, false, err
 				}
 				if ok {
-					b = appendString(b, v)
+					if err := add(v); err != nil {
+						return nil, false, err
+					}
 				}
 				break
 			}
@@ -291,7 +328,8 @@ func isPlaceholderName(s string) bool {
 
 type concatNode struct {
 	list  listArg
-	delim node // nil means ""
+	delim node   // nil means ""
+	path  string // for errors
 }
 
 func (n *concatNode) eval(ev *evaluator, scope any) (any, bool, error) {
@@ -302,23 +340,33 @@ func (n *concatNode) eval(ev *evaluator, scope any) (any, bool, error) {
 			return nil, false, err
 		}
 		if ok {
-			delim = toString(d)
+			text, err := ev.appendValue(nil, d)
+			if err != nil {
+				return nil, false, &EvalError{Path: n.path, Err: err}
+			}
+			delim = string(text)
 		}
 	}
 	var buf [128]byte
 	b := buf[:0]
 	first := true
+	var budgetErr error
 	err := n.list.each(ev, scope, func(v any, ok bool) bool {
 		if isBlank(v, ok) {
 			return true
 		}
 		if !first {
-			b = append(b, delim...)
+			if b, budgetErr = ev.appendValue(b, delim); budgetErr != nil {
+				return false
+			}
 		}
 		first = false
-		b = appendString(b, v)
-		return true
+		b, budgetErr = ev.appendValue(b, v)
+		return budgetErr == nil
 	})
+	if err == nil && budgetErr != nil {
+		err = &EvalError{Path: n.path, Err: budgetErr}
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -419,6 +467,9 @@ type iterateNode struct {
 	source node
 	item   node
 	path   string
+	// weight is the number of compiled values in item, whose evaluation
+	// every element pays for out of the work budget.
+	weight int
 }
 
 func (n *iterateNode) eval(ev *evaluator, scope any) (any, bool, error) {
@@ -436,6 +487,9 @@ func (n *iterateNode) eval(ev *evaluator, scope any) (any, bool, error) {
 		if ev.steps > maxIterateSteps {
 			return nil, false, &EvalError{Path: n.path, Err: fmt.Errorf("$iterate visited more than %d elements", maxIterateSteps)}
 		}
+		if err := ev.spend(nodeCost * (1 + n.weight)); err != nil {
+			return nil, false, &EvalError{Path: n.path, Err: err}
+		}
 		v, ok, err := n.item.eval(ev, el)
 		if err != nil {
 			return nil, false, err
@@ -450,15 +504,22 @@ func (n *iterateNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	return out, true, nil
 }
 
-type mergeNode struct{ list listArg }
+type mergeNode struct {
+	list listArg
+	path string // for errors
+}
 
 func (n *mergeNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	var out map[string]any
+	var budgetErr error
 	err := n.list.each(ev, scope, func(v any, ok bool) bool {
 		if !ok {
 			return true
 		}
 		if m, isObj := asObject(v); isObj {
+			if budgetErr = ev.spend(len(m)); budgetErr != nil {
+				return false
+			}
 			if out == nil {
 				out = make(map[string]any, len(m))
 			}
@@ -468,6 +529,9 @@ func (n *mergeNode) eval(ev *evaluator, scope any) (any, bool, error) {
 		}
 		return true
 	})
+	if err == nil && budgetErr != nil {
+		err = &EvalError{Path: n.path, Err: budgetErr}
+	}
 	if err != nil || out == nil {
 		return nil, false, err
 	}
@@ -617,13 +681,13 @@ type exprNode struct {
 	path string
 }
 
-var emptyEnv = map[string]any{}
-
-func (n *exprNode) eval(_ *evaluator, scope any) (v any, ok bool, err error) {
-	env, _ := scope.(map[string]any)
-	if env == nil {
-		env = emptyEnv
-	}
+func (n *exprNode) eval(ev *evaluator, scope any) (v any, ok bool, err error) {
+	// The variables, and the evaluator under exprMeter for the guard
+	// functions of the program (exprguard.go) to charge.
+	vars, _ := scope.(map[string]any)
+	env := make(map[string]any, len(vars)+1)
+	maps.Copy(env, vars)
+	env[exprMeter] = ev
 	out, err := expr.Run(n.prog, env)
 	if err != nil {
 		return nil, false, &EvalError{Path: n.path, Err: fmt.Errorf("$expr: %w", err)}

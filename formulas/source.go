@@ -283,6 +283,15 @@ func (cv *converter) goMap(keys []string, get func(string) any, depth int, path 
 	return s
 }
 
+// srcSize counts the values in s.
+func srcSize(s *srcNode) int {
+	n := 1
+	for _, it := range s.items {
+		n += srcSize(it)
+	}
+	return n
+}
+
 // plainValue converts a srcNode to a Go value without evaluating formulas.
 func plainValue(s *srcNode) any {
 	switch s.kind {

@@ -243,6 +243,14 @@ func (v *vm) toError(err error) error {
 			return nil
 		})
 		if perr != nil {
+			var stopped *goja.InterruptedError
+			if errors.As(perr, &stopped) {
+				// A limit (time, heap, the context) stopped the call while
+				// the exception was read, say in a getter that never
+				// returns or after a slow built-in threw: report the limit,
+				// so that errors.Is(err, ErrTimeout) and the like hold.
+				return v.toError(perr)
+			}
 			return &Error{Name: "Error", Message: "an exception was thrown (its details could not be read)", File: v.filename}
 		}
 		return out

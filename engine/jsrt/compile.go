@@ -83,6 +83,10 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 		LogLevel:   api.LogLevelSilent,
 		// tsconfig defaults that keep class fields as authors expect.
 		TsconfigRaw: `{"compilerOptions":{"useDefineForClassFields":true}}`,
+		// With bigint unsupported, esbuild writes BigInt literals as
+		// BigInt(...) calls, which fail: the sandbox has no BigInt (see the
+		// prelude), whose operators goja does not bound.
+		Supported: map[string]bool{"bigint": false},
 	})
 	for _, m := range res.Errors {
 		problems = append(problems, esbuildProblem(m))

@@ -8,11 +8,12 @@
 // and returns its result, awaited and converted to plain Go values.
 //
 // The sandbox has no require (other than the built-in SDK module), no
-// process, fetch, XMLHttpRequest, file system or eval. Each call has a time
-// limit, a call-stack limit, and guards against built-ins that would allocate
-// without bound; see Options. Besides the ECMAScript built-ins, methods get
-// console (logged to Options.Logger with Options.Secrets redacted), btoa,
-// atob and URLSearchParams.
+// process, fetch, XMLHttpRequest, file system, eval or BigInt (whose
+// operators goja does not bound: 1n << 100000000000n would allocate 12.5 GB
+// at once). Each call has a time limit, a call-stack limit, and guards
+// against built-ins that would allocate without bound; see Options. Besides
+// the ECMAScript built-ins, methods get console (logged to Options.Logger
+// with Options.Secrets redacted), btoa, atob and URLSearchParams.
 //
 // Host functions: a HostFunc placed anywhere in a call's input appears to the
 // method as an async function, so the engine can hand methods a live API

@@ -19,6 +19,16 @@ const defineProperty = Object.defineProperty, freeze = Object.freeze;
 const fail = host.fail;
 
 delete G.eval;
+// No BigInt: goja puts no bound on its operators, so a single expression
+// such as 1n << 100000000000n allocates gigabytes at once (a fatal
+// out-of-memory error for the whole process) and 2n ** 100000000n takes
+// minutes in code that cannot be interrupted. Compile has esbuild turn
+// BigInt literals into BigInt(...) calls; these are all the ways to make a
+// BigInt value.
+delete G.BigInt;
+delete G.BigInt64Array;
+delete G.BigUint64Array;
+for (const k of ['getBigInt64', 'getBigUint64', 'setBigInt64', 'setBigUint64']) delete G.DataView.prototype[k];
 
 function lengthOf(o) {
   if (o === null || o === undefined) return 0;

@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return new Array(1e9).length }

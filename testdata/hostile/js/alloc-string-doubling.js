@@ -1,0 +1,2 @@
+// expect: limit exceeded
+export default function () { let s = "x"; for (;;) s += s }

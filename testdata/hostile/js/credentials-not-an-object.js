@@ -1,0 +1,3 @@
+// expect: must return an object of credentials
+// method: getCredentialsFromConnectionParameters
+export default function () { return "canary-not-an-object" }

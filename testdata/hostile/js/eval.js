@@ -1,0 +1,2 @@
+// expect: eval is not defined
+export default function () { return eval("process.env") }

@@ -1,0 +1,2 @@
+// expect: fetch is not defined
+export default async function () { return await fetch("{{EVIL}}") }

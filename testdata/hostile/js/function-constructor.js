@@ -1,0 +1,2 @@
+// expect: process is not defined
+export default function () { return Function("return process.env")() }

@@ -1,0 +1,2 @@
+// expect: require
+export default function () { return globalThis.require("fs") }

@@ -1,0 +1,2 @@
+// expect: SyntaxError
+export default function () { return JSON.parse("[".repeat(3e4)) }

@@ -1,0 +1,2 @@
+// expect: time limit exceeded
+export default function () { try { throw new Error("x") } finally { for (;;) {} } }

@@ -1,0 +1,2 @@
+// expect: time limit exceeded
+export default function () { throw { get message() { for (;;) {} } } }

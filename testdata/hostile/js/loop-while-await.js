@@ -1,0 +1,2 @@
+// expect: time limit exceeded
+export default async function () { await null; while (true) {} }

@@ -1,0 +1,2 @@
+// expect: never settled
+export default async function () { await new Promise(() => {}) }

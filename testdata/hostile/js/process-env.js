@@ -1,0 +1,2 @@
+// expect: process is not defined
+export default function () { return process.env.HOME }

@@ -1,0 +1,2 @@
+// expect: Error: 7
+export default function () { return Promise.reject(7) }

@@ -1,0 +1,2 @@
+// expect: a non-Error object was thrown
+export default function () { throw {} }

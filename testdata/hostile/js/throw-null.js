@@ -1,0 +1,2 @@
+// expect: Error: null
+export default function () { throw null }

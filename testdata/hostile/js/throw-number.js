@@ -1,0 +1,2 @@
+// expect: Error: 42
+export default function () { throw 42 }

@@ -1,0 +1,2 @@
+// expect: [REDACTED]
+export default function ({ credentials }) { throw new Error("the key " + credentials.apiKey + " was refused") }

@@ -1,0 +1,2 @@
+// expect: Error: plain words
+export default function () { throw "plain words" }

@@ -1,0 +1,2 @@
+// expect: Error: sym
+export default function () { throw Symbol("sym") }

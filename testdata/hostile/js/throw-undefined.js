@@ -1,0 +1,2 @@
+// expect: Error: undefined
+export default function () { throw undefined }
