@@ -55,6 +55,9 @@ type Client struct {
 	// authorization (invalid_grant); requests fail fast with it until new
 	// credentials appear in the store.
 	defunct atomic.Pointer[error]
+	// defunctUnrecorded is set while the store has not taken the
+	// needs_reauth state of a defunct connection; checkDefunct retries.
+	defunctUnrecorded atomic.Bool
 }
 
 // clientState is one version of a connection's credentials and the API
@@ -76,6 +79,10 @@ type clientState struct {
 	raw map[string]any
 	// base is the underlying connection's state a proxy state was made from.
 	base *clientState
+	// rejected is set when the API refused these credentials (a 401): they
+	// are renewed before the next request and not sent again meanwhile,
+	// even when their renewal fails.
+	rejected atomic.Bool
 }
 
 // Client returns an authenticated client for conn. It validates the
@@ -340,6 +347,9 @@ func (cl *Client) needsRefresh(st *clientState) bool {
 	if !cl.canRefresh(st) {
 		return false
 	}
+	if st.rejected.Load() {
+		return true
+	}
 	if cl.underlying != nil {
 		ust := cl.underlying.state.Load()
 		return st.base != ust || cl.underlying.needsRefresh(ust)
@@ -357,6 +367,9 @@ func (cl *Client) needsRefresh(st *clientState) bool {
 
 // usable reports whether st's access token can still be sent.
 func (cl *Client) usable(st *clientState) bool {
+	if st.rejected.Load() {
+		return false
+	}
 	if cl.oauth != nil {
 		if at, _ := st.credentials["access_token"].(string); at == "" {
 			return false
@@ -403,7 +416,9 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 	unlock := cl.lock()
 	defer unlock()
 	cur := cl.state.Load()
-	if cur.version != seen {
+	if cur.version != seen && !cur.rejected.Load() {
+		// Renewed meanwhile (a newer version that the API refused, say
+		// the store's copy of the same credentials, is renewed again).
 		return nil
 	}
 	if cl.underlying != nil {
@@ -434,6 +449,12 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		cl.state.Store(next)
 		return nil
 	}
+	if cl.defunct.Load() != nil {
+		// The provider refused the refresh token (invalid_grant) while this
+		// request waited for the lock: it is not presented again; only new
+		// credentials in the store revive the connection.
+		return cl.checkDefunctLocked(ctx)
+	}
 	if locker, ok := cl.eng.store.(store.Locker); ok && cl.conn.ID != "" {
 		// Other processes sharing the store renew this connection too: hold
 		// the store's lock around the token request, and re-read first.
@@ -443,8 +464,19 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		}
 		defer unlockStore()
 	}
-	if adopted, err := cl.adoptStored(ctx, cur); adopted || err != nil {
+	if err := cl.flushUnstored(ctx); err != nil {
 		return err
+	}
+	if adopted, err := cl.adoptStored(ctx, cur); err != nil {
+		return err
+	} else if adopted {
+		if next := cl.state.Load(); !force || cl.usable(next) {
+			return nil
+		}
+		// The API refused the token, and what the store holds has expired
+		// too (stored a while ago, while this client waited): renew it
+		// rather than replay the request with it.
+		cur = cl.state.Load()
 	}
 	began := time.Now()
 	creds, err := cl.renew(ctx, cur)
@@ -457,45 +489,91 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		cl.defunct.Store(&err)
 	}
 	if err != nil {
-		cl.recordState(ctx, cur, err)
+		if !cl.recordState(ctx, cur, err) && errors.Is(err, ErrConnectionIsDefunct) {
+			// checkDefunct writes it again: a connection that needs a new
+			// authorization must not look connected.
+			cl.defunctUnrecorded.Store(true)
+		}
 		return err
 	}
 	return cl.commit(ctx, cur, creds)
 }
 
+// reject marks st as refused by the API, and the current state as well when
+// it holds the same credentials (a newer version of them: the store caught
+// up with a write). adoptStored carries the mark over the other way round.
+func (cl *Client) reject(st *clientState) {
+	st.rejected.Store(true)
+	if cur := cl.state.Load(); cur != st && sameCredentials(cur, st) {
+		cur.rejected.Store(true)
+	}
+}
+
+// sameCredentials reports whether two states hold the same credentials
+// (compared as printed: a store may give numbers back as another type).
+func sameCredentials(a, b *clientState) bool {
+	return fmt.Sprint(a.credentials) == fmt.Sprint(b.credentials)
+}
+
 // recordState writes what the last renewal showed to the store: connected
 // (with the next planned renewal), or needs_reauth after invalid_grant, with
 // the failure's text (already free of secrets). It is advisory: a failure to
-// write it is logged, not returned.
-func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr error) {
+// write it is logged, not returned; recordState reports whether it was
+// written.
+func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr error) bool {
 	if cl.conn.ID == "" || cl.resolver != nil || cl.underlying != nil {
-		return
+		return true
 	}
 	state := store.State{Status: store.StatusConnected, NextRefresh: st.renewAt}
 	if renewErr != nil {
 		state.LastError = renewErr.Error()
 		if errors.Is(renewErr, ErrConnectionIsDefunct) {
 			state.Status = store.StatusNeedsReauth
+		} else if rec, err := cl.eng.store.Get(ctx, cl.conn.ID); err != nil {
+			return false
+		} else if rec.State.Status != "" {
+			// A passing failure tells nothing of the credentials: the
+			// status stays (needs_reauth from another client or instance
+			// that had the refresh token refused, say).
+			state.Status = rec.State.Status
 		}
 	}
 	if err := cl.eng.store.SetState(ctx, cl.conn.ID, state); err != nil && !errors.Is(err, store.ErrNotFound) {
 		cl.eng.logger.Warn("connspec: recording connection state failed", "connection", cl.conn.ID, "error", st.redact.redact(err.Error()))
+		return false
 	}
+	return true
 }
 
 // checkDefunct returns the error that made the connection defunct, unless
 // new credentials have been stored since (a new authorization).
 func (cl *Client) checkDefunct(ctx context.Context) error {
-	d := cl.defunct.Load()
-	if d == nil {
+	if cl.defunct.Load() == nil {
 		return nil
 	}
 	unlock := cl.lock()
 	defer unlock()
-	if adopted, err := cl.adoptStored(ctx, cl.state.Load()); err != nil || !adopted {
+	return cl.checkDefunctLocked(ctx)
+}
+
+// checkDefunctLocked is checkDefunct with the connection's lock held.
+func (cl *Client) checkDefunctLocked(ctx context.Context) error {
+	d := cl.defunct.Load()
+	if d == nil {
+		return nil
+	}
+	adopted, err := cl.adoptStored(ctx, cl.state.Load())
+	if err != nil {
+		return *d
+	}
+	if !adopted {
+		if cl.defunctUnrecorded.Load() && cl.recordState(ctx, cl.state.Load(), *d) {
+			cl.defunctUnrecorded.Store(false)
+		}
 		return *d
 	}
 	cl.defunct.Store(nil)
+	cl.defunctUnrecorded.Store(false)
 	return nil
 }
 
@@ -517,7 +595,40 @@ func (cl *Client) adoptStored(ctx context.Context, cur *clientState) (bool, erro
 	}
 	next.storeVersion = rec.Version
 	cl.state.Store(next)
+	if cur.rejected.Load() && sameCredentials(next, cur) {
+		// After Store, so that this or reject sees the other's change.
+		next.rejected.Store(true)
+	}
 	return true, nil
+}
+
+// unstoredCredentials are renewed credentials the store failed to write:
+// they replace the store's version base.
+type unstoredCredentials struct {
+	credentials map[string]any
+	base        int64
+}
+
+// flushUnstored writes the credentials a renewal of this connection in this
+// engine could not store. It runs with the connection's lock held, before
+// any client renews from (or adopts) the store's credentials: those are
+// older, and the provider may have revoked their refresh token when it
+// rotated it. While the store still fails, it returns the store's error,
+// and nothing is renewed.
+func (cl *Client) flushUnstored(ctx context.Context) error {
+	v, ok := cl.eng.unstored.Load(cl.conn.ID)
+	if !ok {
+		return nil
+	}
+	u := v.(*unstoredCredentials)
+	if _, err := cl.eng.store.CompareAndSwap(ctx, cl.conn.ID, u.base, u.credentials); err != nil && !errors.Is(err, store.ErrConflict) {
+		return redactError(fmt.Errorf("storing new credentials: %w", err), newRedactor(u.credentials))
+	}
+	// Stored now, or a conflict: the write went through after all (its
+	// answer was lost), or another instance stored newer credentials.
+	// Either way adoptStored finds them.
+	cl.eng.unstored.CompareAndDelete(cl.conn.ID, u)
+	return nil
 }
 
 // renew obtains new credentials: the connector's refreshCredentials (its
@@ -566,7 +677,10 @@ func (cl *Client) commit(ctx context.Context, cur *clientState, creds map[string
 			return err
 		case err != nil:
 			// Keep the new credentials in use (a rotated refresh token must
-			// not be lost) and report the failure.
+			// not be lost), report the failure, and write them before this
+			// connection is renewed again (flushUnstored): until then, the
+			// store holds a refresh token that may be spent.
+			cl.eng.unstored.Store(cl.conn.ID, &unstoredCredentials{credentials: creds, base: cur.storeVersion})
 			if next, berr := cl.buildState(ctx, creds, cur.version+1); berr == nil {
 				next.storeVersion = cur.storeVersion
 				cl.state.Store(next)

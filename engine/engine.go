@@ -34,7 +34,10 @@ type Engine struct {
 	// locks serialises credential renewal per connection ID in this
 	// process; the store's compare-and-swap covers other processes.
 	locks sync.Map
-	now   func() time.Time
+	// unstored holds, per connection ID, renewed credentials the store
+	// failed to write (*unstoredCredentials); see Client.flushUnstored.
+	unstored sync.Map
+	now      func() time.Time
 
 	workspaceKey    string
 	workspaceSecret []byte

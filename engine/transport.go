@@ -30,10 +30,19 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := cl.checkDefunct(ctx); err != nil {
 		return nil, err
 	}
+	if _, ok := cl.eng.unstored.Load(cl.conn.ID); cl.conn.ID != "" && ok {
+		// A renewal's credentials did not reach the store: try again now,
+		// so that other instances and restarts find them. A failure is
+		// retried, and holds back the next renewal (flushUnstored).
+		unlock := cl.lock()
+		cl.flushUnstored(ctx)
+		unlock()
+	}
 	if st := cl.state.Load(); cl.needsRefresh(st) {
 		// Renew before expiry; a passing failure (a 5xx, a timeout) leaves
-		// the current token in use while it is still valid.
-		if err := cl.refresh(ctx, st.version, false); err != nil && !(transientTokenError(err) && cl.usable(st)) {
+		// the current token in use while it is still valid, unless the API
+		// refused it.
+		if err := cl.refresh(ctx, st.version, st.rejected.Load()); err != nil && !(transientTokenError(err) && cl.usable(st)) {
 			return nil, err
 		}
 	}
@@ -52,6 +61,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			resp.Body.Close()
 			return nil, err
+		}
+		if v.expired && cl.canRefresh(st) {
+			// Never sent again: whether or not the renewal below works.
+			cl.reject(st)
 		}
 		replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 		switch {

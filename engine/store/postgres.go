@@ -44,7 +44,12 @@ var (
 // sharing connections. Credentials are sealed with the Cipher; Lock holds an
 // advisory lock so only one instance renews a connection at a time.
 type Postgres struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// locks carries the advisory locks of Lock, apart from pool: a renewal
+	// holds its lock while it reads and writes through pool, so with a
+	// single pool, as many concurrent renewals as it has connections would
+	// hold all of them and wait forever for one more.
+	locks  *pgxpool.Pool
 	cipher *Cipher
 }
 
@@ -58,9 +63,14 @@ func OpenPostgres(ctx context.Context, url string, c *Cipher) (*Postgres, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", redactURL(err))
 	}
-	p := &Postgres{pool: pool, cipher: c}
-	if err := p.migrate(ctx); err != nil {
+	locks, err := pgxpool.New(ctx, url)
+	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("store: postgres: %w", redactURL(err))
+	}
+	p := &Postgres{pool: pool, locks: locks, cipher: c}
+	if err := p.migrate(ctx); err != nil {
+		p.Close()
 		return nil, err
 	}
 	return p, nil
@@ -69,8 +79,11 @@ func OpenPostgres(ctx context.Context, url string, c *Cipher) (*Postgres, error)
 // redactURL keeps a connection URL (which may hold a password) out of errors.
 func redactURL(err error) error { return errors.New("cannot connect or parse the database URL") }
 
-// Close closes the pool.
-func (p *Postgres) Close() { p.pool.Close() }
+// Close closes the pools.
+func (p *Postgres) Close() {
+	p.pool.Close()
+	p.locks.Close()
+}
 
 const migrationLock = 0x636f6e6e // "conn"
 
@@ -280,7 +293,7 @@ func (p *Postgres) DeleteConnection(ctx context.Context, id string) error {
 // until unlock is called: instances renewing the same connection queue up
 // here, and each re-reads the store once it has the lock.
 func (p *Postgres) Lock(ctx context.Context, id string) (unlock func(), err error) {
-	conn, err := p.pool.Acquire(ctx)
+	conn, err := p.locks.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
