@@ -462,19 +462,43 @@ func TestInstancesOnPostgresRefreshOnce(t *testing.T) {
 		t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set")
 	}
 	c, _ := store.NewCipher(make([]byte, store.KeySize))
-	ctx := context.Background()
-	pg, err := store.OpenPostgres(ctx, url, c)
+	pg, err := store.OpenPostgres(context.Background(), url, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pg.Close()
+	instancesRefreshOnce(t, []store.Store{pg, pg, pg})
+}
+
+// The same with three processes' worth of handles on one SQLite file: the
+// renewal lease in the file queues them.
+func TestInstancesOnSQLiteRefreshOnce(t *testing.T) {
+	c, _ := store.NewCipher(make([]byte, store.KeySize))
+	path := filepath.Join(t.TempDir(), "connspec.db")
+	var stores []store.Store
+	for range 3 {
+		s, err := store.OpenSQLite(path, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	instancesRefreshOnce(t, stores)
+}
+
+// instancesRefreshOnce runs one engine per store against a provider that
+// rotates refresh tokens strictly: 30 concurrent requests on an expired
+// shared connection must make one token request and no invalid_grant.
+func instancesRefreshOnce(t *testing.T, stores []store.Store) {
+	ctx := context.Background()
 	srv := oauthtest.New(t, oauthtest.Options{RotateRefreshTokens: true})
-	id := fmt.Sprintf("pg-shared-%d", time.Now().UnixNano())
+	id := fmt.Sprintf("shared-%d", time.Now().UnixNano())
 	var engines []*Engine
 	var clocks []*fakeClock
-	for range 3 {
+	for _, st := range stores {
 		// A slow token endpoint makes the instances' renewals overlap.
-		e := newEngine(t, nil, oauthConnector(srv, ""), WithStore(pg), WithTransport(slowTokens{}))
+		e := newEngine(t, nil, oauthConnector(srv, ""), WithStore(st), WithTransport(slowTokens{}))
 		engines = append(engines, e)
 	}
 	conn := Connection{ID: id, Connector: "c", ConnectorParameters: clientParams}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -35,11 +37,19 @@ var sqliteMigrations = []string{
 		created_at TEXT NOT NULL
 	)`,
 	`CREATE INDEX connection_info_account ON connection_info (account, created_at)`,
+	// Renewal leases: processes sharing the file renew a connection one at
+	// a time (see Lock); expires_at is unix milliseconds.
+	`CREATE TABLE renewal_leases (
+		id         TEXT PRIMARY KEY,
+		owner      TEXT NOT NULL,
+		expires_at INTEGER NOT NULL
+	)`,
 }
 
 var (
 	_ Store   = (*SQLite)(nil)
 	_ Catalog = (*SQLite)(nil)
+	_ Locker  = (*SQLite)(nil)
 )
 
 // SQLite is a Store in an SQLite database file: the embedded default.
@@ -345,4 +355,41 @@ func (s *SQLite) DeleteConnection(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	return tx.Commit()
+}
+
+// leaseTTL bounds how long a crashed process can hold a renewal lease: longer
+// than the engine's token request timeout (30 s), so a live holder never
+// loses its lease mid-request.
+const leaseTTL = time.Minute
+
+// Lock takes the connection's renewal lease in the database file, so that
+// processes sharing the file (several `connspec serve`, or a CLI next to
+// one) renew a connection one at a time and re-read the store before they
+// spend a refresh token. A lease left by a crashed process expires after
+// leaseTTL.
+func (s *SQLite) Lock(ctx context.Context, id string) (unlock func(), err error) {
+	owner := make([]byte, 16)
+	rand.Read(owner)
+	tag := hex.EncodeToString(owner)
+	wait := 5 * time.Millisecond
+	for {
+		now := time.Now()
+		res, err := s.db.ExecContext(ctx, `INSERT INTO renewal_leases (id, owner, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+			WHERE renewal_leases.expires_at < ?`, id, tag, now.Add(leaseTTL).UnixMilli(), now.UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return func() {
+				s.db.ExecContext(context.Background(), `DELETE FROM renewal_leases WHERE id = ? AND owner = ?`, id, tag)
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 100*time.Millisecond)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func newKey(t *testing.T) []byte {
@@ -183,4 +184,45 @@ func TestMigrationsAreVersioned(t *testing.T) {
 	if _, err := OpenSQLite(path, c); err == nil || !strings.Contains(err.Error(), "newer than this connspec") {
 		t.Errorf("a newer schema must be refused: %v", err)
 	}
+}
+
+func TestSQLiteRenewalLeaseExcludesOtherHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "connspec.db")
+	c, _ := NewCipher(newKey(t))
+	a, b := openSQLite(t, path, c), openSQLite(t, path, c)
+	ctx := context.Background()
+	unlock, err := a.Lock(ctx, "conn-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process waits while the lease is held...
+	short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(short, "conn-1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second lease while the first is held: %v", err)
+	}
+	// ...but not for other connections...
+	other, err := b.Lock(ctx, "conn-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other()
+	// ...and gets it once released.
+	unlock()
+	unlockB, err := b.Lock(ctx, "conn-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB()
+	// A lease left by a crashed process expires.
+	if _, err := a.db.ExecContext(ctx, `INSERT INTO renewal_leases (id, owner, expires_at) VALUES ('conn-3', 'crashed', ?)`, time.Now().Add(-time.Second).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	soon, cancelSoon := context.WithTimeout(ctx, time.Second)
+	defer cancelSoon()
+	taken, err := b.Lock(soon, "conn-3")
+	if err != nil {
+		t.Fatalf("an expired lease was not taken over: %v", err)
+	}
+	taken()
 }
