@@ -51,6 +51,9 @@ type Client struct {
 	resolver AuthResolver
 	// underlying is the connection a proxy connection rides on.
 	underlying *Client
+	// keepRaw: proxy connections ride on this client and overlay their
+	// configuration on its raw makeApiClient result.
+	keepRaw bool
 	// defunct holds the error that made the connection need a new
 	// authorization (invalid_grant); requests fail fast with it until new
 	// credentials appear in the store.
@@ -92,6 +95,13 @@ type clientState struct {
 // conn.Connector may name an integration; when an auth resolver is defined
 // for it, credentials come from the resolver for conn.Account instead.
 func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
+	return e.client(ctx, conn, false)
+}
+
+// client is Client; keepRaw keeps makeApiClient's raw result in every state,
+// which only a client that proxy connections ride on needs (the rest save
+// the memory).
+func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Client, error) {
 	info, in, c, resolver, err := e.target(conn.Connector)
 	if err != nil {
 		return nil, err
@@ -118,7 +128,7 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 	if a.Methods[spec.MethodMakeAPIClient] == nil {
 		return nil, fmt.Errorf("connector %s has no makeApiClient for this option", c.Spec.Key)
 	}
-	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, resolver: resolver}
+	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, resolver: resolver, keepRaw: keepRaw}
 	cl.conn.Credentials = nil
 	cl.http = &http.Client{Transport: &transport{client: cl}, CheckRedirect: cl.checkRedirect}
 	if a.Spec.Type == "oauth2" {
@@ -257,6 +267,9 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	}
 	if cfg.basic != nil {
 		extra = append(extra, cfg.basic[1], basicAuthValue(cfg.basic[0], cfg.basic[1]))
+	}
+	if !cl.keepRaw {
+		raw = nil
 	}
 	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.with(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
 	if !st.expiresAt.IsZero() {

@@ -27,7 +27,7 @@ func (cl *Client) startProxy(ctx context.Context) (*Client, error) {
 	if info.ID != key && info.Connector != key {
 		return nil, fmt.Errorf("connector %s rides on %s, but its base connection is for %s", cl.connector.Spec.Key, key, base.Connector)
 	}
-	under, err := cl.eng.Client(ctx, base)
+	under, err := cl.eng.client(ctx, base, true)
 	if err != nil {
 		return nil, fmt.Errorf("the %s connection %s rides on: %w", key, cl.connector.Spec.Key, err)
 	}
