@@ -237,6 +237,14 @@ func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any)
 			return err
 		}
 		_, err := e.store.CompareAndSwap(ctx, id, version, creds)
+		if err == nil {
+			// A new authorization revives a connection that needed one; the
+			// state is advisory, so a failure to write it is only logged.
+			if err := e.store.SetState(ctx, id, store.State{Status: store.StatusConnected}); err != nil {
+				e.logger.Warn("connspec: recording connection state failed", "connection", id, "error", err.Error())
+			}
+			return nil
+		}
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}

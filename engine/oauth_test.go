@@ -413,6 +413,9 @@ func TestInvalidGrantMakesTheConnectionDefunct(t *testing.T) {
 	if err := e.overwrite(context.Background(), "c-9", map[string]any{"access_token": "fresh"}); err != nil {
 		t.Fatal(err)
 	}
+	if rec, _ := e.store.Get(context.Background(), "c-9"); rec.State.Status != store.StatusConnected || rec.State.LastError != "" {
+		t.Errorf("after re-authorization the state is %+v, want connected", rec.State)
+	}
 	if got := get(t, cl, "/api"); got["auth"] != "Bearer fresh" {
 		t.Errorf("after re-authorization: %v", got)
 	}
