@@ -540,3 +540,48 @@ func (slowTokens) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+// flakyGets is a store whose reads fail while failing is set.
+type flakyGets struct {
+	store.Store
+	failing atomic.Bool
+}
+
+func (f *flakyGets) Get(ctx context.Context, id string) (store.Record, error) {
+	if f.failing.Load() {
+		return store.Record{}, errors.New("store: connection reset by peer")
+	}
+	return f.Store.Get(ctx, id)
+}
+
+// A store that cannot be read when a renewal before expiry is due does not
+// fail requests while the current token is still valid; the renewal happens
+// once the store answers again.
+func TestStoreFailureBeforeExpiryKeepsTheValidToken(t *testing.T) {
+	srv, calls := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"access_token":"second","expires_in":"3600","token_type":"bearer"}`))
+	})
+	st := &flakyGets{Store: store.NewMemory()}
+	e := newEngine(t, srv, tokenConnector(srv), WithStore(st))
+	clock := withClock(e)
+	expires := clock.Now().Add(30 * time.Second).UTC().Format(time.RFC3339)
+	cl := mustClient(t, e, Connection{ID: "c-flaky", Credentials: map[string]any{"access_token": "first", "refresh_token": "r-1", "expires_at": expires}})
+	clock.Advance(20 * time.Second) // due for renewal, still valid
+	st.failing.Store(true)
+	if got := get(t, cl, "/api"); got["auth"] != "Bearer first" {
+		t.Errorf("with the store down before expiry: %v", got)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("%d token requests while the store could not be read; the refresh token must not be spent then", calls.Load())
+	}
+	st.failing.Store(false)
+	if got := get(t, cl, "/api"); got["auth"] != "Bearer second" {
+		t.Errorf("once the store answers: %v", got)
+	}
+	// After expiry the store failure is the request's failure.
+	clock.Advance(2 * time.Hour)
+	st.failing.Store(true)
+	if _, err := cl.Get(context.Background(), "/api"); err == nil {
+		t.Error("an expired token was used while the store could not be read")
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/formulas"
 )
 
@@ -42,8 +44,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Renew before expiry; a passing failure (a 5xx, a timeout) leaves
 		// the current token in use while it is still valid, unless the API
 		// refused it.
-		if err := cl.refresh(ctx, st.version, st.rejected.Load()); err != nil && !(transientTokenError(err) && cl.usable(st)) {
-			return nil, err
+		if err := cl.refresh(ctx, st.version, st.rejected.Load()); err != nil {
+			if !cl.passingFailure(ctx, err) || !cl.usable(st) {
+				return nil, err
+			}
+			cl.eng.logger.Warn("connspec: renewing before expiry failed; the current credentials stay in use", "connection", cl.conn.ID, "error", st.redact.redact(err.Error()))
 		}
 	}
 	refreshed := false
@@ -250,4 +255,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+}
+
+// passingFailure reports whether a failed renewal before expiry may leave
+// the still-valid credentials in use: a transient token error, or the store
+// failing to answer. A refused refresh token (defunct connection), a
+// refusal by the token endpoint and the caller's own deadline may not.
+func (cl *Client) passingFailure(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, ErrConnectionIsDefunct) {
+		return false
+	}
+	if transientTokenError(err) {
+		return true
+	}
+	var te *oauth2.TokenError
+	return !errors.As(err, &te) && !errors.As(err, new(*MethodError))
 }
