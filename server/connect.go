@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,11 +210,11 @@ func formFields(sch *spec.JSONSchema) []field {
 	order := append([]string(nil), sch.PropertyOrder...)
 	var rest []string
 	for k := range props {
-		if !contains(order, k) {
+		if !slices.Contains(order, k) {
 			rest = append(rest, k)
 		}
 	}
-	sort.Strings(rest)
+	slices.Sort(rest)
 	order = append(order, rest...)
 	required := map[string]bool{}
 	if req, ok := sch.Value["required"].([]any); ok {
@@ -278,15 +278,6 @@ func secretField(name string) bool {
 }
 
 func str(v any) string { s, _ := v.(string); return s }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // readInput converts the submitted form to connection input by the types
 // the UI schema gives; empty fields are left out.

@@ -317,64 +317,32 @@ type Locker interface {
 // Rekey re-seals every value sealed with an old key of the cipher with the
 // current one and returns how many it re-sealed. Servers may keep running:
 // a row written meanwhile is left alone, it is sealed with the current key.
-func (p *Postgres) Rekey(ctx context.Context) (int, error) {
-	n := 0
-	for _, col := range []struct {
-		table, column string
-		aad           func(id string) string
-	}{
-		{"connections", "credentials", func(id string) string { return id }},
-		{"connection_info", "input", inputAAD},
-	} {
-		m, err := p.rekeyColumn(ctx, col.table, col.column, col.aad)
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
+func (p *Postgres) Rekey(ctx context.Context) (int, error) { return rekey(ctx, p.cipher, p) }
 
-// rekeyColumn re-seals the stale values of one sealed column; table and
-// column are constants of this file, never input.
-func (p *Postgres) rekeyColumn(ctx context.Context, table, column string, aad func(string) string) (int, error) {
+// sealedValues implements rekeyTarget; table and column are constants of
+// sealedColumns, never input.
+func (p *Postgres) sealedValues(ctx context.Context, table, column string) ([]sealedValue, error) {
 	rows, err := p.pool.Query(ctx, `SELECT id, `+column+` FROM `+table)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	type row struct{ id, sealed string }
-	var stale []row
+	defer rows.Close()
+	var out []sealedValue
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.sealed); err != nil {
-			rows.Close()
-			return 0, err
+		var v sealedValue
+		if err := rows.Scan(&v.id, &v.sealed); err != nil {
+			return nil, err
 		}
-		if !p.cipher.sealedWithCurrent(r.sealed) {
-			stale = append(stale, r)
-		}
+		out = append(out, v)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
+	return out, rows.Err()
+}
+
+// replaceSealed implements rekeyTarget.
+func (p *Postgres) replaceSealed(ctx context.Context, table, column, id, old, sealed string) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET `+column+` = $1 WHERE id = $2 AND `+column+` = $3`, sealed, id, old)
+	if err != nil {
+		return false, err
 	}
-	n := 0
-	for _, r := range stale {
-		plain, err := p.cipher.Open(r.sealed, aad(r.id))
-		if err != nil {
-			return n, fmt.Errorf("store: %s of connection %s: %w", column, r.id, err)
-		}
-		sealed, err := p.cipher.Seal(plain, aad(r.id))
-		if err != nil {
-			return n, err
-		}
-		tag, err := p.pool.Exec(ctx, `UPDATE `+table+` SET `+column+` = $1 WHERE id = $2 AND `+column+` = $3`, sealed, r.id, r.sealed)
-		if err != nil {
-			return n, err
-		}
-		if tag.RowsAffected() == 1 {
-			n++
-		}
-	}
-	return n, nil
+	return tag.RowsAffected() == 1, nil
 }

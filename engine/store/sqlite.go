@@ -195,68 +195,35 @@ func (s *SQLite) CompareAndSwap(ctx context.Context, id string, expected int64, 
 // with the cipher's current key, after a key rotation: NewCipher(newKey,
 // oldKey). Values sealed with the current key are left alone; versions do
 // not change. It returns how many values it re-sealed.
-func (s *SQLite) Rekey(ctx context.Context) (int, error) {
-	n := 0
-	for _, col := range []struct {
-		table, column string
-		aad           func(id string) string
-	}{
-		{"connections", "credentials", func(id string) string { return id }},
-		{"connection_info", "input", inputAAD},
-	} {
-		m, err := s.rekeyColumn(ctx, col.table, col.column, col.aad)
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
+func (s *SQLite) Rekey(ctx context.Context) (int, error) { return rekey(ctx, s.cipher, s) }
 
-// rekeyColumn re-seals the stale values of one sealed column; table and
-// column are constants of this file, never input.
-func (s *SQLite) rekeyColumn(ctx context.Context, table, column string, aad func(string) string) (int, error) {
+// sealedValues implements rekeyTarget; table and column are constants of
+// sealedColumns, never input.
+func (s *SQLite) sealedValues(ctx context.Context, table, column string) ([]sealedValue, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, `+column+` FROM `+table)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	type row struct{ id, sealed string }
-	var stale []row
+	defer rows.Close()
+	var out []sealedValue
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.sealed); err != nil {
-			rows.Close()
-			return 0, err
+		var v sealedValue
+		if err := rows.Scan(&v.id, &v.sealed); err != nil {
+			return nil, err
 		}
-		if !s.cipher.sealedWithCurrent(r.sealed) {
-			stale = append(stale, r)
-		}
+		out = append(out, v)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
+	return out, rows.Err()
+}
+
+// replaceSealed implements rekeyTarget.
+func (s *SQLite) replaceSealed(ctx context.Context, table, column, id, old, sealed string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ? WHERE id = ? AND `+column+` = ?`, sealed, id, old)
+	if err != nil {
+		return false, err
 	}
-	n := 0
-	for _, r := range stale {
-		plain, err := s.cipher.Open(r.sealed, aad(r.id))
-		if err != nil {
-			return n, fmt.Errorf("store: %s of connection %s: %w", column, r.id, err)
-		}
-		sealed, err := s.cipher.Seal(plain, aad(r.id))
-		if err != nil {
-			return n, err
-		}
-		// Only if the row did not change meanwhile; a newer write is sealed
-		// with the current key already.
-		res, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ? WHERE id = ? AND `+column+` = ?`, sealed, r.id, r.sealed)
-		if err != nil {
-			return n, err
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
-			n++
-		}
-	}
-	return n, nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // sqliteTimeFormat is how the catalog keeps times: UTC, microseconds, fixed

@@ -58,7 +58,7 @@ func main() {
 		args := []string{"test", "-run", "^$", "-bench", s.pattern, "-benchmem", "-count", fmt.Sprint(*count), "-benchtime", bt, s.pkg}
 		log.Printf("go %s", strings.Join(args, " "))
 		cmd := exec.Command("go", args...)
-		cmd.Stdout = io.MultiWriter(&raw, prefixWriter{os.Stderr})
+		cmd.Stdout = io.MultiWriter(&raw, os.Stderr) // progress on stderr, kept in raw
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			log.Fatalf("benchmarks of %s failed: %v", s.pkg, err)
@@ -86,11 +86,6 @@ func must(err error) {
 		log.Fatal(err)
 	}
 }
-
-// prefixWriter shows progress without mixing it into the report.
-type prefixWriter struct{ w io.Writer }
-
-func (p prefixWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
 
 // medians maps a benchmark name (without the -GOMAXPROCS suffix) and a unit
 // to the median of its runs.
