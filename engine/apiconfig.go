@@ -24,12 +24,15 @@ type apiConfig struct {
 	// allowed are the hosts (host[:port], lower case) that may receive the
 	// credentials: baseUri's host and auth.allowedHosts.
 	allowed []string
+	// hosts is the connector's host policy; its allowedHosts patterns
+	// widen allowed.
+	hosts *hostPolicy
 }
 
 // parseAPIConfig reads makeApiClient's result, flat or wrapped in args.
-// untrusted are values a user or provider supplied (connection input,
-// credentials): baseUri must not let them change its host.
-func parseAPIConfig(result any, allowedHosts []string, untrusted []string) (*apiConfig, error) {
+// baseUri passes the host policy with the connection's input and the
+// provider's values (credentials).
+func parseAPIConfig(result any, hosts *hostPolicy, allowedHosts []string, input []inputValue, provider []string) (*apiConfig, error) {
 	m := unwrapArgs(result)
 	if m == nil {
 		return nil, fmt.Errorf("must return an object (baseUri, headers, ...), not %s", describeValue(result))
@@ -39,11 +42,11 @@ func parseAPIConfig(result any, allowedHosts []string, untrusted []string) (*api
 	if raw == "" {
 		return nil, fmt.Errorf("returned no baseUri")
 	}
-	base, err := checkBaseURI(raw, untrusted)
+	base, err := hosts.checkURL("baseUri", raw, input, provider)
 	if err != nil {
 		return nil, err
 	}
-	cfg.base = base
+	cfg.base, cfg.hosts = base, hosts
 	cfg.allowed = append(cfg.allowed, hostKey(base))
 	for _, h := range allowedHosts {
 		cfg.allowed = append(cfg.allowed, strings.ToLower(h))
@@ -95,52 +98,6 @@ func parseAPIConfig(result any, allowedHosts []string, untrusted []string) (*api
 	}
 	return cfg, nil
 }
-
-// checkBaseURI parses baseUri and makes sure no untrusted value moved its
-// host: a value that lands in the authority part must be made of host-name
-// characters only, so "evil.com#" or "x.evil.com/" in a subdomain field
-// cannot turn https://{sub}.zendesk.com into https://evil.com.
-func checkBaseURI(raw string, untrusted []string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("baseUri is not an absolute http(s) URL")
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("baseUri must not carry user information (user@host)")
-	}
-	start := strings.Index(raw, "://") + 3
-	end := len(raw)
-	if i := strings.IndexAny(raw[start:], "/?#\\"); i >= 0 {
-		end = start + i
-	}
-	// Compared in lower case: a method may lower-case a value on its way
-	// into baseUri (netsuite-style account IDs), and the host is case-blind.
-	lraw := strings.ToLower(raw)
-	authority := lraw[start:end]
-	for _, v := range untrusted {
-		if v == "" {
-			continue
-		}
-		lv := strings.ToLower(v)
-		for off := 0; ; {
-			i := strings.Index(lraw[off:], lv)
-			if i < 0 {
-				break
-			}
-			i += off
-			if i >= start && i < end && !isHostText(v) {
-				return nil, errHostChange
-			}
-			off = i + 1
-		}
-		if end < len(raw) && endsAuthority(authority, raw[end], lv) {
-			return nil, errHostChange
-		}
-	}
-	return u, nil
-}
-
-var errHostChange = fmt.Errorf("baseUri: a connection value would change the API host (it may only contain letters, digits, '-' and '.')")
 
 // endsAuthority reports whether the untrusted value lv (lower case) holds
 // host text that the authority of baseUri ends with, followed by term, the
@@ -201,7 +158,7 @@ func (cfg *apiConfig) allows(u *url.URL) bool {
 	if cfg.base.Scheme == "https" && u.Scheme != "https" {
 		return false // never downgrade to plain HTTP
 	}
-	return slices.Contains(cfg.allowed, hostKey(u))
+	return slices.Contains(cfg.allowed, hostKey(u)) || cfg.hosts.allowsDeclared(hostKey(u))
 }
 
 // resolve turns a request path into a URL: a relative path is appended to

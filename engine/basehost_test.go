@@ -1,14 +1,37 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/connspec/connspec/internal/hostpattern"
 )
 
-// checkBaseURI refuses a connection value that moves the API host even when
-// the method changed the value on its way into baseUri (lower-cased,
-// trimmed, cut), and leaves alone values that only share text with it.
-func TestCheckBaseURIAfterTransformations(t *testing.T) {
+// policyFrom builds a host policy from source text and allowedHosts, as
+// Compile does from a connector.
+func policyFrom(t *testing.T, source string, allowed ...string) *hostPolicy {
+	t.Helper()
+	p := &hostPolicy{literal: map[string]bool{}}
+	for _, a := range allowed {
+		pat, err := hostpattern.Parse(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.declared = append(p.declared, pat)
+	}
+	p.derived, _ = hostpattern.FromSource(source)
+	_, lits := hostpattern.FromSource(source)
+	for _, l := range lits {
+		p.literal[l] = true
+	}
+	return p
+}
+
+// A connection value that moves the host is refused even when the method
+// changed it on its way into the URL (lower-cased, trimmed, cut), whether
+// it came from connection input or from the provider.
+func TestCheckURLAfterTransformations(t *testing.T) {
 	refused := []struct{ raw, value string }{
 		{"https://evil.example#.api.example.test/v1", "EVIL.EXAMPLE#"},                  // lower-cased
 		{"https://evil.example#.api.example.test/v1", "  evil.example#  "},              // trimmed
@@ -19,9 +42,15 @@ func TestCheckBaseURIAfterTransformations(t *testing.T) {
 		{"https://evil.example#.zendesk.test/api/v2", "evil.example#"},                  // verbatim, as before
 		{"https://x.evil.example#-eu.api.example.test", "prefix_X.EVIL.EXAMPLE#suffix"}, // a tail rewritten
 	}
+	p := policyFrom(t, "https://{sub}.api.example.test https://{x}.zendesk.test")
 	for _, c := range refused {
-		if _, err := checkBaseURI(c.raw, []string{"unrelated", c.value}); err == nil || !strings.Contains(err.Error(), "would change the API host") {
-			t.Errorf("%s from %q: err = %v", c.raw, c.value, err)
+		if _, err := p.checkURL("baseUri", c.raw, nil, []string{"unrelated", c.value}); err == nil || !strings.Contains(err.Error(), "would change the API host") {
+			t.Errorf("provider %s from %q: err = %v", c.raw, c.value, err)
+		}
+		_, err := p.checkURL("tokenUri", c.raw, []inputValue{{"other", "unrelated"}, {"sub", c.value}}, nil)
+		var he *HostError
+		if !errors.As(err, &he) || he.Field != "tokenUri" || len(he.Input) != 1 || he.Input[0] != "sub" {
+			t.Errorf("input %s from %q: err = %v", c.raw, c.value, err)
 		}
 	}
 	allowed := []struct{ raw, value string }{
@@ -35,8 +64,52 @@ func TestCheckBaseURIAfterTransformations(t *testing.T) {
 		{"https://api.example.test/v1?account=a%2Fb", "a/b"},
 	}
 	for _, c := range allowed {
-		if _, err := checkBaseURI(c.raw, []string{c.value}); err != nil {
-			t.Errorf("%s from %q: %v", c.raw, c.value, err)
+		if _, err := p.checkURL("baseUri", c.raw, nil, []string{c.value}); err != nil {
+			t.Errorf("provider %s from %q: %v", c.raw, c.value, err)
+		}
+	}
+}
+
+// Connection input may only fill whole labels of a host or pattern the
+// author wrote; without one, an input-built host is refused, whatever it
+// is made of (issue 12, class 1).
+func TestCheckURLInputNeedsAPattern(t *testing.T) {
+	zendesk := policyFrom(t, "https://{subdomain}.zendesk.com/oauth/tokens")
+	declared := policyFrom(t, "", "*.auth0.com")
+	literal := policyFrom(t, "https://login.microsoftonline.com/${tenant}/oauth2/v2.0")
+	none := policyFrom(t, "https://{domain}/oauth/token")
+	cases := []struct {
+		name   string
+		policy *hostPolicy
+		raw    string
+		value  string
+		ok     bool
+	}{
+		{"template tenant", zendesk, "https://acme.zendesk.com/oauth/tokens", "acme", true},
+		{"template two labels", zendesk, "https://evil.com.zendesk.com/oauth/tokens", "evil.com", true},
+		{"template local host", zendesk, "https://127.0.0.2:18081/#.zendesk.com/oauth/tokens", "127.0.0.2:18081/#", false},
+		{"template other port", zendesk, "https://acme.zendesk.com:8443/oauth/tokens", "acme.zendesk.com:8443", false},
+		{"declared tenant", declared, "https://acme.us.auth0.com/oauth/token", "acme.us.auth0.com", true},
+		{"declared other domain", declared, "https://evil.example/oauth/token", "evil.example", false},
+		{"declared ip", declared, "https://127.0.0.2/oauth/token", "127.0.0.2", false},
+		{"whole host, no pattern", none, "https://evil.example/oauth/token", "evil.example", false},
+		{"whole url, no pattern", none, "https://evil.example/oauth/token", "https://evil.example", false},
+		{"path only", literal, "https://login.microsoftonline.com/login/oauth2/v2.0/token", "login", true},
+		{"short value elsewhere", none, "https://a.example.test/x", "a", false},
+		{"two letters not a label", zendesk, "https://api.zendesk.com/x", "pi", true},
+	}
+	for _, c := range cases {
+		_, err := c.policy.checkURL("tokenUri", c.raw, []inputValue{{"subdomain", c.value}}, nil)
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !c.ok {
+			var he *HostError
+			if !errors.As(err, &he) || he.Input[0] != "subdomain" {
+				t.Errorf("%s: err = %v; want a HostError naming the field", c.name, err)
+			} else if len(c.value) > 3 && strings.Contains(err.Error(), c.value) {
+				t.Errorf("%s: the error shows the input value: %v", c.name, err)
+			}
 		}
 	}
 }

@@ -236,16 +236,18 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 		return nil, err
 	}
 	raw := unwrapArgs(out)
-	allowed := cl.auth.Spec.AllowedHosts
+	allowed, hosts := cl.auth.Spec.AllowedHosts, cl.auth.hosts
+	input := inputValues(cl.conn.ConnectionParameters)
 	if cl.underlying != nil {
 		// A proxy connection: the underlying connection's configuration,
 		// with this connector's makeApiClient on top.
 		ust := cl.underlying.state.Load()
 		raw = overlayConfig(ust.raw, raw)
 		allowed = append(slices.Clone(allowed), ust.config.allowed...)
+		hosts = hosts.merge(ust.config.hosts)
+		input = append(input, inputValues(cl.underlying.conn.ConnectionParameters)...)
 	}
-	untrusted := stringLeaves(cl.conn.ConnectionParameters, creds)
-	cfg, err := parseAPIConfig(raw, allowed, untrusted)
+	cfg, err := parseAPIConfig(raw, hosts, allowed, input, stringLeaves(creds))
 	if err != nil {
 		return nil, redactedMethodError(m, err, r)
 	}

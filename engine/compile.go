@@ -32,6 +32,8 @@ type Auth struct {
 	Enabled         *formulas.Mapping
 	EnabledConstant bool
 	Methods         map[string]*Method
+	// hosts is the host policy the block's allowedHosts and methods make.
+	hosts *hostPolicy
 }
 
 // Method is a compiled auth method. Exactly one of Mapping and Script is set.
@@ -55,9 +57,9 @@ func Compile(c *spec.Connector) (*Connector, spec.Diagnostics) {
 	cc := &compiler{done: map[string]*Method{}}
 	out := &Connector{Spec: c, Options: map[string]*Auth{}}
 	if c.Auth != nil {
-		out.Auth = cc.auth(c.Auth)
+		out.Auth = cc.auth(c, c.Auth)
 		for _, key := range c.Auth.OptionKeys {
-			out.Options[key] = cc.auth(c.Auth.Options[key])
+			out.Options[key] = cc.auth(c, c.Auth.Options[key])
 		}
 	}
 	diags := cc.diags.Sort()
@@ -74,9 +76,9 @@ type compiler struct {
 	done map[string]*Method
 }
 
-func (cc *compiler) auth(a *spec.Auth) *Auth {
+func (cc *compiler) auth(c *spec.Connector, a *spec.Auth) *Auth {
 	t, _ := spec.LookupAuthType(a.Type)
-	out := &Auth{Spec: a, Type: t, Methods: map[string]*Method{}, EnabledConstant: true}
+	out := &Auth{Spec: a, Type: t, Methods: map[string]*Method{}, EnabledConstant: true, hosts: newHostPolicy(c, a)}
 	if a.Enabled != nil {
 		out.Enabled, out.EnabledConstant = cc.enabled(a)
 	}

@@ -90,15 +90,29 @@ func (e *MethodError) Error() string {
 // *jsrt.Error for other exceptions, a formula evaluation error, ...
 func (e *MethodError) Unwrap() error { return e.Err }
 
-// HostError refuses a request that would send credentials to a host the
-// connector does not name.
+// HostError refuses to send credentials to a host: a request to a host the
+// connector does not name (Host, Allowed), or a URL of a method's result
+// (Field: baseUri, tokenUri, ...) whose host connection input would choose
+// (Input names the fields, never their values).
 type HostError struct {
 	Host    string
 	Allowed []string
+	// Field is the URL a method returned; Input the connection input fields
+	// in its host, and Reason why that is refused.
+	Field  string
+	Input  []string
+	Reason string
 }
 
 func (e *HostError) Error() string {
-	return fmt.Sprintf("refusing to send credentials to %s: the connector only allows %s", e.Host, strings.Join(e.Allowed, ", "))
+	if e.Field == "" {
+		return fmt.Sprintf("refusing to send credentials to %s: the connector only allows %s", e.Host, strings.Join(e.Allowed, ", "))
+	}
+	which := "the " + e.Field + " host"
+	if e.Field == "baseUri" {
+		which = "the API host (baseUri)"
+	}
+	return fmt.Sprintf("%s: connection input %s would change %s: %s", e.Field, strings.Join(e.Input, ", "), which, e.Reason)
 }
 
 // HTTPError is a non-2xx response, returned by the Client's JSON helpers.

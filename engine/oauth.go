@@ -46,6 +46,18 @@ func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, r
 	if !ok {
 		return nil, nil, nil, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
 	}
+	// The endpoints receive the client secret, the authorization code and
+	// refresh tokens, and the authorize URL the client id: one host policy.
+	input := inputValues(conn.ConnectionParameters)
+	for _, field := range urlFields(raw) {
+		s := raw[field].(string)
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			continue // not a URL to send anything to; the config reader says what is wrong
+		}
+		if _, err := a.hosts.checkURL(field, s, input, nil); err != nil {
+			return nil, nil, nil, redactedMethodError(m, err, r)
+		}
+	}
 	return raw, m, r, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/connspec/connspec/internal/hostpattern"
 )
 
 // loader builds a Connector from its spec document and method files,
@@ -151,10 +153,17 @@ func (l *loader) auth(ptr, key string, base *Auth) *Auth {
 		Pos:                     l.doc.keyAt(ptr),
 	}
 	if hosts, ok := raw["allowedHosts"].([]any); ok {
-		for _, h := range hosts {
-			if s, ok := h.(string); ok {
-				a.AllowedHosts = append(a.AllowedHosts, s)
+		for i, h := range hosts {
+			s, ok := h.(string)
+			if !ok {
+				continue
 			}
+			hptr := fmt.Sprintf("%s/allowedHosts/%d", ptr, i)
+			if _, err := hostpattern.Parse(s); err != nil {
+				l.add(l.doc.at(hptr).Errorf(hptr, "allowedHosts: %s", err))
+				continue
+			}
+			a.AllowedHosts = append(a.AllowedHosts, s)
 		}
 	}
 	t, known := LookupAuthType(a.TypeName)
