@@ -95,7 +95,11 @@ func TestCheckURLInputNeedsAPattern(t *testing.T) {
 		{"whole host, no pattern", none, "https://evil.example/oauth/token", "evil.example", false},
 		{"whole url, no pattern", none, "https://evil.example/oauth/token", "https://evil.example", false},
 		{"path only", literal, "https://login.microsoftonline.com/login/oauth2/v2.0/token", "login", true},
-		{"short value elsewhere", none, "https://a.example.test/x", "a", false},
+		{"a label under the author's domain", none, "https://a.example.test/x", "a", true},
+		{"two letters short of a domain", none, "https://exexample.test/x", "ex", false},
+		{"one letter as the domain", none, "https://x.io/x", "x", false},
+		{"trimmed address", none, "http://127.0.0.1:4000/x", "  127.0.0.1  ", false},
+		{"cut domain", none, "https://evil.example/x", "0123abcd-evil.example", false},
 		{"two letters not a label", zendesk, "https://api.zendesk.com/x", "pi", true},
 	}
 	for _, c := range cases {

@@ -97,6 +97,7 @@ func (cc *compiler) auth(c *spec.Connector, a *spec.Auth) *Auth {
 			out.Methods[name] = cm
 		}
 	}
+	cc.diags = append(cc.diags, probeInputHosts(out)...)
 	return out
 }
 

@@ -494,7 +494,7 @@ func inputCases(t *testing.T) []hostileCase {
 			t.Fatalf("input case %s: needs expect or host", c.Name)
 		}
 		group := groupOther
-		if c.Connector == "js-lowercase" {
+		if strings.HasPrefix(c.Connector, "js-") {
 			group = groupJS
 		}
 		out = append(out, hostileCase{

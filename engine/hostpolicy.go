@@ -1,13 +1,17 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/connspec/connspec/internal/hostpattern"
 	"github.com/connspec/connspec/spec"
@@ -224,13 +228,19 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 	lraw := strings.ToLower(raw)
 	authority := lraw[start:end]
 	host := hostKey(u)
+	domain := registrableDomain(strings.ToLower(u.Hostname()))
+	domainAt := strings.LastIndex(lraw[start:end], domain) + start
+	labelLen := len(domain)
+	if i := strings.IndexByte(domain, '.'); i >= 0 && net.ParseIP(domain) == nil {
+		labelLen = i
+	}
 	var fields []string
 	for _, in := range input {
 		if in.value == "" || p != nil && slices.Contains(p.choices[in.field], in.value) {
 			continue // validated input that is one of the author's choices
 		}
 		lv := strings.ToLower(in.value)
-		inHost := false
+		tainted := sharesDomain(lv, domain)
 		for off := 0; ; {
 			i := strings.Index(lraw[off:], lv)
 			if i < 0 {
@@ -241,16 +251,19 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 				if !isHostText(in.value) {
 					return nil, &HostError{Field: field, Input: []string{in.field}, Reason: "it may only fill whole DNS labels (letters, digits, '-' and '.')"}
 				}
-				inHost = true
+				// Input in the domain's own label (not its public suffix)
+				// chooses whose domain it is; a single character only
+				// counts as that whole label (it is in most names by chance).
+				if i < domainAt+labelLen && i+len(lv) > domainAt && (len(lv) > 1 || labelLen == 1) {
+					tainted = true
+				}
 			}
 			off = i + 1
 		}
 		if end < len(raw) && endsAuthority(authority, raw[end], lv) {
 			return nil, &HostError{Field: field, Input: []string{in.field}, Reason: "it would end the host early"}
 		}
-		// A value of one or two characters is counted only where it is a
-		// whole label: "eu" in eu.api.example.com, not "a" in salesforce.com.
-		if inHost && (len(lv) >= 3 || slices.Contains(strings.Split(u.Hostname(), "."), lv)) && !slices.Contains(fields, in.field) {
+		if tainted && !slices.Contains(fields, in.field) {
 			fields = append(fields, in.field)
 		}
 	}
@@ -280,6 +293,42 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 	return u, nil
 }
 
+// registrableDomain is the part of host that somebody registers
+// (zendesk.com for acme.zendesk.com, acme.myshopify.com for a tenant under
+// a private suffix), or the whole host for an address or a one-label name.
+func registrableDomain(host string) string {
+	if net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		return host
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}
+
+// sharesDomain reports whether the input value v (lower case) carries text
+// of domain's own label (not of its public suffix), even after a method cut
+// or trimmed it: four characters of it in a row, or the whole label and its
+// dot when it is shorter ("x." of x.io).
+func sharesDomain(v, domain string) bool {
+	label, _, _ := strings.Cut(domain, ".")
+	if net.ParseIP(domain) != nil {
+		label = domain
+	}
+	if label == "" {
+		return false
+	}
+	if len(label) < 4 {
+		return strings.Contains(v, label+".") || v == label
+	}
+	for i := 0; i+4 <= len(label); i++ {
+		if strings.Contains(v, label[i:i+4]) {
+			return true
+		}
+	}
+	return false
+}
+
 func errHostChange(field string) error {
 	return fmt.Errorf("%s: a connection value would change the API host (it may only contain letters, digits, '-' and '.')", field)
 }
@@ -298,4 +347,155 @@ func urlFields(m map[string]any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// probeInputHosts is the host rule at validate time, for the methods whose
+// result names where secrets go (getOAuthConfig, makeApiClient) when they
+// are mappings or expressions: each is evaluated once with a marker in
+// every connection input field, and a URL whose host a marker reaches must
+// match a host or pattern the author wrote. JavaScript methods are held to
+// the same rule when they run.
+func probeInputHosts(a *Auth) spec.Diagnostics {
+	var diags spec.Diagnostics
+	for _, name := range []string{spec.MethodGetOAuthConfig, spec.MethodMakeAPIClient} {
+		m := a.Methods[name]
+		if m == nil || m.Mapping == nil || m.Spec.Inherited {
+			continue
+		}
+		refused := a.hosts.probe(m, false)
+		for field, fields := range a.hosts.probe(m, true) {
+			if _, seen := refused[field]; !seen {
+				refused[field] = fields
+			}
+		}
+		for _, field := range slices.Sorted(maps.Keys(refused)) {
+			diags = append(diags, a.hosts.probeDiagnostic(m, field, refused[field])...)
+		}
+	}
+	return diags
+}
+
+// probe evaluates m with a marker in every connection input field (a host
+// name, or with wholeURL a URL) and returns the URL fields of its result
+// that the host rule refuses, with the input fields that reached them.
+func (p *hostPolicy) probe(m *Method, wholeURL bool) map[string][]string {
+	probe := p.probeInput(m, wholeURL)
+	out, err := m.Mapping.Evaluate(map[string]any{
+		"connectorParameters":  map[string]any{},
+		"credentials":          map[string]any{},
+		"connectionInput":      probe,
+		"connectionParameters": probe,
+		"redirectUri":          "https://connspec.invalid/oauth/callback",
+		"state":                "state",
+	})
+	if err != nil {
+		return nil // a method that needs real input is checked when it runs
+	}
+	result := unwrapArgs(out)
+	input := inputValues(probe)
+	refused := map[string][]string{}
+	for _, field := range urlFields(result) {
+		raw := result[field].(string)
+		if wholeURL && !strings.HasPrefix(raw, "https://zq") {
+			continue // the URL markers only tell where a whole URL is used
+		}
+		var he *HostError
+		if _, err := p.checkURL(field, raw, input, nil); errors.As(err, &he) && len(he.Input) > 0 {
+			refused[field] = he.Input
+		}
+	}
+	return refused
+}
+
+// probeDiagnostic reports a URL field that takes its host from input: an
+// error, a warning when a template elsewhere in the connector may still
+// match the real value, nothing when allowedHosts patterns decide.
+func (p *hostPolicy) probeDiagnostic(m *Method, field string, fields []string) spec.Diagnostics {
+	if slices.ContainsFunc(p.declared, hostpattern.Pattern.HasWildcard) {
+		return nil // allowedHosts patterns decide at run time, on the real value
+	}
+	slices.Sort(fields)
+	at := m.Spec.Body
+	if n := resultField(m.Spec.Mapping, field); n != nil {
+		at.Line, at.Column = n.Line, n.Column
+	}
+	d := at.Errorf("", "%s: %s takes its host from connection input (%s), and no host pattern of the connector matches it: a value a user types may only fill whole DNS labels of a pattern the author wrote; declare auth.allowedHosts (such as \"*.example.com\"), or write the domain into the URL (https://{%s}.example.com)",
+		m.Spec.Name, field, strings.Join(fields, ", "), fields[0])
+	if len(p.derived) > 0 {
+		// A real value may still match a template written elsewhere.
+		d.Severity = spec.SeverityWarning
+		d.Message += "; connections are refused unless the value makes the host match " + patternList(p.derived)
+	}
+	return spec.Diagnostics{d}
+}
+
+// probeInput builds connection input for probeInputHosts: a marker in
+// every field the method reads or the schemas declare, except fields
+// limited to the author's choices, which get their first choice.
+func (p *hostPolicy) probeInput(m *Method, wholeURL bool) map[string]any {
+	probe := map[string]any{}
+	n := 0
+	set := func(path []string) {
+		if len(path) == 0 || path[0] == "" {
+			return
+		}
+		field := strings.Join(path, ".")
+		n++
+		// A marker with a dot: where it lands, it forms a domain of its own.
+		value := fmt.Sprintf("zq%dprobe.zqx", n)
+		if wholeURL {
+			value = "https://" + value
+		}
+		if choices := p.choices[field]; len(choices) > 0 {
+			value = choices[0]
+		}
+		cur := probe
+		for _, k := range path[:len(path)-1] {
+			next, ok := cur[k].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[k] = next
+			}
+			cur = next
+		}
+		if _, taken := cur[path[len(path)-1]]; !taken {
+			cur[path[len(path)-1]] = value
+		}
+	}
+	for _, ref := range m.Mapping.References() {
+		if ref.Root == "connectionInput" || ref.Root == "connectionParameters" {
+			set(strings.Split(strings.TrimPrefix(ref.Locator, ref.Root+"."), "."))
+		}
+	}
+	for field := range p.choices {
+		set([]string{field})
+	}
+	return probe
+}
+
+func patternList(ps []hostpattern.Pattern) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// resultField finds the node of a literal field of a mapping method's
+// result, flat or under args, to point a diagnostic at.
+func resultField(n *yaml.Node, field string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case field:
+			return n.Content[i+1]
+		case "args":
+			if found := resultField(n.Content[i+1], field); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
 }
