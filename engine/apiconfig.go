@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -151,14 +150,6 @@ func hostKey(u *url.URL) string {
 		return host
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// allows reports whether credentials may go to u.
-func (cfg *apiConfig) allows(u *url.URL) bool {
-	if cfg.base.Scheme == "https" && u.Scheme != "https" {
-		return false // never downgrade to plain HTTP
-	}
-	return slices.Contains(cfg.allowed, hostKey(u)) || cfg.hosts.allowsDeclared(hostKey(u))
 }
 
 // resolve turns a request path into a URL: a relative path is appended to

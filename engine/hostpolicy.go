@@ -173,6 +173,16 @@ func (p *hostPolicy) merge(q *hostPolicy) *hostPolicy {
 	return out
 }
 
+// allows reports whether a client may send credentials to u, an absolute
+// URL of a request: baseUri's host, or one of auth.allowedHosts. A relative
+// path is joined to baseUri, which passed checkURL.
+func (cfg *apiConfig) allows(u *url.URL) bool {
+	if cfg.base.Scheme == "https" && u.Scheme != "https" {
+		return false // never downgrade to plain HTTP
+	}
+	return slices.Contains(cfg.allowed, hostKey(u)) || cfg.hosts.allowsDeclared(hostKey(u))
+}
+
 // inputValue is one string of connection input and the field it is in.
 type inputValue struct{ field, value string }
 
