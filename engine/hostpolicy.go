@@ -240,10 +240,7 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 	host := hostKey(u)
 	domain := registrableDomain(strings.ToLower(u.Hostname()))
 	domainAt := strings.LastIndex(lraw[start:end], domain) + start
-	labelLen := len(domain)
-	if i := strings.IndexByte(domain, '.'); i >= 0 && net.ParseIP(domain) == nil {
-		labelLen = i
-	}
+	domainLabels := strings.Split(domain, ".")
 	var fields []string
 	for _, in := range input {
 		if in.value == "" || p != nil && slices.Contains(p.choices[in.field], in.value) {
@@ -261,10 +258,10 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 				if !isHostText(in.value) {
 					return nil, &HostError{Field: field, Input: []string{in.field}, Reason: "it may only fill whole DNS labels (letters, digits, '-' and '.')"}
 				}
-				// Input in the domain's own label (not its public suffix)
-				// chooses whose domain it is; a single character only
-				// counts as that whole label (it is in most names by chance).
-				if i < domainAt+labelLen && i+len(lv) > domainAt && (len(lv) > 1 || labelLen == 1) {
+				// Input in the registrable domain chooses whose domain it
+				// is; a single character only counts as a whole label of it
+				// or its first character (it is in most names by chance).
+				if i < domainAt+len(domain) && i+len(lv) > domainAt && (len(lv) > 1 || i == domainAt || slices.Contains(domainLabels, lv)) {
 					tainted = true
 				}
 			}
@@ -276,6 +273,9 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 		if tainted && !slices.Contains(fields, in.field) {
 			fields = append(fields, in.field)
 		}
+	}
+	if !validHostName(u.Hostname()) {
+		return nil, fmt.Errorf("%s has no valid host name (letters, digits, '-' and '_' in dot-separated labels, or an IP address)", field)
 	}
 	if len(fields) > 0 && !p.allowsInputHost(host) {
 		return nil, &HostError{Field: field, Input: fields, Reason: "no host pattern of the connector matches it; a value typed by a user may only fill whole DNS labels of a pattern the author declares (auth.allowedHosts such as \"*.example.com\", or a URL template such as https://{subdomain}.example.com)"}
@@ -301,6 +301,21 @@ func (p *hostPolicy) checkURL(field, raw string, input []inputValue, provider []
 		}
 	}
 	return u, nil
+}
+
+// validHostName reports whether host is an IP address or ASCII labels of
+// letters, digits, '-' and '_', none empty: what a pattern can be matched
+// against (an internationalised name is written in its xn-- form).
+func validHostName(host string) bool {
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	for _, l := range strings.Split(host, ".") {
+		if l == "" || strings.Trim(strings.ToLower(l), "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // registrableDomain is the part of host that somebody registers

@@ -289,3 +289,42 @@ func TestValidateFindsInputBuiltHosts(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHostPolicy feeds connection input to URL templates and checks the
+// host rule's promise: whatever the value, an accepted URL's host is under
+// the domain the author wrote (or is the author's literal host), and a
+// template whose whole host is the value accepts nothing.
+func FuzzHostPolicy(f *testing.F) {
+	for _, seed := range []string{"acme", "evil.example", "127.0.0.2:18081/#", "EVIL.example?", "a", "x.io", "  evil.example  ",
+		"evil.example#", "user@evil.example", "evil.example\\", "%2e", "xn--80ak6aa92e.com", "[::1]", "0x7f.1", "a..b", ".", "evil.example/"} {
+		f.Add(seed)
+	}
+	templates := []struct {
+		src    string // the connector's template; {x} is the input
+		suffix string // what every accepted host must end with; "" accepts none
+	}{
+		{"https://{x}.zendesk.test/oauth/tokens", ".zendesk.test"},
+		{"https://{x}-eu.api.example.test/v1", ".api.example.test"},
+		{"https://login.example.test/{x}/token", "login.example.test"},
+		{"https://{x}/oauth/token", ""},
+		{"https://api.{x}/v1", ""},
+		{"https://{x}example.test/v1", ".example.test"}, // a value ending in "." only adds labels
+	}
+	f.Fuzz(func(t *testing.T, x string) {
+		if strings.TrimSpace(x) == "" {
+			return
+		}
+		for _, tpl := range templates {
+			p := policyFrom(t, tpl.src)
+			raw := strings.ReplaceAll(tpl.src, "{x}", x)
+			u, err := p.checkURL("tokenUri", raw, []inputValue{{"x", x}}, nil)
+			if err != nil {
+				continue
+			}
+			host := hostKey(u)
+			if tpl.suffix == "" || !strings.HasSuffix(host, tpl.suffix) {
+				t.Fatalf("template %s with %q: accepted host %q", tpl.src, x, host)
+			}
+		}
+	})
+}
