@@ -435,12 +435,12 @@ func TestConnectFormRefusesCrossSiteSubmits(t *testing.T) {
 		form   url.Values
 		header http.Header
 	}{
-		"cross-site origin":       {url.Values{"option": {""}, "form_token": {token}}, http.Header{"Origin": {"https://evil.example"}}},
-		"sec-fetch-site":          {url.Values{"option": {""}, "form_token": {token}}, http.Header{"Sec-Fetch-Site": {"cross-site"}}},
-		"no token":                {url.Values{"option": {""}}, nil},
-		"token of another link":   {url.Values{"option": {""}, "form_token": {formTokenOf(otherPage)}}, nil},
+		"cross-site origin":        {url.Values{"option": {""}, "form_token": {token}}, http.Header{"Origin": {"https://evil.example"}}},
+		"sec-fetch-site":           {url.Values{"option": {""}, "form_token": {token}}, http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+		"no token":                 {url.Values{"option": {""}}, nil},
+		"token of another link":    {url.Values{"option": {""}, "form_token": {formTokenOf(otherPage)}}, nil},
 		"token of another browser": {url.Values{"option": {""}, "form_token": {formTokenOf(attackerPage)}}, nil},
-		"forged token":            {url.Values{"option": {""}, "form_token": {token[:len(token)-4] + "AAAA"}}, nil},
+		"forged token":             {url.Values{"option": {""}, "form_token": {token[:len(token)-4] + "AAAA"}}, nil},
 	} {
 		resp := post(victim, tc.form, tc.header)
 		if resp.StatusCode != http.StatusForbidden {
