@@ -142,6 +142,9 @@ func (p *canaryProvider) serve(w http.ResponseWriter, r *http.Request) {
 		canaryRefuse(w, r, http.StatusUnauthorized)
 	case strings.HasSuffix(r.URL.Path, "/me"):
 		io.WriteString(w, `{"user":"u-1"}`)
+	case strings.HasSuffix(r.URL.Path, "/brotli"):
+		w.Header().Set("Content-Encoding", "br") // not really: the proxy must withhold it either way
+		canaryRefuse(w, r, http.StatusBadRequest)
 	case strings.HasSuffix(r.URL.Path, "/teapot"):
 		canaryRefuse(w, r, http.StatusTeapot)
 	case strings.HasSuffix(r.URL.Path, "/forbidden"):
@@ -729,6 +732,54 @@ func canaryServeRows() []canaryServeRow {
 		{name: "callback/own-app-secret-echoed-by-token-endpoint", wantLog: "authorization failed", run: func(c *canaryServeProbe) {
 			c.p.token.Store("invalid_grant")
 			canaryOAuthFlow(c, "cbyo", url.Values{"f_clientId": {"client-own"}, "f_clientSecret": {canaryServeInputSecret}}, "", 502)
+		}},
+		// --- hardening (issue 12) ---
+		{name: "proxy/path-escape-refused", run: func(c *canaryServeProbe) {
+			id := c.create(keyed)
+			c.do("GET", "/v1/proxy/"+id+"/%2e%2e/"+url.PathEscape(canaryServeKey), nil, "", 400)
+			c.do("GET", "/v1/proxy/"+id+"/a%2F"+url.PathEscape(canaryServeKey)+"?k="+url.QueryEscape(canaryServeKey), nil, "", 400)
+		}},
+		{name: "proxy/error-body-withheld", wantLog: "error body was withheld", run: func(c *canaryServeProbe) {
+			id := c.create(keyed)
+			c.do("GET", "/v1/proxy/"+id+"/brotli?k="+url.QueryEscape(canaryServeKey), nil, "", 400)
+		}},
+		{name: "connect/form-without-token-or-cross-site", run: func(c *canaryServeProbe) {
+			link, b := c.link(map[string]any{"connector": "ckeyed", "account": "acc-1"}), browserLike(c.t)
+			c.page(b, "POST", link, url.Values{"f_apiKey": {canaryServeKey}, "form_token": {canaryServeBadValue}}, 403)
+			req, _ := http.NewRequest("POST", link, strings.NewReader(url.Values{"f_apiKey": {canaryServeKey}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "https://evil.example")
+			resp, err := b.Do(req)
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			c.keep(resp, string(data))
+			if resp.StatusCode != 403 {
+				c.t.Errorf("a cross-site submit: %d", resp.StatusCode)
+			}
+		}},
+		{name: "connect/link-already-used", wantLog: "connection created", run: func(c *canaryServeProbe) {
+			link, b := c.link(map[string]any{"connector": "ckeyed", "account": "acc-1"}), browserLike(c.t)
+			_, page := c.page(b, "GET", link, nil, 200)
+			form := url.Values{"f_apiKey": {canaryServeKey}, "f_region": {"eu"}, "form_token": {formTokenOf(page)}}
+			c.page(b, "POST", link, form, 200)
+			c.page(b, "POST", link, form, 410)
+			c.page(b, "GET", link, nil, 410)
+		}},
+		{name: "callback/replayed-flow", wantLog: "callback was replayed", run: func(c *canaryServeProbe) {
+			link, b := c.link(map[string]any{"connector": "coauth", "account": "acc-1"}), browserLike(c.t)
+			resp, _ := c.page(b, "POST", link, url.Values{"option": {""}}, http.StatusSeeOther)
+			resp, _ = fetch(c.t, b, "GET", resp.Header.Get("Location"), nil) // the provider's redirect: not kept
+			back, _ := url.Parse(resp.Header.Get("Location"))
+			var cookies []*http.Cookie
+			cookies = append(cookies, b.Jar.Cookies(back)...)
+			c.page(b, "GET", back.String(), nil, 200)
+			for _, ck := range cookies {
+				b.Jar.SetCookies(back, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/oauth/callback"}})
+			}
+			c.page(b, "GET", back.String(), nil, 400)
 		}},
 		{name: "callback/without-the-flow-cookie", run: func(c *canaryServeProbe) {
 			b := browserLike(c.t)

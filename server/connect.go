@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -43,12 +46,68 @@ type oauthFlow struct {
 	Expires  int64          `json:"e"`
 }
 
+// formGrant is sealed into the hidden form_token field of the connect
+// form: it is good for one connect link and one browser (the random value
+// of its form cookie), so a page of another site cannot submit the form in
+// a visitor's browser even with a link of its own.
+type formGrant struct {
+	Link    string `json:"l"` // linkKey of the connect link
+	Browser string `json:"b"` // the form cookie's value
+	Expires int64  `json:"e"`
+}
+
 const (
 	purposeSession = "connect-session"
 	purposeFlow    = "oauth-flow:"
+	purposeForm    = "connect-form"
 	flowTTL        = 15 * time.Minute
 	callbackPath   = "/oauth/callback"
+	formCookie     = "connspec_form"
+	// usedSlack keeps a single-use record past the time its token expires,
+	// for clocks of servers sharing a store that disagree.
+	usedSlack = 5 * time.Minute
 )
+
+// linkKey is the single-use key of a connect link (a hash: the store never
+// holds a working link).
+func linkKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "connect-link:" + hex.EncodeToString(sum[:])
+}
+
+// flowKey is the single-use key of an OAuth flow.
+func flowKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return "oauth-flow:" + hex.EncodeToString(sum[:])
+}
+
+// formToken returns the form_token for the connect link of r, setting this
+// browser's form cookie when it has none.
+func (s *Server) formToken(w http.ResponseWriter, r *http.Request, sess connectSession) (string, error) {
+	browser := ""
+	if c, err := r.Cookie(formCookie); err == nil && len(c.Value) >= 22 {
+		browser = c.Value
+	} else {
+		b := make([]byte, 18)
+		rand.Read(b)
+		browser = base64.RawURLEncoding.EncodeToString(b)
+		http.SetCookie(w, &http.Cookie{Name: formCookie, Value: browser, Path: "/connect/", HttpOnly: true,
+			Secure: s.publicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	}
+	return s.seal(formGrant{Link: linkKey(r.PathValue("token")), Browser: browser, Expires: sess.Expires}, purposeForm)
+}
+
+// checkFormToken reports whether the submitted form_token was issued for
+// this link to this browser.
+func (s *Server) checkFormToken(r *http.Request) bool {
+	var g formGrant
+	c, err := r.Cookie(formCookie)
+	if err != nil || s.open(r.PostForm.Get("form_token"), purposeForm, &g) != nil {
+		return false
+	}
+	return g.Link == linkKey(r.PathValue("token")) && subtle.ConstantTimeCompare([]byte(g.Browser), []byte(c.Value)) == 1 &&
+		time.Now().Unix() <= g.Expires
+}
 
 // seal encrypts v for one purpose into a URL-safe token.
 func (s *Server) seal(v any, purpose string) (string, error) {
@@ -128,6 +187,16 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (connectSession
 		s.renderResult(w, http.StatusGone, "This link has expired", "Connect links work for a limited time. Ask for a new one.", false)
 		return sess, nil, false
 	}
+	used, err := s.cfg.Store.Used(r.Context(), linkKey(r.PathValue("token")))
+	if err != nil {
+		s.log.Error("connect page: reading single-use records", "error", err.Error())
+		s.renderResult(w, http.StatusServiceUnavailable, "Please try again later", "This service cannot check the link right now.", false)
+		return sess, nil, false
+	}
+	if used {
+		s.renderLinkUsed(w)
+		return sess, nil, false
+	}
 	c, ok := s.cfg.Engine.Connector(sess.Connector)
 	if !ok {
 		s.renderResult(w, http.StatusNotFound, "Unknown connector", "This server no longer offers "+sess.Connector+".", false)
@@ -150,7 +219,18 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		p.Fields = nil
 		p.Choose = true
 	}
+	var err error
+	if p.FormToken, err = s.formToken(w, r, sess); err != nil {
+		s.renderResult(w, http.StatusInternalServerError, "Please try again later", "The form could not be prepared.", false)
+		return
+	}
 	s.render(w, http.StatusOK, p)
+}
+
+// renderLinkUsed says a connect link has already produced its connection.
+func (s *Server) renderLinkUsed(w http.ResponseWriter) {
+	s.renderResult(w, http.StatusGone, "This link was already used",
+		"A connect link connects one account, once. Ask for a new link to connect again.", false)
 }
 
 // baseUsable reports whether the base auth block is itself a way to connect.
@@ -328,6 +408,11 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderResult(w, http.StatusBadRequest, "The form could not be read", "Please go back and try again.", false)
 		return
 	}
+	if !s.checkFormToken(r) {
+		s.renderResult(w, http.StatusForbidden, "This form cannot be accepted",
+			"It was not sent from the connect page in this browser, or the page is too old. Open the connect link again.", false)
+		return
+	}
 	option := r.PostForm.Get("option")
 	if sess.Option != "" {
 		option = sess.Option
@@ -348,6 +433,9 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 	var ce *connectError
 	switch {
 	case err == nil:
+		if !s.useLink(w, r, sess, info.ID) {
+			return
+		}
 		s.finish(w, r, sess, info.ID, nil)
 		return
 	case errors.As(err, &ce) && ce.code == "authorization_required":
@@ -366,7 +454,32 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 		p.Error = "Connecting failed."
 	}
 	p.keepValues(r)
+	if p.FormToken, err = s.formToken(w, r, sess); err != nil {
+		s.renderResult(w, http.StatusInternalServerError, "Please try again later", "The form could not be prepared.", false)
+		return
+	}
 	s.render(w, http.StatusUnprocessableEntity, p)
+}
+
+// useLink records that the connect link of r produced connection id. When
+// another submit of the same link got there first (or the record cannot be
+// written), the new connection is removed again and the page says why.
+func (s *Server) useLink(w http.ResponseWriter, r *http.Request, sess connectSession, id string) bool {
+	err := s.cfg.Store.Use(r.Context(), linkKey(r.PathValue("token")), time.Unix(sess.Expires, 0).Add(usedSlack))
+	if err == nil {
+		return true
+	}
+	if derr := s.cfg.Store.DeleteConnection(context.WithoutCancel(r.Context()), id); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		s.log.Error("removing the connection of a used link", "connection", id, "error", derr.Error())
+	}
+	if errors.Is(err, store.ErrUsed) {
+		s.log.Warn("connect link used twice: the second connection was removed", "connection", id)
+		s.renderLinkUsed(w)
+		return false
+	}
+	s.log.Error("recording a used connect link", "error", err.Error())
+	s.renderResult(w, http.StatusServiceUnavailable, "Please try again later", "The connection could not be recorded.", false)
+	return false
 }
 
 // startOAuth sends the person to the provider, keeping the flow in a sealed
@@ -413,6 +526,19 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: flowCookie(state), Value: "", Path: callbackPath, MaxAge: -1, HttpOnly: true, Secure: s.publicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	// A flow completes once, on whichever server sees it first: a replayed
+	// cookie must not exchange another code or overwrite credentials.
+	if err := s.cfg.Store.Use(r.Context(), flowKey(state), time.Unix(flow.Expires, 0).Add(usedSlack)); err != nil {
+		if errors.Is(err, store.ErrUsed) {
+			s.log.Warn("an OAuth callback was replayed: refused", "connection", flow.ID, "connector", flow.Session.Connector)
+			s.renderResult(w, http.StatusBadRequest, "This sign-in was already finished",
+				"Each sign-in completes once. Open the connect link again to start a new one.", false)
+			return
+		}
+		s.log.Error("recording a finished OAuth flow", "error", err.Error())
+		s.renderResult(w, http.StatusServiceUnavailable, "Please try again later", "This service cannot finish the sign-in right now.", false)
+		return
+	}
 	info := store.ConnectionInfo{ID: flow.ID, Connector: flow.Session.Connector, Option: flow.Option, Account: flow.Session.Account, Input: flow.Input, CreatedAt: time.Now().UTC()}
 	conn := s.connection(info)
 	ctx := r.Context()
@@ -423,6 +549,13 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	cl, err := s.cfg.Engine.Client(ctx, conn)
 	if err == nil && cl.HasTest() {
 		err = cl.Test(ctx)
+	}
+	if err == nil {
+		// The connect link produces one connection: a second flow started
+		// from it before this one finished is turned away here.
+		if err = s.cfg.Store.Use(ctx, linkKey(flow.Token), time.Unix(flow.Session.Expires, 0).Add(usedSlack)); errors.Is(err, store.ErrUsed) {
+			err = errors.New("this connect link was already used to connect an account")
+		}
 	}
 	if err == nil {
 		err = s.cfg.Store.PutConnection(ctx, info)

@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"encoding/json"
+	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,11 +35,21 @@ func browserLike(t *testing.T) *http.Client {
 	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
+// fetch sends one request as a browser would. A POST without a form_token
+// first loads the page, as a person does, and submits the token it holds.
 func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	var resp *http.Response
 	var err error
 	if method == "POST" {
+		if _, ok := form["form_token"]; !ok {
+			_, page := fetch(t, c, "GET", u, nil)
+			form = maps.Clone(form)
+			if form == nil {
+				form = url.Values{}
+			}
+			form.Set("form_token", formTokenOf(page))
+		}
 		resp, err = c.PostForm(u, form)
 	} else {
 		resp, err = c.Get(u)
@@ -47,6 +60,15 @@ func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) (*ht
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return resp, string(data)
+}
+
+// formTokenOf is the form_token field of a connect page ("" when none).
+func formTokenOf(page string) string {
+	m := regexp.MustCompile(`name="form_token" value="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }
 
 func TestConnectPageFormAndServerSideValidation(t *testing.T) {

@@ -108,6 +108,9 @@ type connectionView struct {
 	LastError   string     `json:"lastError,omitempty"`
 	NextRefresh *time.Time `json:"nextRefresh,omitempty"`
 	CreatedAt   time.Time  `json:"createdAt"`
+	// Error is "unreadable" for a stored row that cannot be read (see
+	// store.ConnectionInfo.Unreadable); the details go to the log.
+	Error string `json:"error,omitempty"`
 }
 
 func (s *Server) view(ctx context.Context, info store.ConnectionInfo) connectionView {
@@ -270,6 +273,12 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]connectionView, 0, len(infos))
 	for _, info := range infos {
+		if info.Unreadable != nil {
+			s.log.Error("listing connections: a stored connection cannot be read", "connection", info.ID, "error", info.Unreadable.Error())
+			out = append(out, connectionView{ID: info.ID, Connector: info.Connector, Option: info.Option, Account: info.Account,
+				CreatedAt: info.CreatedAt, State: "unreadable", Error: "unreadable"})
+			continue
+		}
 		out = append(out, s.view(r.Context(), info))
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -230,7 +230,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, PublicURL: url,
+	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, InsecureNoKey: key == "", PublicURL: url,
 		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,8 @@ type page struct {
 	Fields      []field
 	Redirects   bool // submitting leads to the provider's sign-in
 	Error       string
+	// FormToken ties a submit to this link and this browser (see formToken).
+	FormToken string
 
 	Result *result
 }

@@ -2,8 +2,11 @@ package server
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -65,7 +68,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		redactHeaders(h, cc.client)
 		// Providers echo credentials in error bodies ("invalid key
 		// sk_live_…"): a small error body is read whole and redacted.
-		resp.Body = redactErrorBody(resp, h, cc.client)
+		body, err := redactErrorBody(resp, h, cc.client)
+		if err != nil {
+			s.errorBodyWithheld(w, id, resp.StatusCode, err)
+			return
+		}
+		resp.Body = body
 	}
 	removeHopHeaders(h, resp.Header)
 	h.Del("Set-Cookie") // the API's cookies are for the API, not for this server's callers
@@ -93,47 +101,151 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// errorBodyLimit is the largest error body the proxy redacts; a larger
-// one (rare for errors) streams through as it is.
+// errorBodyLimit is the largest error body the proxy redacts, before and
+// after decompression; a larger one is withheld.
 const errorBodyLimit = 1 << 20
 
+// withheld explains an error body the proxy could not check for secrets.
+type withheld struct{ reason string }
+
+func (w *withheld) Error() string { return w.reason }
+
 // redactErrorBody returns the error body of resp with the connection's
-// secrets replaced, fixing the response headers to match. A gzip body is
-// decompressed first; a body in another encoding, or larger than
-// errorBodyLimit, is passed on unchanged.
-func redactErrorBody(resp *http.Response, h http.Header, cl *engine.Client) io.ReadCloser {
-	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
-	if enc != "" && enc != "identity" && enc != "gzip" {
-		return resp.Body
+// secrets replaced, fixing the response headers to match. The body is
+// decoded first (gzip, x-gzip, deflate, stacked in any order); a body the
+// proxy cannot read whole (another encoding, larger than errorBodyLimit,
+// broken) is never passed on: the result is a *withheld error instead.
+func redactErrorBody(resp *http.Response, h http.Header, cl *engine.Client) (io.ReadCloser, error) {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
+	if err != nil {
+		return nil, &withheld{"the API's error body broke off"}
 	}
-	head, err := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit+1))
-	if err != nil || len(head) > errorBodyLimit {
-		// Too large (or broken): what was read goes first, then the rest.
-		return struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if len(raw) > errorBodyLimit {
+		return nil, &withheld{"the API's error body is larger than 1 MiB"}
 	}
-	plain := head
-	if enc == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(head))
-		if err != nil {
-			return io.NopCloser(bytes.NewReader(head))
-		}
-		plain, err = io.ReadAll(io.LimitReader(zr, errorBodyLimit+1))
-		if err != nil || len(plain) > errorBodyLimit {
-			return io.NopCloser(bytes.NewReader(head))
-		}
-		h.Del("Content-Encoding")
+	plain, err := decodeBody(raw, resp.Header.Values("Content-Encoding"))
+	if err != nil {
+		return nil, err
 	}
+	h.Del("Content-Encoding")
 	redacted := []byte(cl.Redact(string(plain)))
 	h.Set("Content-Length", strconv.Itoa(len(redacted)))
-	return io.NopCloser(bytes.NewReader(redacted))
+	return io.NopCloser(bytes.NewReader(redacted)), nil
+}
+
+// decodeBody undoes the content codings of a body, last applied first.
+func decodeBody(body []byte, header []string) ([]byte, error) {
+	var codings []string
+	for _, v := range header {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	for i := len(codings) - 1; i >= 0; i-- {
+		var zr io.Reader
+		var err error
+		switch codings[i] {
+		case "gzip", "x-gzip":
+			zr, err = gzip.NewReader(bytes.NewReader(body))
+		case "deflate":
+			// RFC 9110's deflate is zlib; some servers send raw DEFLATE.
+			if zr, err = zlib.NewReader(bytes.NewReader(body)); err != nil {
+				zr, err = flate.NewReader(bytes.NewReader(body)), nil
+			}
+		default:
+			return nil, &withheld{fmt.Sprintf("the API's error body is in a content coding the proxy cannot read (%.40q)", codings[i])}
+		}
+		if err != nil {
+			return nil, &withheld{"the API's error body is not valid " + codings[i]}
+		}
+		plain, err := io.ReadAll(io.LimitReader(zr, errorBodyLimit+1))
+		if err != nil {
+			return nil, &withheld{"the API's error body is not valid " + codings[i]}
+		}
+		if len(plain) > errorBodyLimit {
+			return nil, &withheld{"the API's error body is larger than 1 MiB once decompressed"}
+		}
+		body = plain
+	}
+	return body, nil
+}
+
+// acceptEncoding is the Accept-Encoding the proxy sends: gzip when the
+// caller takes it (passed on as it is when the answer is a success), else
+// identity. The caller's own list never reaches the API, so an error body
+// comes in a coding the proxy can decode and redact.
+func acceptEncoding(caller http.Header) string {
+	for _, v := range caller.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if (name == "gzip" || name == "x-gzip" || name == "*") && !zeroQuality(params) {
+				return "gzip"
+			}
+		}
+	}
+	return "identity"
+}
+
+// zeroQuality reports whether Accept-Encoding parameters say q=0.
+func zeroQuality(params string) bool {
+	q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
+	return err == nil && v == 0
+}
+
+// proxiedPath checks the part of a proxy URL after the connection id (as
+// sent, still escaped) and returns it decoded. It must stay under the
+// connector's baseUri: dot-segments, plain or encoded in any case (".%2E",
+// "%2e%2e;x"), encoded or literal backslashes, encoded slashes an API might
+// decode into segments, escapes encoded twice, and control characters are
+// refused, whatever the API would make of them.
+func proxiedPath(escaped string) (string, error) {
+	for seg := range strings.SplitSeq(escaped, "/") {
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", errors.New("the proxied path has a malformed %-escape")
+		}
+		name, _, _ := strings.Cut(dec, ";") // "..;x" is ".." to some servers
+		switch {
+		case dec == "." || dec == ".." || name == "." || name == "..":
+			return "", errors.New("the proxied path must not contain . or .. segments (plain or %2e-encoded): it must stay under the connector's API base path")
+		case strings.ContainsAny(dec, "/\\"):
+			return "", errors.New("the proxied path must not contain encoded slashes (%2F) or backslashes")
+		case hasEncodedSeparator(dec):
+			return "", errors.New("the proxied path must not contain doubly encoded dots, slashes or backslashes (%252e, %252f, %255c)")
+		case strings.ContainsFunc(dec, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return "", errors.New("the proxied path must not contain control characters")
+		}
+	}
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
+		return "", errors.New("the proxied path has a malformed %-escape")
+	}
+	return path, nil
+}
+
+// hasEncodedSeparator reports whether s still holds %2e, %2f or %5c (any case).
+func hasEncodedSeparator(s string) bool {
+	if !strings.Contains(s, "%") {
+		return false
+	}
+	low := strings.ToLower(s)
+	return strings.Contains(low, "%2e") || strings.Contains(low, "%2f") || strings.Contains(low, "%5c")
 }
 
 // outgoing builds the request for the API from the caller's request.
 func (s *Server) outgoing(r *http.Request) (*http.Request, error) {
-	path := r.PathValue("path")
+	_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/v1/proxy/"), "/")
+	path, err := proxiedPath(rest)
+	if err != nil {
+		return nil, err
+	}
 	if strings.HasPrefix(path, "/") || strings.Contains(path, "://") {
 		return nil, errors.New("the path after the connection id must be relative to the connector's API")
 	}
@@ -162,6 +274,7 @@ func (s *Server) outgoing(r *http.Request) (*http.Request, error) {
 	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
 		out.Header.Del(k)
 	}
+	out.Header.Set("Accept-Encoding", acceptEncoding(r.Header))
 	return out, nil
 }
 
@@ -210,6 +323,17 @@ func removeHopHeaders(h, from http.Header) {
 	for _, k := range hopHeaders {
 		h.Del(k)
 	}
+}
+
+// errorBodyWithheld answers in place of an API error whose body could not
+// be checked for secrets: the API's status, and the proxy's own JSON error.
+func (s *Server) errorBodyWithheld(w http.ResponseWriter, id string, status int, err error) {
+	h := w.Header()
+	for k := range h {
+		delete(h, k) // the API's headers described the body that is not sent
+	}
+	s.log.Warn("proxy: an API error body was withheld", "connection", id, "status", status, "reason", err.Error())
+	writeError(w, status, "error_body_withheld", fmt.Sprintf("the API answered %d; its body was withheld because %s, so it could not be checked for credentials", status, err.Error()))
 }
 
 // proxyFailed answers a request the proxy could not complete, in words

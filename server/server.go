@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,11 +27,13 @@ import (
 	"github.com/connspec/connspec/engine/store"
 )
 
-// Store is what the server keeps connections in: credentials and the
-// catalog of connections.
+// Store is what the server keeps connections in: credentials, the
+// catalog of connections, and the single-use keys of OAuth flows and
+// connect links.
 type Store interface {
 	store.Store
 	store.Catalog
+	store.UseOnce
 }
 
 // Config configures a Server.
@@ -41,9 +44,15 @@ type Config struct {
 	// Cipher seals connect links and OAuth flow cookies; servers sharing a
 	// store must share its key.
 	Cipher *store.Cipher
-	// APIKey is the bearer key of the admin API and the proxy. Empty leaves
-	// them open, which only suits a loopback address (see CheckAddr).
+	// APIKey is the bearer key of the admin API and the proxy. It is
+	// required unless InsecureNoKey is set.
 	APIKey string
+	// InsecureNoKey leaves the admin API and the proxy open without a key,
+	// for local development on a loopback address (see CheckAddr): the
+	// server then answers only requests addressed to a loopback host name
+	// or the public URL's host (no DNS rebinding) and refuses cross-site
+	// browser requests (Origin, Sec-Fetch-Site).
+	InsecureNoKey bool
 	// PublicURL is where end users reach the server: the base of connect
 	// links and of the OAuth redirect URI.
 	PublicURL string
@@ -68,6 +77,7 @@ type Server struct {
 	metrics   *Metrics
 	publicURL *url.URL
 	mux       *http.ServeMux
+	handler   http.Handler
 
 	mu      sync.Mutex
 	clients map[string]*cachedClient
@@ -77,6 +87,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Engine == nil || cfg.Store == nil || cfg.Cipher == nil {
 		return nil, errors.New("server: Engine, Store and Cipher are required")
+	}
+	if cfg.APIKey == "" && !cfg.InsecureNoKey {
+		return nil, errors.New("server: an APIKey is required (InsecureNoKey serves without one, for loopback development only)")
 	}
 	pub, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
@@ -100,24 +113,92 @@ func New(cfg Config) (*Server, error) {
 }
 
 // CheckAddr refuses to serve the admin API without an API key on an address
-// other machines can reach.
+// other machines can reach: without a key, addr's host must be "localhost"
+// or a loopback IP address.
 func CheckAddr(addr, apiKey string) error {
 	if apiKey != "" {
 		return nil
 	}
-	host := addr
-	if i := strings.LastIndex(addr, ":"); i >= 0 {
-		host = addr[:i]
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("refusing to serve on %q without an API key: the address must be HOST:PORT", addr)
 	}
-	host = strings.Trim(host, "[]")
-	if host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.") {
+	if loopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("refusing to serve on %s without an API key: set CONNSPEC_API_KEY, or listen on 127.0.0.1", addr)
 }
 
+// loopbackHost reports whether host (no port) names this machine only.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return ip != nil && ip.IsLoopback()
+}
+
 // Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// guard runs before routing: proxy paths that could leave the connector's
+// baseUri are refused before the mux cleans them into another route, and
+// without an API key only loopback Host headers and same-origin browser
+// requests get through.
+func (s *Server) guard(next http.Handler) http.Handler {
+	cop := s.crossOrigin()
+	guarded := cop.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/v1/proxy/"); ok {
+			if _, path, _ := strings.Cut(rest, "/"); path != "" {
+				if _, err := proxiedPath(path); err != nil {
+					writeError(w, http.StatusBadRequest, "bad_path", err.Error())
+					return
+				}
+			}
+		}
+		if !s.cfg.InsecureNoKey {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !s.allowedHost(r.Host) {
+			writeError(w, http.StatusMisdirectedRequest, "host_refused",
+				"this server runs without an API key and only answers requests addressed to localhost, a loopback address or its public URL")
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin refuses browser requests other sites make (a form posted
+// from another origin, fetch without CORS): by Sec-Fetch-Site, or else
+// Origin compared with Host. The public URL's origin is always trusted.
+func (s *Server) crossOrigin() *http.CrossOriginProtection {
+	cop := http.NewCrossOriginProtection()
+	cop.AddTrustedOrigin(s.publicURL.Scheme + "://" + s.publicURL.Host)
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/connect/") {
+			s.renderResult(w, http.StatusForbidden, "This form was sent from another site",
+				"For your safety it was not accepted. Open the connect link you were given and submit the form there.", false)
+			return
+		}
+		writeError(w, http.StatusForbidden, "cross_origin_refused", "cross-site browser requests are refused (Origin / Sec-Fetch-Site)")
+	}))
+	return cop
+}
+
+// allowedHost reports whether a request's Host header names this server
+// safely without an API key: a loopback name or the public URL's host.
+func (s *Server) allowedHost(hostport string) bool {
+	if strings.EqualFold(hostport, s.publicURL.Host) {
+		return true
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return loopbackHost(host)
+}
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -142,8 +223,10 @@ func (s *Server) routes() {
 	handle("/v1/proxy/{id}/{path...}", s.proxy, true)
 
 	handle("GET /connect/{token}", s.connectPage, false)
-	handle("POST /connect/{token}", s.connectSubmit, false)
+	// The form is refused from other sites whether or not there is a key.
+	m.Handle("POST /connect/{token}", s.instrument("POST /connect/{token}", s.crossOrigin().Handler(http.HandlerFunc(s.connectSubmit))))
 	handle("GET /oauth/callback", s.oauthCallback, false)
+	s.handler = s.guard(m)
 }
 
 // requireKey lets a request through when it carries the API key as a

@@ -36,6 +36,7 @@ type serveFlags struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+	insecureNoKey   bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -48,8 +49,11 @@ connect page, credentials are kept encrypted and fresh, and other services
 call APIs through the proxy (/v1/proxy/{connection}/{path}) without seeing
 a token.
 
-The admin API and the proxy need the bearer key in CONNSPEC_API_KEY; without
-one, serve only listens on a loopback address. Credentials are sealed with
+The admin API and the proxy need the bearer key in CONNSPEC_API_KEY; serve
+refuses to start without one unless --insecure-no-key is given, which is for
+local development only: it listens on a loopback address, answers only
+requests addressed to localhost or a loopback IP, and refuses cross-site
+browser requests. Credentials are sealed with
 the key in CONNSPEC_SECRET_KEY (base64 of 32 bytes), or with a key file made
 on first use; servers sharing a PostgreSQL database must share that key.`,
 		Args: cobra.NoArgs,
@@ -68,6 +72,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.StringVar(&f.keyFile, "key-file", "", "secret key `file` when CONNSPEC_SECRET_KEY is unset (default: secret.key in the user's config directory)")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.BoolVar(&f.insecureNoKey, "insecure-no-key", false, "serve the admin API and the proxy without CONNSPEC_API_KEY (local development: loopback address and Host only)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	return cmd
 }
@@ -80,6 +85,9 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		return err
 	}
 	apiKey := os.Getenv("CONNSPEC_API_KEY")
+	if apiKey == "" && !f.insecureNoKey {
+		return usageErrorf("refusing to serve the admin API and the proxy without a key: set CONNSPEC_API_KEY (or, for local development on a loopback address, pass --insecure-no-key)")
+	}
 	if err := server.CheckAddr(f.addr, apiKey); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -115,7 +123,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	if f.publicURL == "" {
 		f.publicURL = "http://" + ln.Addr().String()
 	}
-	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, PublicURL: f.publicURL,
+	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, InsecureNoKey: apiKey == "", PublicURL: f.publicURL,
 		ConnectorParameters: params, Logger: logger, Metrics: metrics})
 	if err != nil {
 		ln.Close()

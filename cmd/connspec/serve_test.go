@@ -139,10 +139,45 @@ func TestServeFinishesInFlightProxyRequestsOnShutdown(t *testing.T) {
 
 func TestServeRefusesAnOpenAdminAPIBeyondLoopback(t *testing.T) {
 	t.Setenv("CONNSPEC_API_KEY", "")
+	for _, args := range [][]string{
+		{"serve", "--addr", "0.0.0.0:0"},
+		{"serve", "--addr", "0.0.0.0:0", "--insecure-no-key"},
+		{"serve", "--addr", "127.evil.example:0", "--insecure-no-key"},
+	} {
+		var stderr bytes.Buffer
+		code := run(args, io.Discard, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "CONNSPEC_API_KEY") {
+			t.Errorf("%v: exit %d: %s", args, code, stderr.String())
+		}
+	}
+}
+
+// TestServeNeedsAKeyOrAnExplicitFlag: on loopback too, serve without a key
+// refuses to start unless --insecure-no-key says so.
+func TestServeNeedsAKeyOrAnExplicitFlag(t *testing.T) {
+	t.Setenv("CONNSPEC_API_KEY", "")
 	var stderr bytes.Buffer
-	code := run([]string{"serve", "--addr", "0.0.0.0:0"}, io.Discard, &stderr)
-	if code != exitUsage || !strings.Contains(stderr.String(), "CONNSPEC_API_KEY") {
+	code := run([]string{"serve", "--addr", "127.0.0.1:0"}, io.Discard, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "--insecure-no-key") {
 		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestServeCreatesItsSQLiteFilePrivate: --db sqlite:PATH makes a 0600 file.
+func TestServeCreatesItsSQLiteFilePrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	t.Setenv("CONNSPEC_SECRET_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	cipher, err := loadCipher("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, closeStore, err := openStore(context.Background(), "sqlite:"+path, t.TempDir(), cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v %v", path, info.Mode().Perm(), err)
 	}
 }
 

@@ -18,6 +18,10 @@ type ConnectionInfo struct {
 	// Input is the connection input a person typed (API keys among it): sealed at rest like credentials.
 	Input     map[string]any
 	CreatedAt time.Time
+	// Unreadable is set by ListConnections on a row it could not read (its
+	// sealed input does not open, say): the row is listed with what could
+	// be read, so one damaged row does not hide the others. Never a secret.
+	Unreadable error
 }
 
 // Catalog keeps the connections a service knows about. Implementations are safe for concurrent use.
@@ -27,6 +31,7 @@ type Catalog interface {
 	// GetConnection returns one connection's info, or ErrNotFound.
 	GetConnection(ctx context.Context, id string) (ConnectionInfo, error)
 	// ListConnections returns the connections of an account ("" : all), oldest first (CreatedAt, then ID).
+	// A row that cannot be read is listed with Unreadable set instead of failing the whole list.
 	ListConnections(ctx context.Context, account string) ([]ConnectionInfo, error)
 	// DeleteConnection removes the info, the credentials and the state of id in one step; ErrNotFound when none of them existed.
 	DeleteConnection(ctx context.Context, id string) error

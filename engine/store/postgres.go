@@ -33,11 +33,18 @@ var postgresMigrations = []string{
 		created_at TIMESTAMPTZ NOT NULL
 	)`,
 	`CREATE INDEX connection_info_account ON connection_info (account, created_at)`,
+	// Single-use keys (UseOnce): consumed OAuth flows and connect links.
+	`CREATE TABLE used_keys (
+		key        TEXT PRIMARY KEY,
+		expires_at TIMESTAMPTZ NOT NULL
+	)`,
+	`CREATE INDEX used_keys_expires ON used_keys (expires_at)`,
 }
 
 var (
 	_ Store   = (*Postgres)(nil)
 	_ Catalog = (*Postgres)(nil)
+	_ UseOnce = (*Postgres)(nil)
 )
 
 // Postgres is a Store in PostgreSQL, for several connspec instances
@@ -229,7 +236,7 @@ func (p *Postgres) scanInfo(row pgx.Row) (ConnectionInfo, error) {
 	info.CreatedAt = info.CreatedAt.UTC()
 	var err error
 	if info.Input, err = openInput(p.cipher, info.ID, sealed); err != nil {
-		return ConnectionInfo{}, fmt.Errorf("store: input of connection %s: %w", info.ID, err)
+		return info, fmt.Errorf("store: input of connection %s: %w", info.ID, err)
 	}
 	return info, nil
 }
@@ -240,7 +247,10 @@ func (p *Postgres) GetConnection(ctx context.Context, id string) (ConnectionInfo
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ConnectionInfo{}, ErrNotFound
 	}
-	return info, err
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	return info, nil
 }
 
 // ListConnections implements Catalog. IDs compare bytewise (COLLATE "C"),
@@ -258,9 +268,10 @@ func (p *Postgres) ListConnections(ctx context.Context, account string) ([]Conne
 	out := []ConnectionInfo{}
 	for rows.Next() {
 		info, err := p.scanInfo(rows)
-		if err != nil {
+		if err != nil && info.ID == "" {
 			return nil, err
 		}
+		info.Unreadable = err
 		out = append(out, info)
 	}
 	return out, rows.Err()
@@ -345,4 +356,27 @@ func (p *Postgres) replaceSealed(ctx context.Context, table, column, id, old, se
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// Use implements UseOnce: one conditional insert, so of two instances using
+// the same key at once exactly one succeeds.
+func (p *Postgres) Use(ctx context.Context, key string, until time.Time) error {
+	if _, err := p.pool.Exec(ctx, `DELETE FROM used_keys WHERE expires_at < now()`); err != nil {
+		return err
+	}
+	tag, err := p.pool.Exec(ctx, `INSERT INTO used_keys (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, until)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrUsed
+	}
+	return nil
+}
+
+// Used implements UseOnce.
+func (p *Postgres) Used(ctx context.Context, key string) (bool, error) {
+	var used bool
+	err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM used_keys WHERE key = $1 AND expires_at >= now())`, key).Scan(&used)
+	return used, err
 }

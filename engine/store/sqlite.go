@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
@@ -44,12 +46,20 @@ var sqliteMigrations = []string{
 		owner      TEXT NOT NULL,
 		expires_at INTEGER NOT NULL
 	)`,
+	// Single-use keys (UseOnce): consumed OAuth flows and connect links;
+	// expires_at is unix milliseconds.
+	`CREATE TABLE used_keys (
+		key        TEXT PRIMARY KEY,
+		expires_at INTEGER NOT NULL
+	)`,
+	`CREATE INDEX used_keys_expires ON used_keys (expires_at)`,
 }
 
 var (
 	_ Store   = (*SQLite)(nil)
 	_ Catalog = (*SQLite)(nil)
 	_ Locker  = (*SQLite)(nil)
+	_ UseOnce = (*SQLite)(nil)
 )
 
 // SQLite is a Store in an SQLite database file: the embedded default.
@@ -64,6 +74,13 @@ type SQLite struct {
 func OpenSQLite(path string, c *Cipher) (*SQLite, error) {
 	if c == nil {
 		return nil, errors.New("store: an SQLite store needs a Cipher: credentials are encrypted at rest")
+	}
+	// Created private: SQLite would make it 0644 (less the umask), and its
+	// -wal and -shm companions take the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: creating %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 	if err != nil {
@@ -249,20 +266,22 @@ func (s *SQLite) PutConnection(ctx context.Context, info ConnectionInfo) error {
 
 const sqliteInfoColumns = `id, connector, option_key, account, input, created_at`
 
-// scanInfo reads one connection_info row (sqliteInfoColumns) and opens its input.
+// scanInfo reads one connection_info row (sqliteInfoColumns) and opens its
+// input. When the row is damaged it returns what it could read with the error.
 func (s *SQLite) scanInfo(row interface{ Scan(...any) error }) (ConnectionInfo, error) {
 	var info ConnectionInfo
-	var sealed, created string
-	if err := row.Scan(&info.ID, &info.Connector, &info.Option, &info.Account, &sealed, &created); err != nil {
+	var id, connector, option, account, sealed, created sql.NullString
+	if err := row.Scan(&id, &connector, &option, &account, &sealed, &created); err != nil {
 		return ConnectionInfo{}, err
 	}
-	t, err := time.Parse(sqliteTimeFormat, created)
+	info.ID, info.Connector, info.Option, info.Account = id.String, connector.String, option.String, account.String
+	t, err := time.Parse(sqliteTimeFormat, created.String)
 	if err != nil {
-		return ConnectionInfo{}, fmt.Errorf("store: connection %s: malformed created_at", info.ID)
+		return info, fmt.Errorf("store: connection %s: malformed created_at", info.ID)
 	}
 	info.CreatedAt = t.UTC()
-	if info.Input, err = openInput(s.cipher, info.ID, sealed); err != nil {
-		return ConnectionInfo{}, fmt.Errorf("store: input of connection %s: %w", info.ID, err)
+	if info.Input, err = openInput(s.cipher, info.ID, sealed.String); err != nil {
+		return info, fmt.Errorf("store: input of connection %s: %w", info.ID, err)
 	}
 	return info, nil
 }
@@ -273,7 +292,10 @@ func (s *SQLite) GetConnection(ctx context.Context, id string) (ConnectionInfo, 
 	if errors.Is(err, sql.ErrNoRows) {
 		return ConnectionInfo{}, ErrNotFound
 	}
-	return info, err
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	return info, nil
 }
 
 // ListConnections implements Catalog.
@@ -290,9 +312,10 @@ func (s *SQLite) ListConnections(ctx context.Context, account string) ([]Connect
 	out := []ConnectionInfo{}
 	for rows.Next() {
 		info, err := s.scanInfo(rows)
-		if err != nil {
+		if err != nil && info.ID == "" {
 			return nil, err
 		}
+		info.Unreadable = err
 		out = append(out, info)
 	}
 	return out, rows.Err()
@@ -359,4 +382,28 @@ func (s *SQLite) Lock(ctx context.Context, id string) (unlock func(), err error)
 		}
 		wait = min(wait*2, 100*time.Millisecond)
 	}
+}
+
+// Use implements UseOnce: one conditional insert, so of two servers using
+// the same key at once exactly one succeeds.
+func (s *SQLite) Use(ctx context.Context, key string, until time.Time) error {
+	now := time.Now().UnixMilli()
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM used_keys WHERE expires_at < ?`, now); err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO used_keys (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, until.UnixMilli())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrUsed
+	}
+	return nil
+}
+
+// Used implements UseOnce.
+func (s *SQLite) Used(ctx context.Context, key string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM used_keys WHERE key = ? AND expires_at >= ?`, key, time.Now().UnixMilli()).Scan(&n)
+	return n > 0, err
 }

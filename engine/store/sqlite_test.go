@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,4 +226,27 @@ func TestSQLiteRenewalLeaseExcludesOtherHandles(t *testing.T) {
 		t.Fatalf("an expired lease was not taken over: %v", err)
 	}
 	taken()
+}
+
+// TestSQLiteFilesArePrivate: a new database file and its WAL companions
+// are readable by their owner only, whatever the umask allows.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	c, _ := NewCipher(newKey(t))
+	path := filepath.Join(t.TempDir(), "connspec.db")
+	s := openSQLite(t, path, c)
+	if _, err := s.CompareAndSwap(t.Context(), "c1", 0, map[string]any{"token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) && p != path {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), info.Mode().Perm())
+		}
+	}
 }

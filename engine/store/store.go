@@ -66,6 +66,7 @@ type Memory struct {
 	mu      sync.Mutex
 	records map[string]Record
 	infos   map[string]ConnectionInfo // the Catalog (catalog.go)
+	used    map[string]time.Time      // single-use keys (once.go)
 }
 
 // NewMemory returns an empty in-memory store.

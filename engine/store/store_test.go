@@ -22,6 +22,57 @@ func TestMemoryConformance(t *testing.T) {
 func Conformance(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("credentials", func(t *testing.T) { credentialsConformance(t, open(t)) })
 	t.Run("catalog", func(t *testing.T) { catalogConformance(t, open) })
+	t.Run("use-once", func(t *testing.T) { useOnceConformance(t, open(t)) })
+}
+
+// useOnceConformance checks UseOnce: a key is used once, even by many
+// concurrent callers, and forgotten after its time.
+func useOnceConformance(t *testing.T, st Store) {
+	s, ok := st.(UseOnce)
+	if !ok {
+		t.Fatalf("%T does not implement UseOnce", st)
+	}
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	if used, err := s.Used(ctx, "flow:a"); err != nil || used {
+		t.Fatalf("Used of a new key: %t %v", used, err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 20 {
+		wg.Go(func() {
+			err := s.Use(ctx, "flow:a", until)
+			if err != nil && !errors.Is(err, ErrUsed) {
+				t.Errorf("Use: %v", err)
+			}
+			if err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("a single-use key was used %d times", wins)
+	}
+	if used, err := s.Used(ctx, "flow:a"); err != nil || !used {
+		t.Fatalf("Used after Use: %t %v", used, err)
+	}
+	if err := s.Use(ctx, "flow:b", until); err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	// A record past its time is forgotten.
+	if err := s.Use(ctx, "flow:old", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if used, _ := s.Used(ctx, "flow:old"); used {
+		t.Errorf("an expired record still counts")
+	}
+	if err := s.Use(ctx, "flow:old", until); err != nil {
+		t.Errorf("an expired key could not be used again: %v", err)
+	}
 }
 
 // credentialsConformance checks the Store methods.
