@@ -789,7 +789,14 @@ func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ..
 	}
 	req, err := http.NewRequestWithContext(ctx, method, path, rd)
 	if err != nil {
-		return nil, fmt.Errorf("request %s %s: %w", method, cl.Redact(path), errors.Unwrap(err))
+		// A *url.Error repeats the whole URL, secrets and all: keep its
+		// cause only. Method and path are quoted, as they may carry
+		// control characters.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("request %q %q: %w", method, cl.Redact(path), err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -155,7 +155,7 @@ func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection
 		}
 		creds, ok := out.(map[string]any)
 		if !ok {
-			return nil, false, methodError(m, fmt.Errorf("must return an object of credentials, not %T", out))
+			return nil, false, methodError(m, fmt.Errorf("must return an object of credentials, not %s", describeValue(out)))
 		}
 		return creds, true, nil
 	}

@@ -175,6 +175,9 @@ func checkError(t *testing.T, err error, expect string, secrets []string) {
 			t.Errorf("error shows the secret %q:\n%s", s, msg)
 		}
 	}
+	if strings.Contains(msg, "%!") {
+		t.Errorf("error text carries a formatting mistake: %s", msg)
+	}
 	if strings.ContainsAny(msg, "\r\x00\x1b") {
 		t.Errorf("error carries control characters: %q", msg)
 	}
