@@ -19,6 +19,7 @@ import (
 	"github.com/connspec/connspec/engine/oauth1"
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/internal/nesting"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -117,6 +118,14 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	a, err := c.auth(conn.Option)
 	if err != nil {
 		return nil, err
+	}
+	// Walked below (redaction, methods, the store's JSON encoding): their
+	// depth is bounded first. Connection input is checked with the form.
+	if err := nesting.Check(conn.ConnectorParameters); err != nil {
+		return nil, fmt.Errorf("the connector parameters are %w", err)
+	}
+	if err := nesting.Check(conn.Credentials); err != nil {
+		return nil, fmt.Errorf("the credentials are %w", err)
 	}
 	if resolver == nil && (len(conn.Credentials) == 0 || len(conn.ConnectionParameters) > 0) {
 		// What the user typed must match the form, unless a resolver or
@@ -226,6 +235,11 @@ func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any,
 
 // buildState runs makeApiClient for one version of the credentials.
 func (cl *Client) buildState(ctx context.Context, creds map[string]any, version int) (*clientState, error) {
+	// Stored, resolved or returned by a provider: walked below (redaction,
+	// methods, the store's JSON), so their depth is bounded first.
+	if err := nesting.Check(creds); err != nil {
+		return nil, fmt.Errorf("the credentials are %w", err)
+	}
 	// Connection input is redacted as well as credentials: with OAuth it is
 	// not part of the credentials, and may hold the app's client secret.
 	r := newRedactor(creds, cl.conn.ConnectorParameters, cl.conn.ConnectionParameters)
@@ -791,7 +805,14 @@ func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ..
 	}
 	req, err := http.NewRequestWithContext(ctx, method, path, rd)
 	if err != nil {
-		return nil, fmt.Errorf("request %s %s: %w", method, cl.Redact(path), errors.Unwrap(err))
+		// A *url.Error repeats the whole URL, secrets and all: keep its
+		// cause only. Method and path are quoted, as they may carry
+		// control characters.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("request %q %q: %w", method, cl.Redact(path), err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -814,23 +835,37 @@ func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ..
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &HTTPError{Method: method, URL: cl.Redact(resp.Request.URL.String()), Status: resp.StatusCode, Body: data}
 	}
-	return decodeBody(resp.Header.Get("Content-Type"), data), nil
+	return parseBody(resp.Header.Get("Content-Type"), data)
 }
 
-// decodeBody returns JSON as Go values, anything else as text.
+// decodeBody returns JSON as Go values, anything else (and JSON nested too
+// deeply to decode safely) as text.
 func decodeBody(contentType string, data []byte) any {
+	v, err := parseBody(contentType, data)
+	if err != nil {
+		return string(data)
+	}
+	return v
+}
+
+// parseBody returns JSON as Go values and anything else as text; JSON
+// nested more than nesting.Max levels is an error, before it is decoded.
+func parseBody(contentType string, data []byte) (any, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil
+		return nil, nil
 	}
 	if strings.Contains(contentType, "json") || trimmed[0] == '{' || trimmed[0] == '[' {
+		if err := nesting.CheckJSON(trimmed); err != nil {
+			return nil, fmt.Errorf("the response body is %w", err)
+		}
 		var v any
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		if dec.Decode(&v) == nil {
-			return normalizeJSON(v)
+			return normalizeJSON(v), nil
 		}
 	}
-	return string(data)
+	return string(data), nil
 }
 
 // normalizeJSON turns whole float64 numbers into int64, as formulas and

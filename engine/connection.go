@@ -11,6 +11,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/connspec/connspec/internal/nesting"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -53,6 +54,9 @@ type Connection struct {
 // validateInput checks the connection input against the auth option's UI
 // schema and input schema (falling back to the connector's).
 func validateInput(c *Connector, a *Auth, input map[string]any) error {
+	if err := inputDepth(input); err != nil {
+		return err
+	}
 	ui := a.Spec.UI
 	if ui == nil || ui.Schema == nil {
 		ui = c.Spec.UI
@@ -80,6 +84,21 @@ func validateInput(c *Connector, a *Auth, input map[string]any) error {
 	return nil
 }
 
+// inputDepth refuses input nested too deeply to walk safely, naming the
+// field that is.
+func inputDepth(input map[string]any) error {
+	err := nesting.Check(input)
+	if err == nil {
+		return nil
+	}
+	for k, v := range input {
+		if nesting.Check(map[string]any{k: v}) != nil {
+			return &InputError{Field: k, Message: "is " + err.Error()}
+		}
+	}
+	return &InputError{Message: err.Error()}
+}
+
 // inputError describes the first leaf failure without repeating the value,
 // which may be a secret.
 func inputError(ve *jsonschema.ValidationError) *InputError {
@@ -102,10 +121,40 @@ func inputError(ve *jsonschema.ValidationError) *InputError {
 		return &InputError{Field: field, Message: fmt.Sprintf("must be one of %v", k.Want)}
 	case *kind.MinLength, *kind.MaxLength, *kind.Minimum, *kind.Maximum, *kind.MinItems, *kind.MaxItems:
 		return &InputError{Field: field, Message: ve.ErrorKind.LocalizedString(printer)}
+	case *kind.Format:
+		// Never the value, nor the validator's reason (which may quote it).
+		return &InputError{Field: field, Message: fmt.Sprintf("is not a valid %s (format %s)", formatNoun(k.Want), k.Want)}
 	case *kind.AdditionalProperties:
 		return &InputError{Field: field, Message: fmt.Sprintf("unexpected field(s) %s", strings.Join(k.Properties, ", "))}
 	}
 	return &InputError{Field: field, Message: fmt.Sprintf("is not valid (%s)", strings.Join(ve.ErrorKind.KeywordPath(), "/"))}
+}
+
+// formatNoun names what a JSON Schema format expects, for messages.
+func formatNoun(format string) string {
+	switch format {
+	case "hostname", "idn-hostname":
+		return "host name"
+	case "email", "idn-email":
+		return "email address"
+	case "uri", "iri":
+		return "absolute URI"
+	case "uri-reference", "iri-reference":
+		return "URI reference"
+	case "ipv4":
+		return "IPv4 address"
+	case "ipv6":
+		return "IPv6 address"
+	case "date-time":
+		return "date and time (RFC 3339)"
+	case "date":
+		return "date (RFC 3339 full-date)"
+	case "time":
+		return "time (RFC 3339)"
+	case "uuid":
+		return "UUID"
+	}
+	return "value"
 }
 
 // jsonValue converts Go values to what the JSON Schema validator expects
@@ -155,7 +204,7 @@ func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection
 		}
 		creds, ok := out.(map[string]any)
 		if !ok {
-			return nil, false, methodError(m, fmt.Errorf("must return an object of credentials, not %T", out))
+			return nil, false, methodError(m, fmt.Errorf("must return an object of credentials, not %s", describeValue(out)))
 		}
 		return creds, true, nil
 	}

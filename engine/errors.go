@@ -79,11 +79,15 @@ type MethodError struct {
 }
 
 func (e *MethodError) Error() string {
+	cause := "failed without saying why"
+	if e.Err != nil {
+		cause = e.Err.Error()
+	}
 	where := e.Pos.String()
 	if where == "" {
-		return fmt.Sprintf("%s: %v", e.Method, e.Err)
+		return e.Method + ": " + cause
 	}
-	return fmt.Sprintf("%s (%s): %v", e.Method, where, e.Err)
+	return fmt.Sprintf("%s (%s): %s", e.Method, where, cause)
 }
 
 // Unwrap returns the cause: a *ConnectionError for SDK ConnectionErrors, a

@@ -9,7 +9,8 @@ import (
 )
 
 // fuzzInputConnector has a UI schema with the keywords connection input is
-// checked against: types, required, pattern, enum, nesting and bounds.
+// checked against: types, required, pattern, enum, nesting, bounds and
+// formats.
 const fuzzInputConnector = `key: c
 name: C
 auth:
@@ -24,6 +25,13 @@ auth:
         ratio: {type: number}
         flags: {type: array, items: {type: boolean}, maxItems: 4}
         nested: {type: object, properties: {a: {type: string}}, required: [a], additionalProperties: false}
+        host: {type: string, format: hostname}
+        site: {type: string, format: uri}
+        email: {type: string, format: email}
+        ip: {type: string, format: ipv4}
+        ip6: {type: string, format: ipv6}
+        since: {type: string, format: date-time}
+        tenant: {type: string, format: uuid}
       required: [apiKey]
   makeApiClient:
     mapping:
@@ -48,6 +56,17 @@ func FuzzValidateInput(f *testing.F) {
 		`{}`,
 		`{"apiKey":"abcdefgh","ratio":1e308}`,
 		`{"apiKey":"\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000"}`,
+		`{"apiKey":"abcdefgh","host":"acme.example.com"}`,
+		`{"apiKey":"abcdefgh","host":"127.0.0.2:18081/#secret-in-host"}`,
+		`{"apiKey":"abcdefgh","site":"https://api.example.com/v1"}`,
+		`{"apiKey":"abcdefgh","site":"relative/secret-in-site"}`,
+		`{"apiKey":"abcdefgh","email":"secret-without-at-sign"}`,
+		`{"apiKey":"abcdefgh","ip":"999.999.999.999"}`,
+		`{"apiKey":"abcdefgh","ip6":"2001:db8::secretvalue"}`,
+		`{"apiKey":"abcdefgh","since":"2024-01-02T03:04:05Z"}`,
+		`{"apiKey":"abcdefgh","since":"yesterday-secret-value"}`,
+		`{"apiKey":"abcdefgh","tenant":"secret-not-a-uuid-value"}`,
+		`{"apiKey":"abcdefgh","host":42}`,
 	} {
 		f.Add(seed)
 	}

@@ -175,6 +175,9 @@ func checkError(t *testing.T, err error, expect string, secrets []string) {
 			t.Errorf("error shows the secret %q:\n%s", s, msg)
 		}
 	}
+	if strings.Contains(msg, "%!") {
+		t.Errorf("error text carries a formatting mistake: %s", msg)
+	}
 	if strings.ContainsAny(msg, "\r\x00\x1b") {
 		t.Errorf("error carries control characters: %q", msg)
 	}
@@ -747,12 +750,25 @@ var hostileTokenBehaviours = []tokenCase{
 		buf.WriteString("SSH-2.0-OpenSSH_9.6\r\n\r\n")
 		buf.Flush()
 	}},
+	{name: "json-nested-10k", expect: "JSON response is nested too deeply", respond: deepTokenAnswer(10_000)},
+	{name: "json-nested-100k", expect: "JSON response is nested too deeply", respond: deepTokenAnswer(100_000)},
+	{name: "json-nested-1M-unclosed", expect: "JSON response is nested too deeply", respond: deepTokenAnswer(-1_000_000)},
 	{name: "random-bytes", expect: "token endpoint returned HTTP 200", respond: func(t *testing.T, env *hostileEnv, w http.ResponseWriter, r *http.Request, body string) {
 		junk := make([]byte, 64<<10)
 		rand.Read(junk)
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write(junk)
 	}},
+}
+
+// deepTokenAnswer is a token response with an access token and a value
+// nested depth levels deep (a negative depth: that many unclosed arrays).
+func deepTokenAnswer(depth int) tokenBehaviour {
+	return func(t *testing.T, env *hostileEnv, w http.ResponseWriter, r *http.Request, body string) {
+		w.Header().Set("Content-Type", "application/json")
+		closing := strings.Repeat("]", max(depth, 0)) + "}"
+		w.Write([]byte(`{"access_token":"canary-deep","expires_in":3600,"x":` + strings.Repeat("[", max(depth, -depth)) + closing))
+	}
 }
 
 // gzipBomb is 256 MiB of JSON whitespace that travels as a few hundred

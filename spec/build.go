@@ -422,6 +422,15 @@ func implFromFile(name string) string {
 	return ""
 }
 
+// sourceSuffixes lists the file name endings of method bodies, for messages.
+func sourceSuffixes() string {
+	var all []string
+	for _, impl := range []string{ImplJavaScript, ImplMapping, ImplExpr} {
+		all = append(all, implSuffixes[impl]...)
+	}
+	return strings.Join(all[:len(all)-1], ", ") + " or " + all[len(all)-1]
+}
+
 // kebab turns a method name into its file-name stem: makeApiClient ->
 // make-api-client, getOAuthConfig -> get-oauth-config.
 func kebab(name string) string {
@@ -539,7 +548,14 @@ func (l *loader) fileMethod(m *Method, ptr string) bool {
 		l.add(at.Errorf(ptr, "filePath %q %s (looked for %s)", rel, what, file))
 		return false
 	}
-	if want := implFromFile(file); want != "" && m.ImplementationType != ImplRestAPIMapping && want != m.ImplementationType {
+	// Checked before the file is opened: a diagnostic about a file that is
+	// not a connector source (a key, an .env file) could quote its content.
+	want := implFromFile(file)
+	if want == "" {
+		l.add(at.Errorf(ptr, "filePath %q is not a connector source: a method body is a %s file", rel, sourceSuffixes()))
+		return false
+	}
+	if m.ImplementationType != ImplRestAPIMapping && want != m.ImplementationType {
 		l.add(at.Errorf(ptr, "filePath %q is a %s file but the method is implemented as %s", rel, want, m.ImplementationType))
 		return false
 	}

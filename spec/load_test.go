@@ -249,6 +249,58 @@ func TestFilePathCannotLeaveTheConnector(t *testing.T) {
 	}
 }
 
+// A filePath may only name a connector source: a sibling key or .env file
+// is refused by its name, at the filePath value, and never read, so no
+// diagnostic (of the loader or of a compiler later) can quote it.
+func TestFilePathOnlyNamesConnectorSources(t *testing.T) {
+	const canary = "canary-sibling-secret"
+	siblings := map[string]string{
+		"secrets.env":     "API_KEY=" + canary + "\n",
+		"id_rsa":          "-----BEGIN OPENSSH PRIVATE KEY-----\n" + canary + "\n",
+		"creds.json":      `{"token": "` + canary + `"}`,
+		"notes.txt":       "a: [" + canary + "\n",
+		"Makefile.js.bak": canary + " = 1\n",
+	}
+	for _, layout := range []string{"single", "directory"} {
+		for sibling, content := range siblings {
+			for _, impl := range []string{ImplJavaScript, ImplMapping, ImplExpr} {
+				t.Run(layout+"/"+sibling+"/"+impl, func(t *testing.T) {
+					specYAML := "name: C\nauth:\n  type: client-credentials\n  makeApiClient:\n    implementationType: " + impl + "\n    filePath: " + sibling + "\n"
+					if impl == ImplExpr {
+						specYAML = "name: C\nauth:\n  type: client-credentials\n  makeApiClient:\n    mapping: {baseUri: https://a.test}\n  getCredentialsFromConnectionParameters:\n    implementationType: expr\n    filePath: " + sibling + "\n"
+					}
+					dir := t.TempDir()
+					target, specFile := filepath.Join(dir, "c.yml"), filepath.Join(dir, "c.yml")
+					if layout == "directory" {
+						target, specFile = dir, filepath.Join(dir, "spec.yml")
+					}
+					if err := os.WriteFile(specFile, []byte(specYAML), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(dir, sibling), []byte(content), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					c, diags := LoadPath(target)
+					if c != nil || len(diags) != 1 {
+						t.Fatalf("want one error, got:\n%s", diags.Error())
+					}
+					d := diags[0]
+					line := strings.Count(specYAML[:strings.Index(specYAML, "filePath:")], "\n") + 1
+					if d.File != specFile || d.Line != line || d.Column != 15 {
+						t.Errorf("reported at %s:%d:%d, want %s:%d:15 (the filePath value)", d.File, d.Line, d.Column, specFile, line)
+					}
+					if want := "filePath \"" + sibling + "\" is not a connector source"; !strings.Contains(d.Message, want) {
+						t.Errorf("message %q does not say %q", d.Message, want)
+					}
+					if strings.Contains(diags.Error(), canary) {
+						t.Errorf("a diagnostic quotes the sibling file:\n%s", diags.Error())
+					}
+				})
+			}
+		}
+	}
+}
+
 func TestDiscoverFindsConnectorsRecursively(t *testing.T) {
 	fsys := fstest.MapFS{
 		"lib/github/spec.yml":       file("name: GitHub\n"),

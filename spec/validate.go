@@ -291,11 +291,15 @@ func checkJSONSchema(doc *document, ptr string) (*jsonschema.Schema, Diagnostics
 const embeddedSchemaURL = "connspec:///embedded.json"
 
 // compileSchemaValue compiles a JSON Schema value (draft 2020-12 unless it
-// names another draft in $schema) with external references refused.
+// names another draft in $schema) with external references refused and
+// the known format keywords asserted.
 func compileSchemaValue(value any) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.UseLoader(noLoader{})
 	c.DefaultDraft(jsonschema.Draft2020)
+	// A connector that writes format: hostname (uri, email, ...) means it:
+	// draft 2020-12 only annotates formats unless assertion is switched on.
+	c.AssertFormat()
 	if err := c.AddResource(embeddedSchemaURL, value); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -191,7 +192,13 @@ func keyValues(pairs []string, file string) (map[string]any, error) {
 func readJSONObject(file string) (map[string]any, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usageErrorf("%s: %v", file, errors.Unwrap(err))
+		// The cause only: the path is said once (and a nil cause never
+		// reaches the text).
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usageErrorf("%s: %v", file, err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {

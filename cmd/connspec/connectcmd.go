@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,8 +104,21 @@ func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, 
 		err   error
 	}
 	done := make(chan result, 1)
+	var taken atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
+		// Any page the browser visits can send it to this port: a callback
+		// of another flow (or a forged one) is answered and ignored, and
+		// the flow waits for its own.
+		if !callbackOf(r.URL.Query(), req.State) {
+			fmt.Fprintln(cmd.ErrOrStderr(), "ignored a callback whose state does not match this authorization; still waiting")
+			plainError(w, http.StatusBadRequest, "This callback does not belong to the authorization in progress (its state is wrong or missing). It was ignored.")
+			return
+		}
+		if taken.Swap(true) {
+			plainError(w, http.StatusConflict, "This authorization has been completed already.")
+			return
+		}
 		creds, err := eng.CompleteAuthorization(r.Context(), conn, r.URL.Query(), redirect, req.State, req.Verifier)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err != nil {
@@ -130,6 +146,25 @@ func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, 
 	case <-ctx.Done():
 		return nil, fmt.Errorf("no callback before the timeout: %w", ctx.Err())
 	}
+}
+
+// callbackOf reports whether a callback answers the authorization with
+// this state: OAuth 2.0 returns it as state, OAuth 1.0a names the temporary
+// token in oauth_token (or in denied, when the user refused).
+func callbackOf(q url.Values, state string) bool {
+	for _, key := range []string{"state", "oauth_token", "denied"} {
+		if got := q.Get(key); got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(state)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func plainError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
 }
 
 func writeCredentials(cmd *cobra.Command, out string, creds map[string]any) error {

@@ -2,12 +2,14 @@ package oauth1
 
 import (
 	"github.com/connspec/connspec/internal/endpoint"
+	"github.com/connspec/connspec/internal/nesting"
 
 	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -246,6 +248,9 @@ func decodeFields(contentType string, data []byte) (map[string]string, error) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch {
 	case data[0] == '{':
+		if err := nesting.CheckJSON(data); err != nil {
+			return nil, fmt.Errorf("JSON response is %w", err)
+		}
 		var m map[string]any
 		if err := json.Unmarshal(data, &m); err != nil || m == nil {
 			return nil, errMalformed

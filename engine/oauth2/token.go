@@ -4,6 +4,7 @@ import (
 	"github.com/connspec/connspec/internal/endpoint"
 
 	"github.com/connspec/connspec/internal/mapvalue"
+	"github.com/connspec/connspec/internal/nesting"
 
 	"bytes"
 	"encoding/json"
@@ -114,6 +115,9 @@ func decodeBody(contentType string, body []byte) (map[string]any, error) {
 	}
 	mediaType, _, _ := mime.ParseMediaType(contentType)
 	if trimmed[0] == '{' {
+		if err := nesting.CheckJSON(trimmed); err != nil {
+			return nil, fmt.Errorf("JSON response is %w", err)
+		}
 		var m map[string]any
 		if err := json.Unmarshal(trimmed, &m); err != nil || m == nil {
 			return nil, errors.New("malformed JSON response")
