@@ -172,7 +172,7 @@ function flatLength(o, depth, n, what) {
   const len = lengthOf(o);
   for (let i = 0; i < len; i++) {
     const e = o[i];
-    if (depth >= 1 && isArray(e)) n = flatLength(e, depth - 1, n, what);
+    if (depth >= 1 && isArray(e)) n = depth < 2 ? n + lengthOf(e) : flatLength(e, depth - 1, n, what);
     else n++;
     checkArray(n, what);
   }
@@ -205,7 +205,8 @@ wrap(SP, 'split', 'split', (s, a) => {
   let limit = a[1] === undefined ? Infinity : a[1] >>> 0;
   if (Math.min(limit, str.length / Math.max(sepStr.length, 1) + 1) <= lim.arr) return;
   let n = 1;
-  for (let i = str.indexOf(sepStr); i >= 0 && n <= lim.arr && n < limit; i = str.indexOf(sepStr, i + Math.max(sepStr.length, 1))) n++;
+  if (sepStr === '') n = Math.min(str.length, limit);
+  else for (let i = str.indexOf(sepStr); i >= 0 && n <= lim.arr && n < limit; i = str.indexOf(sepStr, i + Math.max(sepStr.length, 1))) n++;
   checkArray(n, 'String.prototype.split');
 });
 
@@ -329,18 +330,9 @@ defineProperty(RP, Symbol.replace, { value: { [Symbol.replace](string, replaceVa
   const flags = toStr(rx.flags), global = flags.includes('g');
   const unicode = global && flags.includes('u');
   if (global) rx.lastIndex = 0;
-  const results = [];
-  for (;;) {
-    const r = regExpExec(rx, s);
-    if (r === null) break;
-    results[results.length] = r;
-    if (!global) break;
-    if (toStr(r[0]) === '') rx.lastIndex = advance(s, toLen(rx.lastIndex), unicode);
-  }
   const out = new Output('RegExp.prototype[Symbol.replace]');
   let next = 0;
-  for (let k = 0; k < results.length; k++) {
-    const r = results[k];
+  const apply1 = r => {
     const nCaptures = Math.max(toLen(r.length) - 1, 0);
     const matched = toStr(r[0]);
     const position = Math.max(Math.min(Math.trunc(+r.index) || 0, s.length), 0);
@@ -365,7 +357,20 @@ defineProperty(RP, Symbol.replace, { value: { [Symbol.replace](string, replaceVa
       out.add(piece.toString());
       next = position + matched.length;
     }
+  };
+  // A replacement function sees every match found before it is first
+  // called, as ECMAScript says; a replacement string has no such effects,
+  // so each match is replaced as it is found and the budget stops early.
+  const results = [];
+  for (;;) {
+    const r = regExpExec(rx, s);
+    if (r === null) break;
+    if (functional) results[results.length] = r;
+    else apply1(r);
+    if (!global) break;
+    if (toStr(r[0]) === '') rx.lastIndex = advance(s, toLen(rx.lastIndex), unicode);
   }
+  for (let k = 0; k < results.length; k++) apply1(results[k]);
   if (next < s.length) out.add(s.slice(next));
   return out.toString();
 } }[Symbol.replace], writable: true, configurable: true, enumerable: false });
@@ -416,16 +421,45 @@ defineProperty(SP, 'replaceAll', { value: { replaceAll(searchValue, replaceValue
 const origExec = RP.exec;
 const rxGetter = k => Object.getOwnPropertyDescriptor(RP, k).get;
 const rxSource = rxGetter('source');
+// A RegExp's pattern never changes (compile, which would change it, is
+// gone), so whether it needs backtracking is decided once per object.
+const kinds = new WeakMap();
+delete RP.compile;
 const rxFlags = [['global', 'g'], ['ignoreCase', 'i'], ['multiline', 'm'], ['dotAll', 's'], ['unicode', 'u'], ['sticky', 'y']].map(([k, f]) => [rxGetter(k), f]);
 defineProperty(RP, 'exec', { value: { exec(string) {
   const s = toStr(string);
   if (this === RP || this === null || typeof this !== 'object') return apply(origExec, this, [s]);
-  const source = apply(rxSource, this, []);
-  let flags = '';
-  for (let i = 0; i < rxFlags.length; i++) if (apply(rxFlags[i][0], this, [])) flags += rxFlags[i][1];
-  const r = host.regexpExec(this, s, source, flags);
-  return r === undefined ? apply(origExec, this, [s]) : r;
+  let kind = kinds.get(this);
+  if (kind === undefined) {
+    const source = apply(rxSource, this, []);
+    let flags = '';
+    for (let i = 0; i < rxFlags.length; i++) if (apply(rxFlags[i][0], this, [])) flags += rxFlags[i][1];
+    kind = host.regexpBacktracks(source, flags) ? [source, flags] : null;
+    kinds.set(this, kind);
+  }
+  return kind === null ? apply(origExec, this, [s]) : host.regexpExec(this, s, kind[0], kind[1]);
 } }.exec, writable: true, configurable: true, enumerable: false });
+
+// goja's own test skips exec, and its generic paths fall back to the native
+// exec when a RegExp's exec is not callable: close both ways around it.
+defineProperty(RP, 'test', { value: { test(string) {
+  if (this === null || (typeof this !== 'object' && typeof this !== 'function')) throw new TypeError('RegExp.prototype.test called on a non-object');
+  return regExpExec(this, toStr(string)) !== null;
+} }.test, writable: true, configurable: true, enumerable: false });
+const speciesOf = rx => {
+  const C = rx.constructor;
+  return C === undefined || C === null || (typeof C !== 'object' && typeof C !== 'function') ? RegExp : C[Symbol.species];
+};
+for (const sym of [Symbol.match, Symbol.matchAll, Symbol.search, Symbol.split]) {
+  const what = 'RegExp.prototype[' + String(sym).slice(7, -1) + ']';
+  wrap(RP, sym, what, rx => {
+    if (rx === null || (typeof rx !== 'object' && typeof rx !== 'function')) return;
+    if (typeof rx.exec !== 'function') throw new TypeError(what + ': the RegExp\'s exec is not a function');
+    if ((sym === Symbol.matchAll || sym === Symbol.split) && speciesOf(rx) !== RegExp && speciesOf(rx) !== undefined) {
+      throw new TypeError(what + ': RegExp subclasses with their own species are not supported');
+    }
+  });
+}
 
 // JSON: bounded depth both ways; stringify in Go against the budget.
 const origParse = JSON.parse;

@@ -36,14 +36,16 @@ type backtracking struct {
 	re *regexp2.Regexp
 }
 
-// regexpExec implements exec for a RegExp whose intrinsic source and flags
-// the prelude passes along. It returns undefined when the native exec is to be
-// used, else null or the match array, as RegExp.prototype.exec does.
+// regexpBacktracks reports whether goja would run the pattern with regexp2.
+func (v *vm) regexpBacktracks(source, flags string) bool {
+	return v.backtracking(source, flags) != nil
+}
+
+// regexpExec implements exec for a RegExp that needs backtracking, whose
+// intrinsic source and flags the prelude passes along: it returns null or the
+// match array, as RegExp.prototype.exec does.
 func (v *vm) regexpExec(rx *goja.Object, s goja.Value, source, flags string) goja.Value {
 	b := v.backtracking(source, flags)
-	if b == nil {
-		return goja.Undefined()
-	}
 	r := v.r
 	global, sticky, unicode := strings.ContainsRune(flags, 'g'), strings.ContainsRune(flags, 'y'), strings.ContainsRune(flags, 'u')
 	setLastIndex := func(i int) {

@@ -76,6 +76,7 @@ func newVM(frozen bool) (v *vm, err error) {
 	must(host.Set("stringify", v.jsonStringify))
 	must(host.Set("jsonScan", v.jsonScan))
 	must(host.Set("regexpExec", v.regexpExec))
+	must(host.Set("regexpBacktracks", v.regexpBacktracks))
 	v.lim = r.NewObject()
 
 	fn, err := r.RunProgram(preludeProgram)
