@@ -348,7 +348,7 @@ const maxDepth = 100
 // wrappers, so a method cannot modify the caller's data).
 func (v *vm) toJS(x any, depth int) (goja.Value, error) {
 	if depth > maxDepth {
-		return nil, errors.New("jsrt: input nested too deeply (cyclic?)")
+		return nil, fmt.Errorf("jsrt: input nested too deeply (more than %d levels; cyclic?)", maxDepth)
 	}
 	r := v.r
 	switch t := x.(type) {
@@ -462,7 +462,7 @@ func (v *vm) convert(val goja.Value, depth, maxArray int, path map[*goja.Object]
 		return dropped, nil
 	}
 	if depth > maxDepth {
-		return nil, errors.New("jsrt: result nested too deeply")
+		return nil, fmt.Errorf("jsrt: result nested too deeply (more than %d levels)", maxDepth)
 	}
 	if path[obj] {
 		return nil, errors.New("jsrt: result is cyclic")

@@ -1,2 +1,2 @@
 // expect: exceed the limit
-export default function () { return JSON.parse("[" + "[],".repeat(1 << 22) + "0]").length }
+export default function () { return JSON.parse("[" + "[],".repeat(1 << 17) + "0]").length }

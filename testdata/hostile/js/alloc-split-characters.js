@@ -1,2 +1,2 @@
 // expect: exceed the limit
-export default function () { return "x".repeat(1 << 23).split("").length }
+export default function () { return "x".repeat(1 << 17).split("").length }
