@@ -348,7 +348,7 @@ const maxDepth = 100
 // wrappers, so a method cannot modify the caller's data).
 func (v *vm) toJS(x any, depth int) (goja.Value, error) {
 	if depth > maxDepth {
-		return nil, errors.New("jsrt: input nested too deeply (cyclic?)")
+		return nil, fmt.Errorf("jsrt: input nested too deeply (more than %d levels; cyclic?)", maxDepth)
 	}
 	r := v.r
 	switch t := x.(type) {
@@ -366,7 +366,7 @@ func (v *vm) toJS(x any, depth int) (goja.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			must(obj.Set(k, fv))
+			setOwn(obj, k, fv)
 		}
 		return obj, nil
 	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
@@ -378,13 +378,13 @@ func (v *vm) toJS(x any, depth int) (goja.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			must(obj.Set(k, ev))
+			setOwn(obj, k, ev)
 		}
 		return obj, nil
 	case map[string]string:
 		obj := r.NewObject()
 		for k, e := range t {
-			must(obj.Set(k, e))
+			setOwn(obj, k, r.ToValue(e))
 		}
 		return obj, nil
 	case []any:
@@ -411,6 +411,12 @@ func (v *vm) toJS(x any, depth int) (goja.Value, error) {
 		return nil, fmt.Errorf("jsrt: converting input: %w", err)
 	}
 	return v.toJS(plain, depth)
+}
+
+// setOwn makes key an ordinary own property of obj. Assignment would not:
+// "__proto__" would set obj's prototype to a value from the caller's data.
+func setOwn(obj *goja.Object, key string, val goja.Value) {
+	must(obj.DefineDataProperty(key, val, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE))
 }
 
 func jsonRoundTrip(x any) (any, error) {
@@ -456,7 +462,7 @@ func (v *vm) convert(val goja.Value, depth, maxArray int, path map[*goja.Object]
 		return dropped, nil
 	}
 	if depth > maxDepth {
-		return nil, errors.New("jsrt: result nested too deeply")
+		return nil, fmt.Errorf("jsrt: result nested too deeply (more than %d levels)", maxDepth)
 	}
 	if path[obj] {
 		return nil, errors.New("jsrt: result is cyclic")

@@ -10,8 +10,10 @@
 // The sandbox has no require (other than the built-in SDK module), no
 // process, fetch, XMLHttpRequest, file system, eval or BigInt (whose
 // operators goja does not bound: 1n << 100000000000n would allocate 12.5 GB
-// at once). Each call has a time limit, a call-stack limit, and guards
-// against built-ins that would allocate without bound; see Options. Besides
+// at once). Each call has a time limit, a call-stack limit, and an output
+// budget for built-ins that could allocate far more than their input in one
+// native step (see Options); JSON is nested at most MaxJSONDepth levels, and
+// regular expressions that need backtracking stop at the time limit. Besides
 // the ECMAScript built-ins, methods get console (logged to Options.Logger
 // with Options.Secrets redacted), btoa, atob and URLSearchParams.
 //
@@ -57,13 +59,22 @@ type Options struct {
 	Timeout time.Duration
 	// MaxCallStackSize bounds the JavaScript call depth. Default 1024.
 	MaxCallStackSize int
-	// MaxStringLength bounds strings made by String.prototype.repeat,
-	// padStart, padEnd, concat and Array.prototype.join (in UTF-16 units), and
-	// the byte size of ArrayBuffers and typed arrays. Default 16 MiB.
+	// MaxStringLength is the output budget for strings: a built-in that
+	// can make a string much longer than its input (repeat, padStart,
+	// padEnd, concat, join, replace, replaceAll, String.raw, toUpperCase,
+	// normalize, encodeURIComponent, escape, btoa, atob, URLSearchParams,
+	// the join of typed arrays) is refused before it allocates more than
+	// this many UTF-16 units; JSON.stringify output is bounded to this many
+	// bytes as it is written, and ArrayBuffers and typed arrays to this many
+	// bytes. Built-ins whose output can be k times their input refuse
+	// inputs longer than MaxStringLength/k (toUpperCase k=3, normalize k=4 or
+	// 18, encodeURIComponent k=9, escape k=6). Default 16 MiB.
 	MaxStringLength int
 	// MaxArrayLength bounds the length of arrays that built-ins are asked to
-	// create or walk (Array(n), fill, join, indexOf, apply, spread, ...).
-	// Default 1<<22.
+	// create or walk (Array(n), fill, join, indexOf, apply, spread, concat,
+	// flat, flatMap, Array.from, Object.keys and the like of strings and
+	// typed arrays, the characters of a string, the values in a JSON.parse
+	// text, ...). Default 1<<22.
 	MaxArrayLength int
 	// MaxHeapGrowth stops a call when the process's live heap grows by more
 	// than this many bytes while the call runs (checked every few ms after

@@ -67,16 +67,7 @@ const AP = Array.prototype;
 for (const key of Reflect.ownKeys(AP)) {
   if (key === 'constructor' || key === Symbol.iterator || typeof AP[key] !== 'function') continue;
   const what = 'Array.prototype.' + String(key);
-  if (key === 'join' || key === 'toString' || key === 'toLocaleString') {
-    wrap(AP, key, key, (o, a) => {
-      const n = lengthOf(o);
-      checkArray(n, what);
-      const sep = key === 'join' && a[0] !== undefined ? strLen(a[0]) : 1;
-      checkString(n * sep, what);
-    });
-  } else {
-    wrap(AP, key, key, o => checkArray(lengthOf(o), what));
-  }
+  wrap(AP, key, key, o => checkArray(lengthOf(o), what)); // join and toLocaleString: see the output budget
 }
 defineProperty(AP, Symbol.iterator, { value: AP.values, writable: true, configurable: true, enumerable: false });
 const argLen = (a, i, what) => { if (a.length > i && a[i] !== null && typeof a[i] === 'object') checkArray(lengthOf(a[i]), what); };
@@ -119,6 +110,367 @@ for (const name of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array'
   guardConstructor(name, (args, what) => checkBytes(elems(args[0]) * size, what));
   wrap(G[name], 'from', 'from', (c, a) => checkBytes(elems(a[0]) * size, name + '.from'));
 }
+
+// The output budget. A native built-in runs to its end without looking at
+// the time limit or the heap watcher, so one call that makes far more than
+// it was given (join of 8192 references to one 1 MiB string, a replacement
+// pattern that inserts the text before every match, ...) could allocate gigabytes at once: a
+// fatal out-of-memory error for the whole process. Every built-in that can
+// make output much larger than its input is checked here before it runs, or
+// reimplemented so that it checks as it goes, against lim.str (characters)
+// and lim.arr (elements); JSON.stringify and the host functions check in Go
+// the same way. Output at most the sum of inputs that already exist (+,
+// template literals, slice, map, ...) grows the heap step by step, which the
+// time limit and the heap watcher see.
+const origJoin = AP.join;
+// toStr is ToString: symbols throw, as in the built-ins.
+const toStr = x => typeof x === 'string' ? x : typeof x === 'symbol' ? toStrSymbol() : String(x);
+const toStrSymbol = () => { throw new TypeError('Cannot convert a Symbol value to a string'); };
+// joinChecked joins strs (an array of strings) after checking their total.
+function joinChecked(strs, sep, total, what) {
+  checkString(total, what);
+  return apply(origJoin, strs, [sep]);
+}
+// stringsOf converts the elements of an array-like, counting their length.
+function stringsOf(o, n, sep, conv, what) {
+  checkArray(n, what);
+  const strs = [];
+  let total = n > 1 ? (n - 1) * sep.length : 0;
+  checkString(total, what);
+  for (let i = 0; i < n; i++) {
+    const e = o[i];
+    const s = e === undefined || e === null ? '' : conv(e);
+    total += s.length;
+    checkString(total, what);
+    strs[i] = s;
+  }
+  return [strs, total];
+}
+defineProperty(AP, 'join', { value: { join(sep) {
+  const o = Object(this), n = lengthOf(o);
+  sep = sep === undefined ? ',' : toStr(sep);
+  const [strs, total] = stringsOf(o, n, sep, toStr, 'Array.prototype.join');
+  return joinChecked(strs, sep, total, 'Array.prototype.join');
+} }.join, writable: true, configurable: true, enumerable: false });
+defineProperty(AP, 'toLocaleString', { value: { toLocaleString() {
+  const o = Object(this), n = lengthOf(o);
+  const [strs, total] = stringsOf(o, n, ',', e => toStr(e.toLocaleString()), 'Array.prototype.toLocaleString');
+  return joinChecked(strs, ',', total, 'Array.prototype.toLocaleString');
+} }.toLocaleString, writable: true, configurable: true, enumerable: false });
+
+// Arrays made of other arrays.
+const isArray = Array.isArray;
+wrap(AP, 'concat', 'concat', (o, a) => {
+  let n = isArray(o) ? lengthOf(o) : 1;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    n += x !== null && typeof x === 'object' && (isArray(x) || x[Symbol.isConcatSpreadable]) ? lengthOf(x) : 1;
+  }
+  checkArray(n, 'Array.prototype.concat');
+});
+function flatLength(o, depth, n, what) {
+  const len = lengthOf(o);
+  for (let i = 0; i < len; i++) {
+    const e = o[i];
+    if (depth >= 1 && isArray(e)) n = depth < 2 ? n + lengthOf(e) : flatLength(e, depth - 1, n, what);
+    else n++;
+    checkArray(n, what);
+  }
+  return n;
+}
+const flat = wrap(AP, 'flat', 'flat', (o, a) => {
+  const d = a[0] === undefined ? 1 : +a[0];
+  flatLength(o, d > 0 ? d : 0, 0, 'Array.prototype.flat');
+});
+const map = AP.map;
+defineProperty(AP, 'flatMap', { value: { flatMap(fn, thisArg) {
+  return apply(flat, apply(map, this, [fn, thisArg]), [1]);
+} }.flatMap, writable: true, configurable: true, enumerable: false });
+
+// Strings whose result can be up to factor times as long as their input.
+const expanding = (obj, key, what, factor, arg) => wrap(obj, key, key, (s, a) => checkString(strLen(arg ? a[0] : s) * factor, what));
+for (const key of ['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase']) expanding(SP, key, 'String.prototype.' + key, 3);
+wrap(SP, 'normalize', 'normalize', (s, a) => {
+  const form = a[0] === undefined ? 'NFC' : a[0];
+  checkString(strLen(s) * (form === 'NFKC' || form === 'NFKD' ? 18 : 4), 'String.prototype.normalize');
+});
+for (const key of ['encodeURIComponent', 'encodeURI']) expanding(G, key, key, 9, true);
+expanding(G, 'escape', 'escape', 6, true);
+// Making a character list of a string: spread, Array.from, for-of.
+wrap(SP, Symbol.iterator, '[Symbol.iterator]', s => checkArray(strLen(s), 'String.prototype[Symbol.iterator]'));
+wrap(SP, 'split', 'split', (s, a) => {
+  const sep = a[0];
+  if (sep === undefined || sep === null || typeof sep === 'object' || typeof sep === 'function') return; // a RegExp's exec runs in steps
+  const str = toStr(s), sepStr = toStr(sep);
+  let limit = a[1] === undefined ? Infinity : a[1] >>> 0;
+  if (Math.min(limit, str.length / Math.max(sepStr.length, 1) + 1) <= lim.arr) return;
+  let n = 1;
+  if (sepStr === '') n = Math.min(str.length, limit);
+  else for (let i = str.indexOf(sepStr); i >= 0 && n <= lim.arr && n < limit; i = str.indexOf(sepStr, i + Math.max(sepStr.length, 1))) n++;
+  checkArray(n, 'String.prototype.split');
+});
+
+// Property lists of strings and typed arrays, which have no properties to
+// show for each index until asked.
+const TAP = Object.getPrototypeOf(Int8Array.prototype);
+const isView = ArrayBuffer.isView;
+function indexedLength(x) {
+  if (typeof x === 'string') return x.length;
+  if (x === null || typeof x !== 'object') return 0;
+  if (isArray(x) || (isView(x) && !(x instanceof DataView))) return lengthOf(x);
+  if (x instanceof String) return strLen(x);
+  return 0;
+}
+for (const key of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
+  wrap(Object, key, key, (o, a) => checkArray(indexedLength(a[0]), 'Object.' + key));
+}
+wrap(Reflect, 'ownKeys', 'ownKeys', (o, a) => checkArray(indexedLength(a[0]), 'Reflect.ownKeys'));
+wrap(Object, 'assign', 'assign', (o, a) => {
+  let n = 0;
+  for (let i = 1; i < a.length; i++) n += indexedLength(a[i]);
+  checkArray(n, 'Object.assign');
+});
+const taWidth = o => o instanceof Float64Array || o instanceof Float32Array ? 24 : 11;
+for (const key of ['join', 'toString', 'toLocaleString']) {
+  if (typeof TAP[key] !== 'function' || TAP[key] === AP[key]) continue;
+  wrap(TAP, key, key, (o, a) => {
+    const sep = key === 'join' && a[0] !== undefined ? strLen(a[0]) : 1;
+    checkString(lengthOf(o) * (taWidth(o) + sep), '%TypedArray%.prototype.' + key);
+  });
+}
+for (const key of ['values', 'keys', 'entries']) wrap(TAP, key, key, o => checkArray(lengthOf(o), '%TypedArray%.prototype.' + key));
+defineProperty(TAP, Symbol.iterator, { value: TAP.values, writable: true, configurable: true, enumerable: false });
+
+// String.raw interleaves its template's strings with the substitutions.
+defineProperty(String, 'raw', { value: { raw(template, ...subs) {
+  const r = Object(Object(template).raw), n = lengthOf(r);
+  checkArray(n, 'String.raw');
+  const strs = [];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const s = toStr(r[i]);
+    total += s.length;
+    checkString(total, 'String.raw');
+    strs[strs.length] = s;
+    if (i + 1 < n && i < subs.length) {
+      const sub = toStr(subs[i]);
+      total += sub.length;
+      checkString(total, 'String.raw');
+      strs[strs.length] = sub;
+    }
+  }
+  return joinChecked(strs, '', total, 'String.raw');
+} }.raw, writable: true, configurable: true, enumerable: false });
+
+// Replacing: the result is built piece by piece against the budget.
+class Output {
+  constructor(what) { this.what = what; this.parts = []; this.n = 0; }
+  add(s) {
+    if (s === '') return;
+    this.n += s.length;
+    checkString(this.n, this.what);
+    this.parts[this.parts.length] = s;
+  }
+  toString() { return apply(origJoin, this.parts, ['']); }
+}
+// substitute appends GetSubstitution(matched, str, position, captures,
+// named, replacement) to out.
+function substitute(out, matched, str, position, captures, named, replacement) {
+  const m = captures.length, tailPos = Math.min(position + matched.length, str.length);
+  let last = 0;
+  for (let i = replacement.indexOf('$'); i >= 0 && i + 1 < replacement.length; i = replacement.indexOf('$', last)) {
+    out.add(replacement.slice(last, i));
+    const c = replacement[i + 1];
+    last = i + 2;
+    if (c === '$') out.add('$');
+    else if (c === '&') out.add(matched);
+    else if (c === '\x60') out.add(str.slice(0, position));
+    else if (c === "'") out.add(str.slice(tailPos));
+    else if (c >= '0' && c <= '9') {
+      let n = +c;
+      const c2 = replacement[i + 2];
+      if (c2 >= '0' && c2 <= '9' && n * 10 + +c2 >= 1 && n * 10 + +c2 <= m) { n = n * 10 + +c2; last = i + 3; }
+      if (n >= 1 && n <= m) { const cap = captures[n - 1]; if (cap !== undefined) out.add(cap); }
+      else { out.add(replacement.slice(i, last)); }
+    } else if (c === '<') {
+      const end = named === undefined ? -1 : replacement.indexOf('>', i + 2);
+      if (end < 0) out.add('$<');
+      else {
+        const cap = named[replacement.slice(i + 2, end)];
+        if (cap !== undefined) out.add(toStr(cap));
+        last = end + 1;
+      }
+    } else { out.add('$'); last = i + 1; }
+  }
+  out.add(replacement.slice(last));
+}
+const toLen = x => { const n = Math.trunc(+x); return n > 0 ? Math.min(n, Number.MAX_SAFE_INTEGER) : 0; };
+function advance(s, i, unicode) {
+  if (!unicode || i + 1 >= s.length) return i + 1;
+  const c = s.charCodeAt(i);
+  if (c < 0xD800 || c > 0xDBFF) return i + 1;
+  const d = s.charCodeAt(i + 1);
+  return d < 0xDC00 || d > 0xDFFF ? i + 1 : i + 2;
+}
+function regExpExec(rx, s) {
+  const exec = rx.exec;
+  if (typeof exec === 'function') {
+    const r = apply(exec, rx, [s]);
+    if (r !== null && typeof r !== 'object') throw new TypeError('exec must return an object or null');
+    return r;
+  }
+  return apply(RP.exec, rx, [s]);
+}
+const RP = RegExp.prototype;
+defineProperty(RP, Symbol.replace, { value: { [Symbol.replace](string, replaceValue) {
+  const rx = this;
+  if (rx === null || (typeof rx !== 'object' && typeof rx !== 'function')) throw new TypeError('RegExp.prototype[Symbol.replace] called on a non-object');
+  const s = toStr(string), functional = typeof replaceValue === 'function';
+  if (!functional) replaceValue = toStr(replaceValue);
+  const flags = toStr(rx.flags), global = flags.includes('g');
+  const unicode = global && flags.includes('u');
+  if (global) rx.lastIndex = 0;
+  const out = new Output('RegExp.prototype[Symbol.replace]');
+  let next = 0;
+  const apply1 = r => {
+    const nCaptures = Math.max(toLen(r.length) - 1, 0);
+    const matched = toStr(r[0]);
+    const position = Math.max(Math.min(Math.trunc(+r.index) || 0, s.length), 0);
+    const captures = [];
+    for (let n = 1; n <= nCaptures; n++) { const c = r[n]; captures[n - 1] = c === undefined ? c : toStr(c); }
+    let named = r.groups;
+    const piece = new Output(out.what);
+    piece.n = out.n; // a piece counts against what is already there
+    if (functional) {
+      const args = [matched];
+      for (let n = 0; n < captures.length; n++) args[args.length] = captures[n];
+      args[args.length] = position;
+      args[args.length] = s;
+      if (named !== undefined) args[args.length] = named;
+      piece.add(toStr(apply(replaceValue, undefined, args)));
+    } else {
+      if (named !== undefined) named = Object(named);
+      substitute(piece, matched, s, position, captures, named, replaceValue);
+    }
+    if (position >= next) {
+      out.add(s.slice(next, position));
+      out.add(piece.toString());
+      next = position + matched.length;
+    }
+  };
+  // A replacement function sees every match found before it is first
+  // called, as ECMAScript says; a replacement string has no such effects,
+  // so each match is replaced as it is found and the budget stops early.
+  const results = [];
+  for (;;) {
+    const r = regExpExec(rx, s);
+    if (r === null) break;
+    if (functional) results[results.length] = r;
+    else apply1(r);
+    if (!global) break;
+    if (toStr(r[0]) === '') rx.lastIndex = advance(s, toLen(rx.lastIndex), unicode);
+  }
+  for (let k = 0; k < results.length; k++) apply1(results[k]);
+  if (next < s.length) out.add(s.slice(next));
+  return out.toString();
+} }[Symbol.replace], writable: true, configurable: true, enumerable: false });
+const isRegExp = x => {
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return false;
+  const m = x[Symbol.match];
+  return m !== undefined ? !!m : x instanceof RegExp;
+};
+function stringReplace(thisValue, searchValue, replaceValue, all, what) {
+  if (thisValue === null || thisValue === undefined) throw new TypeError(what + ' called on null or undefined');
+  if (searchValue !== null && searchValue !== undefined) {
+    if (all && isRegExp(searchValue)) {
+      const flags = searchValue.flags;
+      if (flags === null || flags === undefined || !toStr(flags).includes('g')) throw new TypeError('replaceAll must be called with a global RegExp');
+    }
+    const replacer = searchValue[Symbol.replace];
+    if (replacer !== undefined && replacer !== null) return apply(replacer, searchValue, [thisValue, replaceValue]);
+  }
+  const s = toStr(thisValue), search = toStr(searchValue), functional = typeof replaceValue === 'function';
+  if (!functional) replaceValue = toStr(replaceValue);
+  const step = Math.max(search.length, 1), positions = [];
+  for (let p = s.indexOf(search); p >= 0; p = all ? s.indexOf(search, p + step) : -1) {
+    positions[positions.length] = p;
+    if (p >= s.length) break;
+  }
+  const out = new Output(what);
+  let next = 0;
+  for (let k = 0; k < positions.length; k++) {
+    const p = positions[k];
+    out.add(s.slice(next, p));
+    if (functional) out.add(toStr(apply(replaceValue, undefined, [search, p, s])));
+    else substitute(out, search, s, p, [], undefined, replaceValue);
+    next = p + search.length;
+  }
+  if (next < s.length) out.add(s.slice(next));
+  return out.toString();
+}
+defineProperty(SP, 'replace', { value: { replace(searchValue, replaceValue) {
+  return stringReplace(this, searchValue, replaceValue, false, 'String.prototype.replace');
+} }.replace, writable: true, configurable: true, enumerable: false });
+defineProperty(SP, 'replaceAll', { value: { replaceAll(searchValue, replaceValue) {
+  return stringReplace(this, searchValue, replaceValue, true, 'String.prototype.replaceAll');
+} }.replaceAll, writable: true, configurable: true, enumerable: false });
+
+// RegExp.prototype.exec, through which every regular expression method
+// goes once it is replaced: patterns that need backtracking run in Go with
+// the call's remaining time as their limit (see regexp.go).
+const origExec = RP.exec;
+const rxGetter = k => Object.getOwnPropertyDescriptor(RP, k).get;
+const rxSource = rxGetter('source');
+// A RegExp's pattern never changes (compile, which would change it, is
+// gone), so whether it needs backtracking is decided once per object.
+const kinds = new WeakMap();
+delete RP.compile;
+const rxFlags = [['global', 'g'], ['ignoreCase', 'i'], ['multiline', 'm'], ['dotAll', 's'], ['unicode', 'u'], ['sticky', 'y']].map(([k, f]) => [rxGetter(k), f]);
+defineProperty(RP, 'exec', { value: { exec(string) {
+  const s = toStr(string);
+  if (this === RP || this === null || typeof this !== 'object') return apply(origExec, this, [s]);
+  let kind = kinds.get(this);
+  if (kind === undefined) {
+    const source = apply(rxSource, this, []);
+    let flags = '';
+    for (let i = 0; i < rxFlags.length; i++) if (apply(rxFlags[i][0], this, [])) flags += rxFlags[i][1];
+    kind = host.regexpBacktracks(source, flags) ? [source, flags] : null;
+    kinds.set(this, kind);
+  }
+  return kind === null ? apply(origExec, this, [s]) : host.regexpExec(this, s, kind[0], kind[1]);
+} }.exec, writable: true, configurable: true, enumerable: false });
+
+// goja's own test skips exec, and its generic paths fall back to the native
+// exec when a RegExp's exec is not callable: close both ways around it.
+defineProperty(RP, 'test', { value: { test(string) {
+  if (this === null || (typeof this !== 'object' && typeof this !== 'function')) throw new TypeError('RegExp.prototype.test called on a non-object');
+  return regExpExec(this, toStr(string)) !== null;
+} }.test, writable: true, configurable: true, enumerable: false });
+const speciesOf = rx => {
+  const C = rx.constructor;
+  return C === undefined || C === null || (typeof C !== 'object' && typeof C !== 'function') ? RegExp : C[Symbol.species];
+};
+for (const sym of [Symbol.match, Symbol.matchAll, Symbol.search, Symbol.split]) {
+  const what = 'RegExp.prototype[' + String(sym).slice(7, -1) + ']';
+  wrap(RP, sym, what, rx => {
+    if (rx === null || (typeof rx !== 'object' && typeof rx !== 'function')) return;
+    if (typeof rx.exec !== 'function') throw new TypeError(what + ': the RegExp\'s exec is not a function');
+    if ((sym === Symbol.matchAll || sym === Symbol.split) && speciesOf(rx) !== RegExp && speciesOf(rx) !== undefined) {
+      throw new TypeError(what + ': RegExp subclasses with their own species are not supported');
+    }
+  });
+}
+
+// JSON: bounded depth both ways; stringify in Go against the budget.
+const origParse = JSON.parse;
+defineProperty(JSON, 'parse', { value: { parse(text, reviver) {
+  text = toStr(text);
+  host.jsonScan(text);
+  return apply(origParse, JSON, [text, reviver]);
+} }.parse, writable: true, configurable: true, enumerable: false });
+defineProperty(JSON, 'stringify', { value: { stringify(value, replacer, space) {
+  return host.stringify(value, replacer, space);
+} }.stringify, writable: true, configurable: true, enumerable: false });
 
 // Host globals.
 const logger = level => function () { host.log(level, arguments); };

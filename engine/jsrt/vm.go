@@ -25,12 +25,13 @@ type vm struct {
 	rangeError goja.Value
 	sdkErrors  map[string]*goja.Object              // SDK error classes by name
 	stdErrors  map[string]*goja.Object              // intrinsic error constructors by name
-	stringify  goja.Callable                        // the intrinsic JSON.stringify
+	stringify  goja.Callable                        // the bounded JSON.stringify
 	resolve    func(goja.Value) (goja.Value, error) // the intrinsic Promise.resolve
 	lim        *goja.Object
 	globals    []globalProp // pristine global properties (frozen vms)
 
 	modules map[*Program]goja.Callable // module wrappers (frozen vms)
+	regexps map[string]*backtracking   // patterns that need regexp2, by flags and source
 
 	// searchParams is the URLSearchParams class, searchParamsString its
 	// toString, so that results can turn such objects into strings.
@@ -44,6 +45,7 @@ type vm struct {
 	redact    *redactor
 	ctx       context.Context
 	maxArray  int
+	maxString int
 	filename  string
 	prog      *Program
 }
@@ -69,8 +71,12 @@ func newVM(frozen bool) (v *vm, err error) {
 	must(host.Set("log", v.log))
 	must(host.Set("btoa", v.btoa))
 	must(host.Set("atob", v.atob))
-	must(host.Set("formEncode", formEncode))
+	must(host.Set("formEncode", v.formEncode))
 	must(host.Set("formDecode", formDecode))
+	must(host.Set("stringify", v.jsonStringify))
+	must(host.Set("jsonScan", v.jsonScan))
+	must(host.Set("regexpExec", v.regexpExec))
+	must(host.Set("regexpBacktracks", v.regexpBacktracks))
 	v.lim = r.NewObject()
 
 	fn, err := r.RunProgram(preludeProgram)
@@ -94,7 +100,7 @@ func newVM(frozen bool) (v *vm, err error) {
 	for _, name := range standardErrorClasses {
 		v.stdErrors[name] = r.Get(name).ToObject(r)
 	}
-	v.stringify, _ = goja.AssertFunction(r.Get("JSON").ToObject(r).Get("stringify"))
+	v.stringify, _ = goja.AssertFunction(r.Get("JSON").ToObject(r).Get("stringify")) // the prelude's bounded one
 	v.searchParams = r.Get("URLSearchParams").ToObject(r)
 	toString, _ := goja.AssertFunction(v.searchParams.Get("prototype").ToObject(r).Get("toString"))
 	v.searchParamsString = func(obj goja.Value) (goja.Value, error) { return toString(obj) }
@@ -187,6 +193,7 @@ func (v *vm) setLimits(o Options) {
 	v.logger = o.Logger
 	v.redact = newRedactor(o.Secrets)
 	v.maxArray = o.MaxArrayLength
+	v.maxString = o.MaxStringLength
 	v.guardErrs = nil
 	v.hostErrs = nil
 }
@@ -208,8 +215,25 @@ func (v *vm) requireModule(call goja.FunctionCall) goja.Value {
 	panic(v.r.NewGoError(fmt.Errorf("import of %q is not allowed", spec)))
 }
 
+// checkArray fails when a built-in is about to make or walk more than
+// MaxArrayLength elements.
+func (v *vm) checkArray(n int64, what string) {
+	if n > int64(v.maxArray) {
+		v.fail(what, float64(n), int64(v.maxArray), "elements")
+	}
+}
+
+// checkString fails when a built-in is about to make a string longer than
+// MaxStringLength.
+func (v *vm) checkString(n int64, what, unit string) {
+	if n > int64(v.maxString) {
+		v.fail(what, float64(n), int64(v.maxString), unit)
+	}
+}
+
 // fail throws a RangeError for a guarded built-in and remembers it, so the
-// resulting Error unwraps to ErrMemoryLimit.
+// resulting Error unwraps to ErrMemoryLimit. Every output bound of the
+// sandbox, in the prelude and in Go, ends here.
 func (v *vm) fail(what string, n float64, limit int64, unit string) goja.Value {
 	obj, err := v.r.New(v.rangeError, v.r.ToValue(fmt.Sprintf("%s: %.0f %s exceed the limit of %d", what, n, unit, limit)))
 	if err != nil {
@@ -223,6 +247,7 @@ func (v *vm) fail(what string, n float64, limit int64, unit string) goja.Value {
 }
 
 func (v *vm) btoa(s string) string {
+	v.checkString(int64(len(s)+2)/3*4, "btoa", "characters")
 	b := make([]byte, 0, len(s))
 	for _, r := range s {
 		if r > 0xFF {
@@ -244,6 +269,7 @@ func (v *vm) atob(s string) string {
 	if len(s)%4 == 0 {
 		s = strings.TrimSuffix(strings.TrimSuffix(s, "="), "=")
 	}
+	v.checkString(int64(len(s))/4*3*2, "atob", "bytes")
 	b, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil || len(s)%4 == 1 {
 		panic(v.r.NewGoError(fmt.Errorf("atob: the string to be decoded is not correctly encoded")))
@@ -253,6 +279,12 @@ func (v *vm) atob(s string) string {
 		out = utf8.AppendRune(out, rune(c))
 	}
 	return string(out)
+}
+
+// formEncode bounds formEncode's output, up to 3 bytes for each input byte.
+func (v *vm) formEncode(s string) string {
+	v.checkString(int64(len(s))*3, "URLSearchParams", "bytes")
+	return formEncode(s)
 }
 
 // pool holds frozen vms ready for reuse.

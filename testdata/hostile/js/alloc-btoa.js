@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return btoa("x".repeat(1 << 20)).length }

@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return encodeURIComponent("\u0800".repeat(1 << 17)).length }

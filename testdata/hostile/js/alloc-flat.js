@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { const a = new Array(1 << 16).fill(0); return new Array(4096).fill(a).flat().length }

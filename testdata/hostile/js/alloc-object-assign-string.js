@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return Object.keys(Object.assign({}, "x".repeat(1 << 17))).length }

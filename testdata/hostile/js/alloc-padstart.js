@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return "x".padStart(2 ** 31, "ab").length }

@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return String.raw({ raw: { length: 2 ** 32 } }).length }

@@ -1,0 +1,2 @@
+// expect: exceed the limit
+export default function () { return [...new Uint8Array(1 << 20)].length }

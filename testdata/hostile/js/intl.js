@@ -1,0 +1,2 @@
+// expect: Intl
+export default function () { return new Intl.NumberFormat("en").format(1) }

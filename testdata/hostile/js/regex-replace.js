@@ -1,0 +1,2 @@
+// expect: time limit exceeded
+export default function () { return "a".repeat(34).replace(/^((a+)+)\2b/, "x") }

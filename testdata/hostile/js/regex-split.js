@@ -1,0 +1,2 @@
+// expect: time limit exceeded
+export default function () { return "a".repeat(34).split(/(a+)+\1c/) }
