@@ -287,7 +287,7 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if !cl.keepRaw {
 		raw = nil
 	}
-	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.with(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
+	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.With(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
 	if !st.expiresAt.IsZero() {
 		// Renew the refresh margin before expiry, but never sooner than
 		// halfway through what is left: a token that lives one second must
@@ -329,7 +329,7 @@ func (cl *Client) BaseURL() *url.URL {
 }
 
 // Redact replaces every credential value in s, for logs and output.
-func (cl *Client) Redact(s string) string { return cl.state.Load().redact.redact(s) }
+func (cl *Client) Redact(s string) string { return cl.state.Load().redact.String(s) }
 
 // persist tells the credentials hook about st.
 func (cl *Client) persist(ctx context.Context, st *clientState, reason string) error {
@@ -568,7 +568,7 @@ func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr err
 		}
 	}
 	if err := cl.eng.store.SetState(ctx, cl.conn.ID, state); err != nil && !errors.Is(err, store.ErrNotFound) {
-		cl.eng.logger.Warn("connspec: recording connection state failed", "connection", cl.conn.ID, "error", st.redact.redact(err.Error()))
+		cl.eng.logger.Warn("connspec: recording connection state failed", "connection", cl.conn.ID, "error", st.redact.String(err.Error()))
 		return false
 	}
 	return true
@@ -717,7 +717,7 @@ func (cl *Client) commit(ctx context.Context, cur *clientState, creds map[string
 			}
 			// The store's error may quote what it was given: the new
 			// credentials, which cur.redact does not know yet.
-			return redactError(fmt.Errorf("storing new credentials: %w", err), cur.redact.with(stringLeaves(creds)...))
+			return redactError(fmt.Errorf("storing new credentials: %w", err), cur.redact.With(stringLeaves(creds)...))
 		}
 		version = v
 	}

@@ -174,7 +174,7 @@ func redactError(err error, r *redactor) error {
 		return err
 	}
 	msg := err.Error()
-	if red := r.redact(msg); red != msg {
+	if red := r.String(msg); red != msg {
 		return &redactedError{msg: red, err: err}
 	}
 	return err

@@ -28,7 +28,7 @@ func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, 
 		if opts.Logger == nil {
 			opts.Logger = e.logger
 		}
-		opts.Secrets = r.secrets
+		opts.Secrets = r.Secrets()
 		out, err = m.Script.Call(ctx, input, opts)
 	default:
 		return nil, methodError(m, errNotCompiled)

@@ -149,7 +149,7 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 	if err != nil {
 		return nil, redactCallbackError(err, r)
 	}
-	r = r.with(code)
+	r = r.With(code)
 	cfg, err := e.oauthConfig(ctx, a, conn, redirectURI, state)
 	if err != nil {
 		return nil, err
@@ -213,7 +213,7 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 			"credentials":          orEmpty(old),
 		}
 		maps.Copy(vars, extra)
-		out, err := e.runMethod(ctx, m, vars, nil, r.with(stringLeaves(tok.Raw, old, conn.ConnectorParameters, conn.ConnectionParameters)...))
+		out, err := e.runMethod(ctx, m, vars, nil, r.With(stringLeaves(tok.Raw, old, conn.ConnectorParameters, conn.ConnectionParameters)...))
 		if err != nil {
 			return nil, err
 		}
@@ -258,7 +258,7 @@ func redactCallbackError(err error, r *redactor) error {
 	if !errors.As(err, &ce) {
 		return redactError(err, r)
 	}
-	return &oauth2.CallbackError{Code: r.redact(ce.Code), Description: r.redact(ce.Description), URI: r.redact(ce.URI)}
+	return &oauth2.CallbackError{Code: r.String(ce.Code), Description: r.String(ce.Description), URI: r.String(ce.URI)}
 }
 
 // tokenFromMap reads a token response given as an object (getTokenData).

@@ -65,13 +65,13 @@ func (e *Engine) completeAuthorization1(ctx context.Context, a *Auth, conn Conne
 		var de *oauth1.DeniedError
 		if errors.As(err, &de) {
 			// Rebuilt, not wrapped: callers read Problem with errors.As.
-			return nil, &oauth1.DeniedError{Problem: r.redact(de.Problem)}
+			return nil, &oauth1.DeniedError{Problem: r.String(de.Problem)}
 		}
 		return nil, redactError(err, r)
 	}
 	tok, err := cfg.AccessToken(ctx, e.tokenHTTPClient(), temp, verifier)
 	if err != nil {
-		return nil, redactError(err, r.with(verifier))
+		return nil, redactError(err, r.With(verifier))
 	}
 	creds := map[string]any{}
 	for k, v := range tok.Raw {

@@ -51,7 +51,7 @@ func (cl *Client) proxyState(ctx context.Context, version int) (*clientState, er
 	if st.config.handlers == nil {
 		st.config.handlers = ust.config.handlers
 	}
-	st.redact = ust.redact.with(st.redact.secrets...)
+	st.redact = ust.redact.With(st.redact.Secrets()...)
 	return st, nil
 }
 

@@ -191,7 +191,7 @@ func (cl *Client) resolve(ctx context.Context, force bool, known *redactor) (map
 	default:
 		// A type mixed up with the token must not show the token.
 		r := newRedactor(res.Token, res.RefreshToken)
-		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: fmt.Errorf("unknown result type %q (want oauth or apiKey)", r.redact(res.Type))}
+		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: fmt.Errorf("unknown result type %q (want oauth or apiKey)", r.String(res.Type))}
 	}
 	var until time.Time
 	switch {

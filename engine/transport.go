@@ -48,7 +48,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if !cl.passingFailure(ctx, err) || !cl.usable(st) {
 				return nil, err
 			}
-			cl.eng.logger.Warn("connspec: renewing before expiry failed; the current credentials stay in use", "connection", cl.conn.ID, "error", st.redact.redact(err.Error()))
+			cl.eng.logger.Warn("connspec: renewing before expiry failed; the current credentials stay in use", "connection", cl.conn.ID, "error", st.redact.String(err.Error()))
 		}
 	}
 	refreshed := false
@@ -202,14 +202,14 @@ func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdi
 		e, _ := h["error"].(map[string]any)
 		key, _ := e["key"].(string)
 		msg, _ := e["message"].(string)
-		msg = st.redact.redact(msg)
+		msg = st.redact.String(msg)
 		switch key {
 		case KeyAccessTokenExpired:
 			return true, verdict{expired: true, err: &ConnectionError{Key: key, Message: msg, Status: resp.StatusCode}}, nil
 		case KeyRateLimitExceeded:
 			return true, verdict{rateLimited: true, err: &ConnectionError{Key: key, Message: msg, Status: resp.StatusCode}}, nil
 		case "":
-			return true, verdict{err: &HTTPError{Method: resp.Request.Method, URL: st.redact.redact(resp.Request.URL.String()), Status: resp.StatusCode, Body: data, Message: msg}}, nil
+			return true, verdict{err: &HTTPError{Method: resp.Request.Method, URL: st.redact.String(resp.Request.URL.String()), Status: resp.StatusCode, Body: data, Message: msg}}, nil
 		default:
 			return true, verdict{err: &ConnectionError{Key: key, Message: msg, Status: resp.StatusCode}}, nil
 		}

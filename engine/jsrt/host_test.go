@@ -3,6 +3,8 @@ package jsrt
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/connspec/connspec/internal/redact"
 )
 
 // apiClient returns a fake API client whose get resolves to {path, n}.
@@ -434,8 +438,8 @@ func TestErrorMessagesAreRedacted(t *testing.T) {
 				if s := fmt.Sprintf("%s %#v", err, je.Data); strings.Contains(s, "canary") || strings.Contains(s, "S3cr3t") {
 					t.Errorf("error leaks the secret: %s", s)
 				}
-				if !strings.Contains(je.Message, redacted) {
-					t.Errorf("message %q has no %s", je.Message, redacted)
+				if !strings.Contains(je.Message, redact.Mark) {
+					t.Errorf("message %q has no %s", je.Message, redact.Mark)
 				}
 			})
 		})
@@ -526,4 +530,38 @@ func TestURLSearchParamsCannotBePatchedAcrossPooledCalls(t *testing.T) {
 			t.Fatalf("got %v, %v", got, err)
 		}
 	}
+}
+
+// Console output and exceptions are redacted with the engine's redactor: a
+// method that logs a secret encoded or cut short does not leak it either.
+func TestConsoleRedactsEncodedAndTruncatedSecrets(t *testing.T) {
+	const secret = "sk_live_9f3Kq2Lm8ZpX4tRw"
+	src := `export default ({ credentials }) => {
+  const t = credentials.token
+  console.log('basic', btoa('user:' + t))
+  console.log('cut', t.slice(0, -3))
+  console.log('hex', Array.from(t, c => c.charCodeAt(0).toString(16).padStart(2, '0')).join(''))
+  console.log('escaped', encodeURIComponent(t).replace(/_/g, '%5F'))
+  throw new Error('rejected ' + btoa(t))
+}`
+	p := mustCompile(t, "m.js", src)
+	modes(t, func(t *testing.T, o Options) {
+		var buf bytes.Buffer
+		o.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Secrets = []string{secret}
+		_, err := p.Call(context.Background(), map[string]any{"credentials": map[string]any{"token": secret}}, o)
+		if err == nil {
+			t.Fatal("no error")
+		}
+		out := buf.String() + "\n" + err.Error()
+		b64 := base64.StdEncoding.EncodeToString([]byte(secret))
+		for _, leak := range []string{secret[:len(secret)-3], b64[:len(b64)-4], hex.EncodeToString([]byte(secret))[:30], "9f3Kq2Lm8ZpX"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("output shows %q:\n%s", leak, out)
+			}
+		}
+		if strings.Count(out, redact.Mark) < 5 {
+			t.Errorf("expected every line redacted:\n%s", out)
+		}
+	})
 }

@@ -97,7 +97,8 @@ type Options struct {
 	// that must not leave the sandbox through logs or errors: every
 	// occurrence in console output and in the Message, Key and the strings
 	// in Data of an *Error returned by the call is replaced by "[REDACTED]".
-	// Their JSON-escaped and form-encoded forms are redacted too. Strings
+	// Their escaped, encoded and base64 forms and long fragments are redacted
+	// too (internal/redact, as in the engine). Strings
 	// shorter than 4 bytes are ignored, since redacting them would mangle
 	// unrelated text.
 	Secrets []string

@@ -1,96 +1,27 @@
 package jsrt
 
-import (
-	"bytes"
-	"encoding/json"
-	"sort"
-	"strings"
-)
+import "github.com/connspec/connspec/internal/redact"
 
-// redacted replaces a secret in logs and errors.
-const redacted = "[REDACTED]"
-
-// minSecretLen is the length below which a secret is not redacted.
-const minSecretLen = 4
-
-// redactor replaces every occurrence of a set of secrets. Overlapping and
-// adjacent occurrences become one "[REDACTED]", so that no part of either
-// secret is left.
-type redactor struct {
-	secrets []string
-}
+// redactor hides secrets in what leaves the sandbox (console output,
+// exceptions), with the engine's redactor: every form an API or a method
+// may give a secret (escaped, encoded, base64, cut short).
+type redactor struct{ r *redact.Redactor }
 
 // newRedactor returns nil when no secret is long enough to redact.
 func newRedactor(secrets []string) *redactor {
-	seen := make(map[string]bool)
-	var list []string
-	add := func(s string) {
-		if len(s) >= minSecretLen && !seen[s] {
-			seen[s] = true
-			list = append(list, s)
-		}
-	}
-	for _, s := range secrets {
-		if len(s) < minSecretLen {
-			continue
-		}
-		add(s)
-		// console prints objects as JSON, and methods often put credentials
-		// into form bodies and query strings.
-		add(jsonEscape(s))
-		add(formEncode(s))
-	}
-	if len(list) == 0 {
+	r := redact.New(secrets...)
+	if len(r.Secrets()) == 0 {
 		return nil
 	}
-	return &redactor{secrets: list}
-}
-
-func jsonEscape(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(s) != nil {
-		return s
-	}
-	out := strings.TrimSuffix(b.String(), "\n")
-	return out[1 : len(out)-1]
+	return &redactor{r}
 }
 
 // String returns s with the secrets replaced. A nil redactor returns s.
 func (rd *redactor) String(s string) string {
-	if rd == nil || len(s) < minSecretLen {
+	if rd == nil {
 		return s
 	}
-	type span struct{ start, end int }
-	var spans []span
-	for _, sec := range rd.secrets {
-		for off := 0; ; {
-			i := strings.Index(s[off:], sec)
-			if i < 0 {
-				break
-			}
-			spans = append(spans, span{off + i, off + i + len(sec)})
-			off += i + 1
-		}
-	}
-	if len(spans) == 0 {
-		return s
-	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(spans); {
-		start, end := spans[i].start, spans[i].end
-		for i++; i < len(spans) && spans[i].start <= end; i++ {
-			end = max(end, spans[i].end)
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(redacted)
-		last = end
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return rd.r.String(s)
 }
 
 // value returns x (a converted JavaScript value) with the secrets replaced

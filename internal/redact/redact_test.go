@@ -1,4 +1,4 @@
-package engine
+package redact
 
 import (
 	"encoding/base64"
@@ -14,7 +14,7 @@ import (
 func TestRedactorCoversTheEncodingsAPIsApply(t *testing.T) {
 	const secret = "sk_live/4eC39+HqLy=jW-7f3a9c1e"
 	const user = "acct-42"
-	r := newRedactor(map[string]any{"apiKey": secret, "password": secret})
+	r := New(secret)
 	jsonU := func(s string, upper bool) string { // every character as \uXXXX
 		var b strings.Builder
 		for _, c := range s {
@@ -73,8 +73,8 @@ func TestRedactorCoversTheEncodingsAPIsApply(t *testing.T) {
 	for name, form := range cases {
 		t.Run(name, func(t *testing.T) {
 			text := `{"error":"key ` + form + ` is not valid","at":"` + name + `"}`
-			got := r.redact(text)
-			if !strings.Contains(got, redactedMark) || !strings.Contains(got, "is not valid") || !strings.HasPrefix(got, `{"error":"key `) {
+			got := r.String(text)
+			if !strings.Contains(got, Mark) || !strings.Contains(got, "is not valid") || !strings.HasPrefix(got, `{"error":"key `) {
 				t.Errorf("form %q:\n got %s", form, got)
 			}
 			if strings.Contains(got, secret[:fragmentLen(len(secret))]) || strings.Contains(got, secret[len(secret)-fragmentLen(len(secret)):]) {
@@ -88,7 +88,7 @@ func TestRedactorCoversTheEncodingsAPIsApply(t *testing.T) {
 // that only looks escaped are kept, so error messages stay readable.
 func TestRedactorLeavesOrdinaryTextAlone(t *testing.T) {
 	const secret = "sk_live_4eC39HqLyjW7f3a9c1e"
-	r := newRedactor(secret, "eu")
+	r := New(secret, "eu")
 	for _, text := range []string{
 		"sk_live_ is the prefix of live keys",
 		"GET /v1/charges?limit=10%25&q=%zz: HTTP 404",
@@ -96,21 +96,21 @@ func TestRedactorLeavesOrdinaryTextAlone(t *testing.T) {
 		"region eu is closed &amp; &#; &#xZZ; \\",
 		"",
 	} {
-		if got := r.redact(text); got != text {
+		if got := r.String(text); got != text {
 			t.Errorf("%q became %q", text, got)
 		}
 	}
 }
 
 func BenchmarkRedact(b *testing.B) {
-	r := newRedactor(map[string]any{"apiKey": "sk_live_4eC39HqLyjW7f3a9c1e", "user": "someone@example.com", "password": "correct horse battery"})
+	r := New("sk_live_4eC39HqLyjW7f3a9c1e", "someone@example.com", "correct horse battery")
 	for _, size := range []int{200, 64 << 10} {
 		text := strings.Repeat(`{"error":"invalid request \/ see https:\/\/docs.example.com\/errors?code=%2F42"} `, size/80+1)[:size]
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				r.redact(text)
+				r.String(text)
 			}
 		})
 	}
