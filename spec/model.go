@@ -114,7 +114,9 @@ type Auth struct {
 	Enabled *yaml.Node
 	// ProxyKey is the connector a proxy auth rides on.
 	ProxyKey string
-	// AllowedHosts are hosts besides the baseUri host that may receive credentials.
+	// AllowedHosts are hosts besides the baseUri host that may receive
+	// credentials, and the host patterns connection input may fill
+	// (*.example.com, {tenant}.example.com); checked with internal/hostpattern.
 	AllowedHosts []string
 	// APIKeyField is the credentials field an auth resolver's API key fills.
 	APIKeyField string
