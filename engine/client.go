@@ -127,9 +127,11 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	if err := nesting.Check(conn.Credentials); err != nil {
 		return nil, fmt.Errorf("the credentials are %w", err)
 	}
-	if resolver == nil && (len(conn.Credentials) == 0 || len(conn.ConnectionParameters) > 0) {
-		// What the user typed must match the form, unless a resolver or
-		// stored credentials stand in for it.
+	// What the user typed must match the form, unless a resolver or stored
+	// credentials stand in for it.
+	validate := resolver == nil && (len(conn.Credentials) == 0 || len(conn.ConnectionParameters) > 0)
+	conn = withSchemaDefaults(c, a, conn)
+	if validate {
 		if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
 			return nil, err
 		}

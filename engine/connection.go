@@ -51,12 +51,10 @@ type Connection struct {
 	Base *Connection
 }
 
-// validateInput checks the connection input against the auth option's UI
-// schema and input schema (falling back to the connector's).
-func validateInput(c *Connector, a *Auth, input map[string]any) error {
-	if err := inputDepth(input); err != nil {
-		return err
-	}
+// inputSchemas are the schemas connection input is checked against: the
+// auth option's input schema and UI schema, falling back to the
+// connector's.
+func inputSchemas(c *Connector, a *Auth) []*spec.JSONSchema {
 	ui := a.Spec.UI
 	if ui == nil || ui.Schema == nil {
 		ui = c.Spec.UI
@@ -68,8 +66,25 @@ func validateInput(c *Connector, a *Auth, input map[string]any) error {
 	if ui != nil {
 		schemas = append(schemas, ui.Schema)
 	}
+	return schemas
+}
+
+// withSchemaDefaults fills the schemas' defaults into the connector
+// parameters and the connection input of conn.
+func withSchemaDefaults(c *Connector, a *Auth, conn Connection) Connection {
+	conn.ConnectorParameters = withDefaults(conn.ConnectorParameters, c.Spec.ParametersSchema, a.Spec.ParametersSchema)
+	conn.ConnectionParameters = withDefaults(conn.ConnectionParameters, inputSchemas(c, a)...)
+	return conn
+}
+
+// validateInput checks the connection input against the auth option's UI
+// schema and input schema (falling back to the connector's).
+func validateInput(c *Connector, a *Auth, input map[string]any) error {
+	if err := inputDepth(input); err != nil {
+		return err
+	}
 	value := jsonValue(input)
-	for _, s := range schemas {
+	for _, s := range inputSchemas(c, a) {
 		if s == nil || s.Compiled == nil {
 			continue
 		}

@@ -75,23 +75,25 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 	return cfg, nil
 }
 
-// oauthAuth returns the oauth2 auth block of a connection.
-func (e *Engine) oauthAuth(conn Connection) (*Connector, *Auth, error) {
+// oauthAuth returns the OAuth auth block of a connection, and conn with
+// the schemas' defaults filled in.
+func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, error) {
 	c, ok := e.Connector(conn.Connector)
 	if !ok {
-		return nil, nil, fmt.Errorf("no connector %q is registered", conn.Connector)
+		return conn, nil, fmt.Errorf("no connector %q is registered", conn.Connector)
 	}
 	a, err := c.auth(conn.Option)
 	if err != nil {
-		return nil, nil, err
+		return conn, nil, err
 	}
 	if a.Spec.Type != "oauth2" && a.Spec.Type != "oauth1" {
-		return nil, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2 or oauth1", c.Spec.Key, conn.Option, a.Spec.Type)
+		return conn, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2 or oauth1", c.Spec.Key, conn.Option, a.Spec.Type)
 	}
+	conn = withSchemaDefaults(c, a, conn)
 	if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
-		return nil, nil, err
+		return conn, nil, err
 	}
-	return c, a, nil
+	return conn, a, nil
 }
 
 // AuthorizationURL starts an authorization code flow for conn: it returns
@@ -100,7 +102,7 @@ func (e *Engine) oauthAuth(conn Connection) (*Connector, *Auth, error) {
 // For OAuth 1.0a it first obtains temporary credentials: State is then the
 // temporary token and Verifier its secret.
 func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirectURI string) (AuthorizationRequest, error) {
-	_, a, err := e.oauthAuth(conn)
+	conn, a, err := e.oauthAuth(conn)
 	if err != nil {
 		return AuthorizationRequest{}, err
 	}
@@ -134,7 +136,7 @@ func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirect
 // conn has an ID, stores them. A provider error in the callback is an
 // *oauth2.CallbackError.
 func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
-	_, a, err := e.oauthAuth(conn)
+	conn, a, err := e.oauthAuth(conn)
 	if err != nil {
 		return nil, err
 	}

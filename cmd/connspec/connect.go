@@ -147,6 +147,18 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 		return nil, conn, &exitError{code: exitProblems, err: errors.New("the connector has errors")}
 	}
 	conn.Connector = c.Spec.Key
+	// key=value text becomes what the schemas say (isSandbox=true a boolean).
+	params, _ := c.ParameterSchemas(f.option)
+	inputs, err := c.InputSchemas(f.option)
+	if err != nil {
+		return nil, conn, usageErrorf("%v", err)
+	}
+	if err := spec.CoerceStrings(conn.ConnectorParameters, pairKeys(f.params), params...); err != nil {
+		return nil, conn, usageErrorf("--param %v", err)
+	}
+	if err := spec.CoerceStrings(conn.ConnectionParameters, pairKeys(f.inputs), inputs...); err != nil {
+		return nil, conn, usageErrorf("--input %v", err)
+	}
 	if f.account != "" {
 		conn.Account = &engine.Account{ID: f.account}
 	}
@@ -166,6 +178,16 @@ func loadConnector(eng *engine.Engine, path string) (*engine.Connector, spec.Dia
 		return c, diags, nil
 	}
 	return nil, nil, usageErrorf("%s: no such file, directory or bundled connector", path)
+}
+
+// pairKeys lists the keys of key=value pairs.
+func pairKeys(pairs []string) []string {
+	keys := make([]string, 0, len(pairs))
+	for _, p := range pairs {
+		k, _, _ := strings.Cut(p, "=")
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // keyValues merges a JSON file and key=value pairs (pairs win).

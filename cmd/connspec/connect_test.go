@@ -157,3 +157,43 @@ esac
 		t.Errorf("failing resolver: exit %d\n%s", code, errOut)
 	}
 }
+
+// --input and --param text takes the type the connector's schemas give it
+// (issue 13: isSandbox=true was refused as "must be of type boolean").
+func TestFlagValuesTakeTheSchemaType(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.Encode(map[string]any{"path": r.URL.Path, "query": r.URL.RawQuery})
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "typed.yml")
+	os.WriteFile(p, []byte(strings.ReplaceAll(`name: Typed
+parametersSchema:
+  type: object
+  properties: {pageSize: {type: integer}, scopes: {type: array, items: {type: string}}}
+auth:
+  type: client-credentials
+  ui:
+    schema:
+      type: object
+      properties: {isSandbox: {type: boolean}, apiKey: {type: string}}
+      required: [isSandbox, apiKey]
+  makeApiClient:
+    mapping:
+      baseUri: {$case: {cases: [{filter: {$eval: {$var: connectionParameters.isSandbox}, is: true}, value: "{{URL}}/sandbox"}], default: "{{URL}}/live"}}
+      query:
+        size: {$var: connectorParameters.pageSize}
+        scopes: {$var: connectorParameters.scopes}
+        key: {$var: credentials.apiKey}
+`, "{{URL}}", srv.URL)), 0o644)
+	code, out, errOut := runCLI(t, "request", p, "GET", "/x", "--input", "isSandbox=true", "--input", "apiKey=12345", "--param", "pageSize=50", "--param", "scopes=read,write")
+	if code != 0 || !strings.Contains(out, `"path":"/sandbox/x"`) || !strings.Contains(out, "size=50") || !strings.Contains(out, "scopes=read&scopes=write") || !strings.Contains(out, "key=12345") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "request", p, "GET", "/x", "--input", "isSandbox="+canary, "--input", "apiKey=k")
+	if code != 2 || !strings.Contains(errOut, "--input isSandbox: must be true or false") || strings.Contains(errOut, canary) {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+}
