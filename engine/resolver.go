@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/connspec/connspec/spec"
 )
 
 // Integration is a named instance of a connector: two integrations of one
@@ -216,19 +218,16 @@ func (cl *Client) apiKeyField() string {
 	if a.APIKeyField != "" {
 		return a.APIKeyField
 	}
-	var schemas []map[string]any
-	if a.CredentialsSchema != nil {
-		schemas = append(schemas, a.CredentialsSchema.Value)
-	}
-	if a.InputSchema != nil {
-		schemas = append(schemas, a.InputSchema.Value)
-	}
-	if a.UI != nil && a.UI.Schema != nil {
-		schemas = append(schemas, a.UI.Schema.Value)
-	}
+	// The credentials schema, then the input schemas, the connector's own
+	// when the auth block has none (integration.app exports put ui beside
+	// auth).
+	schemas := append([]*spec.JSONSchema{a.CredentialsSchema}, inputSchemas(cl.connector, cl.auth)...)
 	for _, s := range schemas {
-		props, _ := s["properties"].(map[string]any)
-		req, _ := s["required"].([]any)
+		if s == nil {
+			continue
+		}
+		props, _ := s.Value["properties"].(map[string]any)
+		req, _ := s.Value["required"].([]any)
 		for _, r := range req {
 			name, _ := r.(string)
 			p, _ := props[name].(map[string]any)

@@ -225,3 +225,37 @@ func TestThousandCallsHundredAccountsResolveOncePerAccount(t *testing.T) {
 		t.Errorf("%d resolver calls for 100 accounts, %d failures", total.Load(), failed.Load())
 	}
 }
+
+// integration.app exports put `ui` beside `auth`, not inside it: an auth
+// resolver's apiKey result fills the first required string field of that
+// top-level schema (issue 13), not the fallback api_key.
+func TestResolverAPIKeyFillsTheTopLevelUIField(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"key":%q}`, r.Header.Get("X-Api-Key"))
+	}))
+	defer srv.Close()
+	e := newEngine(t, srv, `key: exported
+name: Exported
+ui:
+  schema:
+    type: object
+    properties: {token: {type: string}}
+    required: [token]
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      headers: {X-Api-Key: {$var: credentials.token}}
+`)
+	e.DefineAuthResolver("exported", func(_ context.Context, run RunContext, _ IntegrationInfo) (*AuthResult, error) {
+		return &AuthResult{Type: "apiKey", Token: "key-" + run.Account.ID}, nil
+	})
+	cl, err := e.Client(context.Background(), Connection{Connector: "exported", Account: &Account{ID: "u1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, cl, "/me"); got["key"] != "key-u1" {
+		t.Errorf("the API got %v; the resolver's key did not reach credentials.token", got)
+	}
+}
