@@ -183,6 +183,9 @@ func (l *loader) auth(ptr, key string, base *Auth) *Auth {
 	if key != "" {
 		convDir = path.Join(convDir, key)
 	}
+	if l.c.Layout == LayoutDirectory {
+		l.conventionUI(a, ptr, convDir)
+	}
 	allMethods := AllMethodNames()
 	for _, name := range l.doc.orderedKeys(ptr) {
 		if !slices.Contains(allMethods, name) {
@@ -487,6 +490,51 @@ func (l *loader) conventionFile(dir, method, impl string) (string, Diagnostics) 
 		return found[0], nil
 	}
 	return "", Diagnostics{Pos{File: found[1]}.Errorf("", "method %s is defined by both %s and %s; keep one", method, found[0], found[1])}
+}
+
+// conventionUI reads auth/ui.yml (auth/<option>/ui.yml for an option), the
+// connection form of a directory connector kept beside its method files.
+func (l *loader) conventionUI(a *Auth, ptr, dir string) {
+	for _, name := range []string{"ui.yml", "ui.yaml"} {
+		file := path.Join(dir, name)
+		info, err := fs.Stat(l.fsys, file)
+		if err != nil || info.IsDir() {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				l.add(Pos{File: file}.Errorf("", "cannot read %s: %s", file, fsErrorText(err)))
+			}
+			continue
+		}
+		if a.UI != nil {
+			l.add(l.doc.keyAt(ptr+"/ui").Errorf(ptr+"/ui", "the connection form is defined both here and by %s; keep one", file))
+			return
+		}
+		src, err := readFile(l.fsys, file)
+		if err != nil {
+			l.add(Pos{File: file}.Errorf("", "cannot read %s: %s", file, fsErrorText(err)))
+			return
+		}
+		doc, diags := parseYAML(file, src)
+		l.add(diags...)
+		if doc == nil {
+			return
+		}
+		root, ok := doc.value.(map[string]any)
+		if !ok {
+			l.add(doc.at("").Errorf("", "%s must hold a YAML mapping (schema, description, helpUri), not a %s", file, typeName(doc.value)))
+			return
+		}
+		for k := range root {
+			if k != "schema" && k != "description" && k != "helpUri" {
+				l.add(doc.keyAt("/"+escapePointer(k)).Warnf("/"+escapePointer(k), "unknown key %q in %s is ignored (a connection form has schema, description and helpUri)", k, file))
+			}
+		}
+		// The form's schema keeps the positions of its own file.
+		spec := l.doc
+		l.doc = doc
+		a.UI = l.ui("")
+		l.doc = spec
+		return
+	}
 }
 
 // conventionMethods adds the methods of a that are not declared in the spec

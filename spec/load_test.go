@@ -411,3 +411,62 @@ func TestSymlinkCannotLeaveTheConnector(t *testing.T) {
 		t.Fatalf("a symlink out of the connector was followed: %v\n%s", c, diags.Error())
 	}
 }
+
+// auth/ui.yml (and auth/<option>/ui.yml) is found by convention like the
+// method files, as integration.app's directory layout keeps the connection
+// form there (issue 13). Its schema errors point into ui.yml.
+func TestUIFileFoundByConvention(t *testing.T) {
+	spec := `key: acme
+name: Acme
+auth:
+  options:
+    api-key:
+      type: client-credentials
+    token:
+      type: client-credentials
+      ui:
+        schema: {type: object, properties: {token: {type: string}}}
+`
+	fsys := fstest.MapFS{
+		"acme/spec.yml": file(spec),
+		"acme/auth/ui.yml": file(`description: Shared help
+helpUri: https://acme.test/help
+`),
+		"acme/auth/api-key/ui.yml": file(`schema:
+  type: object
+  properties:
+    apiKey: {type: string, title: API key}
+  required: [apiKey]
+description: Paste your key
+`),
+		"acme/auth/api-key/make-api-client.map.yml": file("baseUri: https://api.acme.test\n"),
+		"acme/auth/token/make-api-client.map.yml":   file("baseUri: https://api.acme.test\n"),
+	}
+	c := mustLoad(t, fsys, "acme")
+	if c.Auth.UI == nil || c.Auth.UI.HelpURI != "https://acme.test/help" {
+		t.Errorf("base ui = %+v", c.Auth.UI)
+	}
+	opt := c.Auth.Options["api-key"]
+	if opt.UI == nil || opt.UI.Schema == nil || opt.UI.Description != "Paste your key" || opt.UI.Schema.Pos.File != "acme/auth/api-key/ui.yml" {
+		t.Fatalf("option ui = %+v", opt.UI)
+	}
+	if err := opt.UI.Schema.Compiled.Validate(map[string]any{}); err == nil {
+		t.Error("the form's required apiKey is not enforced")
+	}
+
+	// Both forms at once, a broken schema and an unknown key are reported
+	// in ui.yml.
+	fsys["acme/auth/token/ui.yml"] = file("schema: {type: object}\n")
+	fsys["acme/auth/api-key/ui.yml"] = file("schema:\n  type: objekt\nlabel: x\n")
+	_, diags := Load(fsys, "acme")
+	text := diags.Error()
+	for _, want := range []string{
+		"acme/spec.yml:9:7: error: the connection form is defined both here and by acme/auth/token/ui.yml; keep one",
+		"acme/auth/api-key/ui.yml:2:9: error:",
+		`acme/auth/api-key/ui.yml:3:1: warning: unknown key "label" in acme/auth/api-key/ui.yml is ignored`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, text)
+		}
+	}
+}
