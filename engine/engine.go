@@ -24,6 +24,7 @@ type Engine struct {
 	connectors map[string]*Connector
 
 	transport     http.RoundTripper
+	connectTo     []ConnectTo
 	logger        *slog.Logger
 	js            jsrt.Options
 	retries       int
@@ -114,6 +115,9 @@ func New(opts ...Option) *Engine {
 	}
 	if e.transport == nil {
 		e.transport = http.DefaultTransport
+	}
+	if len(e.connectTo) > 0 {
+		e.transport = &connectToTransport{rules: e.connectTo, next: e.transport}
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)

@@ -32,6 +32,11 @@ type connectFlags struct {
 	verbose     bool
 	account     string
 	resolverCmd string
+	connectTo   []string
+	// connectToRemote allows --connect-to targets off this machine.
+	connectToRemote bool
+	// rules are the parsed --connect-to rules.
+	rules []engine.ConnectTo
 	// verboseTo is the --verbose transport; it learns the client to redact with.
 	verboseTo *verboseTransport
 }
@@ -46,6 +51,8 @@ func (f *connectFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.credentials, "credentials", "", "JSON `file` of credentials; rewritten (mode 0600) when a refresh changes them")
 	fl.BoolVar(&f.verbose, "verbose", false, "print request and response lines to stderr, credentials redacted")
 	fl.StringVar(&f.account, "account", "", "account `ID` the connection is for (passed to the auth resolver)")
+	fl.StringArrayVar(&f.connectTo, "connect-to", nil, "send requests for a connector host elsewhere, `HOST=URL` (repeatable), e.g. api.example.com=http://127.0.0.1:8080: try a connector against a local mock without editing it")
+	fl.BoolVar(&f.connectToRemote, "connect-to-remote", false, "allow --connect-to targets that are not on this machine (they receive real credentials)")
 	fl.StringVar(&f.resolverCmd, "resolver-cmd", "", "auth resolver `command`: gets {integration, connector, account} JSON on stdin, prints {type, token, additionalFields} JSON")
 }
 
@@ -123,6 +130,16 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 	vt := &verboseTransport{base: http.DefaultTransport, out: stderr}
 	f.verboseTo = vt
 	opts := []engine.Option{engine.WithLogger(slog.New(slog.DiscardHandler))}
+	for _, rule := range f.connectTo {
+		r, err := engine.ParseConnectTo(rule, f.connectToRemote)
+		if err != nil {
+			return nil, conn, usageErrorf("--%v", err)
+		}
+		f.rules = append(f.rules, r)
+	}
+	if len(f.rules) > 0 {
+		opts = append(opts, engine.WithConnectTo(f.rules...))
+	}
 	if f.verbose {
 		opts = append(opts, engine.WithTransport(vt))
 	}

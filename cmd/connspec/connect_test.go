@@ -197,3 +197,31 @@ auth:
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
 }
+
+// --connect-to points a connector's host at a local mock, so a real
+// connector is exercised unchanged; a target off this machine needs
+// --connect-to-remote.
+func TestConnectToFlag(t *testing.T) {
+	mock := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"host": r.Host, "path": r.URL.Path, "auth": r.Header.Get("Authorization")})
+	}))
+	t.Cleanup(mock.Close)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "real.yml")
+	os.WriteFile(p, []byte(`name: Real
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping:
+      baseUri: https://api.real-provider.test/v2
+      headers: {Authorization: {$concat: ["Bearer ", {$var: credentials.token}]}}
+`), 0o644)
+	code, out, errOut := runCLI(t, "request", p, "GET", "/me", "--input", "token=tok-1", "--connect-to", "api.real-provider.test="+mock.URL)
+	if code != 0 || !strings.Contains(out, `"host":"api.real-provider.test"`) || !strings.Contains(out, `"path":"/v2/me"`) || !strings.Contains(out, `"auth":"Bearer tok-1"`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "request", p, "GET", "/me", "--input", "token=tok-1", "--connect-to", "api.real-provider.test=http://192.0.2.1:8080")
+	if code != 2 || !strings.Contains(errOut, "not on this machine") {
+		t.Errorf("remote target: exit %d\n%s", code, errOut)
+	}
+}

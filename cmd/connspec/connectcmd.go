@@ -47,7 +47,7 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 			if err != nil {
 				return err
 			}
-			creds, err := authorize(ctx, eng, conn, port, noBrowser, cmd)
+			creds, err := authorize(ctx, eng, conn, port, noBrowser, f.rules, cmd)
 			if err != nil {
 				return &exitError{code: exitProblems, err: err}
 			}
@@ -76,7 +76,7 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 
 // authorize obtains credentials: the client credentials grant directly, or
 // the authorization code flow through a loopback callback server.
-func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, port int, noBrowser bool, cmd *cobra.Command) (map[string]any, error) {
+func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, port int, noBrowser bool, rules []engine.ConnectTo, cmd *cobra.Command) (map[string]any, error) {
 	if cl, err := eng.Client(ctx, conn); err == nil {
 		// Client credentials need no user step (and other types with input
 		// only, such as API keys, are complete already).
@@ -95,9 +95,11 @@ func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, 
 		ln.Close()
 		return nil, err
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), req.URL)
+	// The browser goes where --connect-to sends the authorize page's host.
+	authURL := engine.RewriteURL(rules, req.URL)
+	fmt.Fprintln(cmd.OutOrStdout(), authURL)
 	if !noBrowser {
-		openBrowser(req.URL)
+		openBrowser(authURL)
 	}
 	type result struct {
 		creds map[string]any
