@@ -76,7 +76,7 @@ func TestWorkBudgetAllowsOrdinaryMappings(t *testing.T) {
 		vars["items"].([]any)[i] = map[string]any{"id": int64(i), "name": fmt.Sprint("n", i)}
 	}
 	tests := map[string]string{
-		"iterate 20000 elements": `{$iterate: {source: {$var: items}, item: {id: {$var: id}, label: {$concat: [{$var: name}, "-", {$var: id}]}}}}`,
+		"iterate 20000 elements": `{$iterate: {source: {$var: items}, item: {id: {$var: $.item.id}, label: {$concat: [{$var: $.item.name}, "-", {$var: $.item.id}]}}}}`,
 		"1 MiB of text twice":    `{$concat: [{$var: text}, {$var: text}]}`,
 		"expr over a list":       `{$expr: 'sum(map(items, .id)) > 0 && len(join(map(items, .name), ",")) > 0'}`,
 		"expr string helpers":    `{$expr: 'upper(replace("a-b-c", "-", "_")) + repeat("=", 3) + toJSON({"k": [1, 2]}) + string(42)'}`,

@@ -3,6 +3,7 @@ package formulas
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,9 +95,7 @@ func (c *compiler) object(s *srcNode, path string) node {
 	for i, k := range s.keys {
 		sc.index[k] = i
 		if i > 0 {
-			if _, known := formulaNames[k]; known {
-				c.warnf(s.keyPos[i], path+"/"+escapePointer(k), "key %s is not the first key of its object, so the object is not a formula but a literal key", k)
-			}
+			c.checkLiteralDollarKey(k, s.keyPos[i], path+"/"+escapePointer(k))
 		}
 	}
 	saved := c.obj
@@ -118,6 +117,27 @@ func (c *compiler) object(s *srcNode, path string) node {
 		o.order = order
 	}
 	return o
+}
+
+// checkLiteralDollarKey warns about a formula name, or a near miss of one,
+// used as a literal key (not first in its object), so that it is not sent
+// as a key named "$tpl" or "$lookup" without anyone noticing.
+func (c *compiler) checkLiteralDollarKey(k string, at pos, path string) {
+	if !strings.HasPrefix(k, "$") {
+		return
+	}
+	_, known := formulaNames[k]
+	_, unsupported := unsupportedFormulas[k]
+	switch {
+	case known:
+		c.warnf(at, path, "key %s is not the first key of its object, so the object is not a formula but a literal key", k)
+	case unsupported:
+		c.warnf(at, path, "key %s is not the first key of its object, so it is a literal key (and formula %s is not supported outside integration.app)", k, k)
+	default:
+		if hint := suggest.Hint(k, KnownFormulas()); hint != "" {
+			c.warnf(at, path, "key %s is a literal key, not a formula%s", k, hint)
+		}
+	}
 }
 
 // evaluationOrder sorts fields so that each comes after the fields it
@@ -230,11 +250,8 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		return n
 	case "$var":
 		loc, ok := c.locatorArg(name, arg, fpath)
-		if !ok {
+		if !ok || !c.readsScope(loc, at, fpath) {
 			return undefinedNode{}
-		}
-		if c.inItem == 0 {
-			c.refs = append(c.refs, Reference{Root: loc.root(), Locator: loc.text, Line: at.line, Column: at.col})
 		}
 		return &varNode{loc: loc}
 	case "$copy":
@@ -309,6 +326,58 @@ func (c *compiler) locatorArg(name string, arg *srcNode, path string) (locator, 
 	return loc, true
 }
 
+// iterateNames are the variables inside an $iterate item: the element, its
+// zero-based position and the scope around the $iterate.
+var iterateNames = []string{"item", "index", "parent"}
+
+// readsScope checks a locator that reads the current scope and records it
+// as a Reference when it reads the mapping's variables. Inside an $iterate
+// item the scope is {item, index, parent}, so any other root would read
+// nothing: that is refused rather than left to give an empty value.
+func (c *compiler) readsScope(loc locator, at pos, path string) bool {
+	if c.inItem > 0 {
+		root := loc.root()
+		if !slices.Contains(iterateNames, root) {
+			what := "$"
+			if root != "" {
+				what = loc.text
+			}
+			c.errorf(at, path, "inside an $iterate item, locators start with $.item (the element), $.index or $.parent (the scope around the $iterate); %q reads nothing: write $.item%s", what, dotted(loc.text))
+			return false
+		}
+	}
+	// $.parent.parent... climbs out of every enclosing item: what follows
+	// reads the mapping's variables.
+	segs := loc.segs
+	for depth := c.inItem; depth > 0; depth-- {
+		if len(segs) == 0 || segs[0].key != "parent" {
+			return true
+		}
+		segs = segs[1:]
+	}
+	if c.inItem > 0 && len(segs) == 0 {
+		return true
+	}
+	root := ""
+	if len(segs) > 0 {
+		root = segs[0].key
+	}
+	c.refs = append(c.refs, Reference{Root: root, Locator: loc.text, Line: at.line, Column: at.col})
+	return true
+}
+
+// dotted returns ".a.b" for the locator "a.b" or "$.a.b", "" for "$".
+func dotted(text string) string {
+	t := strings.TrimPrefix(text, "$")
+	if t == "" || t == "." {
+		return ""
+	}
+	if !strings.HasPrefix(t, ".") && !strings.HasPrefix(t, "[") {
+		t = "." + t
+	}
+	return t
+}
+
 func (c *compiler) copyFormula(arg *srcNode, at pos, path string) node {
 	loc, ok := c.locatorArg("$copy", arg, path)
 	if !ok {
@@ -367,11 +436,17 @@ func (c *compiler) exprFormula(arg *srcNode, at pos, path string) node {
 		c.problems = append(c.problems, p)
 		return undefinedNode{}
 	}
-	if c.inItem == 0 {
-		for _, r := range exprReferences(prog.Node()) {
-			r.Line, r.Column = at.line, at.col
-			c.refs = append(c.refs, r)
+	for _, r := range exprReferences(prog.Node()) {
+		if c.inItem > 0 {
+			// The expression runs against {item, index, parent}.
+			if !slices.Contains(iterateNames, r.Root) {
+				c.errorf(at, path, "inside an $iterate item, $expr reads item, index or parent; %q is undefined there: write item.%s", r.Root, r.Locator)
+				return undefinedNode{}
+			}
+			continue
 		}
+		r.Line, r.Column = at.line, at.col
+		c.refs = append(c.refs, r)
 	}
 	// What runs is the same expression with its work charged to the
 	// evaluation's budget (exprguard.go).
@@ -437,40 +512,144 @@ func (c *compiler) tplFormula(arg *srcNode, path string) node {
 }
 
 func (c *compiler) caseFormula(arg *srcNode, path string) node {
-	args, ok := c.formulaArgs("$case", arg, path, "cases", "default")
-	if !ok {
-		return undefinedNode{}
-	}
 	n := &caseNode{}
-	cases, ok := args["cases"]
-	switch {
-	case !ok:
-		c.errorf(arg.pos, path, "$case needs cases")
-	case cases.kind != srcSeq:
-		c.errorf(cases.pos, path+"/cases", "$case cases must be a list")
-	default:
-		for i, cs := range cases.items {
-			cpath := path + "/cases/" + strconv.Itoa(i)
-			fields, ok := c.formulaArgs("$case case", cs, cpath, "filter", "value")
-			if !ok {
-				continue
-			}
-			f, hasFilter := fields["filter"]
-			if !hasFilter {
-				c.errorf(cs.pos, cpath, "$case case needs filter")
-				continue
-			}
-			b := caseBranch{filter: c.value(f, cpath+"/filter"), value: undefinedNode{}}
-			if v, ok := fields["value"]; ok {
-				b.value = c.value(v, cpath+"/value")
-			}
-			n.cases = append(n.cases, b)
+	cases, casesPath := arg, path
+	if arg.kind != srcSeq {
+		// {cases, default}; a bare list of cases is the older form.
+		args, ok := c.formulaArgs("$case", arg, path, "cases", "default")
+		if !ok {
+			return undefinedNode{}
+		}
+		var has bool
+		if cases, has = args["cases"]; !has {
+			c.errorf(arg.pos, path, "$case needs cases")
+		}
+		casesPath = path + "/cases"
+		if d, ok := args["default"]; ok {
+			n.def = c.value(d, path+"/default")
 		}
 	}
-	if d, ok := args["default"]; ok {
-		n.def = c.value(d, path+"/default")
+	switch {
+	case cases == nil:
+	case cases.kind != srcSeq:
+		c.errorf(cases.pos, casesPath, "$case cases must be a list")
+	default:
+		c.caseBranches(n, cases, casesPath)
 	}
 	return n
+}
+
+// caseBranches compiles each {filter, value}; a case without filter always
+// matches, so nothing after it (nor default) can be chosen.
+func (c *compiler) caseBranches(n *caseNode, cases *srcNode, path string) {
+	elseAt := -1
+	for i, cs := range cases.items {
+		cpath := path + "/" + strconv.Itoa(i)
+		fields, ok := c.formulaArgs("$case case", cs, cpath, "filter", "value")
+		if !ok {
+			continue
+		}
+		if elseAt >= 0 {
+			c.warnf(cs.pos, cpath, "$case case %d is never chosen: case %d has no filter and always matches", i, elseAt)
+		}
+		b := caseBranch{value: undefinedNode{}}
+		if f, hasFilter := fields["filter"]; hasFilter {
+			b.filter = c.caseFilter(f, cpath+"/filter")
+		} else if elseAt < 0 {
+			elseAt = i
+		}
+		if v, ok := fields["value"]; ok {
+			b.value = c.value(v, cpath+"/value")
+		}
+		n.cases = append(n.cases, b)
+	}
+	if elseAt >= 0 && n.def != nil {
+		c.warnf(cases.pos, path, "$case default is never used: case %d has no filter and always matches", elseAt)
+	}
+}
+
+// caseFilter compiles a case filter: a list of {field, operator, value}
+// conditions that must all hold (no condition always holds), or a formula
+// such as $eval whose result is tested for truthiness. A plain object would
+// always be truthy, so it is refused.
+func (c *compiler) caseFilter(f *srcNode, path string) node {
+	switch {
+	case f.kind == srcSeq:
+		all := &allNode{conds: make([]node, 0, len(f.items))}
+		for i, it := range f.items {
+			if cond := c.condition(it, path+"/"+strconv.Itoa(i)); cond != nil {
+				all.conds = append(all.conds, cond)
+			}
+		}
+		return all
+	case f.kind == srcMap && !isFormulaObject(f):
+		c.errorf(f.pos, path, "$case filter must be a list of {field, operator, value} conditions or a formula such as $eval")
+		return undefinedNode{}
+	}
+	return c.value(f, path)
+}
+
+// condition compiles one {field, operator, value} filter condition into the
+// $eval test it stands for.
+func (c *compiler) condition(s *srcNode, path string) node {
+	if s.kind != srcMap || isFormulaObject(s) {
+		c.errorf(s.pos, path, "a filter condition is an object {field, operator, value}")
+		return nil
+	}
+	keys := []string{"field", "operator", "value"}
+	fields := make(map[string]*srcNode, len(s.keys))
+	for i, k := range s.keys {
+		if !slices.Contains(keys, k) {
+			// A misspelt key would change what the condition tests.
+			c.errorf(s.keyPos[i], path+"/"+escapePointer(k), "unknown filter condition key %q%s; a condition has field, operator and value", k, suggest.Hint(k, keys))
+			return nil
+		}
+		fields[k] = s.items[i]
+	}
+	field, hasField := fields["field"]
+	opSrc, hasOp := fields["operator"]
+	if !hasField || !hasOp {
+		c.errorf(s.pos, path, "a filter condition needs field and operator")
+		return nil
+	}
+	loc, ok := c.locatorArg("filter condition field", field, path+"/field")
+	if !ok || !c.readsScope(loc, field.pos, path+"/field") {
+		return nil
+	}
+	opName, _ := opSrc.value.(string)
+	op, known := evalOps[opName]
+	if opSrc.kind != srcScalar || !known {
+		c.errorf(opSrc.pos, path+"/operator", "unknown filter operator %s%s; known: %s", quoteSrc(opSrc), suggest.Hint(opName, evalOpNames()), strings.Join(evalOpNames(), ", "))
+		return nil
+	}
+	n := &evalNode{op: op, value: &varNode{loc: loc}}
+	operand, hasValue := fields["value"]
+	switch {
+	case op == opIsEmpty || op == opIsNotEmpty:
+		if hasValue {
+			c.warnf(operand.pos, path+"/value", "operator %s ignores value", opName)
+		}
+	case !hasValue:
+		c.errorf(s.pos, path, "filter condition with operator %s needs value", opName)
+		return nil
+	case op == opOneOf || op == opNoneOf:
+		n.list = c.list("filter operator "+opName, operand, path+"/value")
+	default:
+		n.operand = c.value(operand, path+"/value")
+	}
+	return n
+}
+
+// quoteSrc shows a scalar as written, or its kind.
+func quoteSrc(s *srcNode) string {
+	if s.kind == srcScalar {
+		return strconv.Quote(fmt.Sprint(s.value))
+	}
+	return "(not a name)"
+}
+
+func evalOpNames() []string {
+	return slices.Sorted(maps.Keys(evalOps))
 }
 
 func (c *compiler) mapFormula(arg *srcNode, path string) node {
@@ -527,13 +706,7 @@ func (c *compiler) evalFormula(s *srcNode, path string) node {
 	fpath := path + "/$eval"
 	n := &evalNode{value: c.value(s.items[0], fpath)}
 	found := -1
-	ops := slices.Sorted(func(yield func(string) bool) {
-		for k := range evalOps {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	ops := evalOpNames()
 	for i := 1; i < len(s.keys); i++ {
 		k := s.keys[i]
 		kpath := path + "/" + escapePointer(k)

@@ -21,8 +21,14 @@
 //   - $concat: [a, b] or {values: [a, b], delimiter: ", "}. Joins the string
 //     forms of the items that are not undefined, null or "".
 //   - $firstNotEmpty: [a, b]. The first item that is not undefined, null or "".
-//   - $case: {cases: [{filter, value}], default}. The value of the first case
-//     whose filter is truthy, else default (undefined when absent).
+//   - $case: {cases: [{filter, value}], default}, or the list of cases
+//     alone. The value of the first case whose filter holds, else default
+//     (undefined when absent). A filter is a list of {field, operator,
+//     value} conditions that must all hold (field is a locator, operator one
+//     of the $eval operators, value absent for isEmpty and isNotEmpty; an
+//     empty list always holds), or a formula such as $eval whose result is
+//     truthy. A case without filter always matches. An unknown operator or
+//     key, or a filter that is a plain object, is a compile error.
 //   - $eval: value, with exactly one operator key next to it: is, isNot,
 //     oneOf, noneOf, contains, doesNotContain, gt, gte, lt, lte, isEmpty,
 //     isNotEmpty. Gives true or false.
@@ -31,9 +37,11 @@
 //     for "mapping". Without a match the result is default, or the value
 //     itself when no default key is written.
 //   - $iterate: {source, item}. Evaluates item once per element of the source
-//     array; inside item, locators ($var, $expr) resolve against the element,
-//     so {$var: $.id} or {$var: id} reads the element's id. A source that is
-//     not an array gives undefined.
+//     array. Inside item the variables are $.item (the element), $.index (its
+//     zero-based position) and $.parent (the variables around the $iterate;
+//     in a nested $iterate, the outer item's, so $.parent.item is the outer
+//     element). Any other locator inside item is a compile error. A source
+//     that is not an array gives undefined.
 //   - $mergeObjects: [objects]. Shallow merge, later keys win, non-objects
 //     are skipped; undefined when there is no object at all.
 //   - $copy: locator. The evaluated value of a sibling field of the nearest
@@ -41,10 +49,10 @@
 //     Fields are evaluated in dependency order; cycles are compile errors.
 //   - $plain: value. The value as written; formulas inside are not evaluated.
 //   - $expr: "expression". A github.com/expr-lang/expr expression run against
-//     the variables (inside $iterate, against the element when it is an
-//     object). Unknown variables are nil; member access on nil is a runtime
-//     error, so write credentials?.token when a variable may be missing. A
-//     nil result is undefined.
+//     the variables (inside $iterate, against item, index and parent).
+//     Unknown variables are nil; member access on nil is a runtime error, so
+//     write credentials?.token when a variable may be missing. A nil result
+//     is undefined.
 //
 // Lists given to $concat, $firstNotEmpty, $and, $or, $mergeObjects, oneOf
 // and noneOf may also be a formula that gives an array at run time.

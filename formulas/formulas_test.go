@@ -311,14 +311,14 @@ func TestMap(t *testing.T) {
 
 func TestIterate(t *testing.T) {
 	runEvalCases(t, []evalCase{
-		{"objects", `{$iterate: {source: {$var: items}, item: {key: {$var: $.id}, label: {$var: name}}}}`,
+		{"objects", `{$iterate: {source: {$var: items}, item: {key: {$var: $.item.id}, label: {$var: item.name}}}}`,
 			[]any{map[string]any{"key": 1, "label": "A"}, map[string]any{"key": 2, "label": "B"}}},
-		{"scalars", `{$iterate: {source: {$var: params.list}, item: {$concat: [x-, {$var: $}]}}}`, []any{"x-a", "x-b"}},
-		{"not an array", `{$iterate: {source: {$var: params.word}, item: {$var: $}}}`, nil},
-		{"missing source", `{$iterate: {source: {$var: nope}, item: {$var: $}}}`, nil},
-		{"empty source", `{$iterate: {source: {$var: params.emptyList}, item: {$var: $}}}`, []any{}},
-		{"undefined items dropped", `{$iterate: {source: {$var: items}, item: {$var: missing}}}`, nil},
-		{"typed slice", `{$iterate: {source: {$var: typed}, item: {$var: $}}}`, []any{"s0", "s1"}},
+		{"scalars", `{$iterate: {source: {$var: params.list}, item: {$concat: [x-, {$var: $.item}]}}}`, []any{"x-a", "x-b"}},
+		{"not an array", `{$iterate: {source: {$var: params.word}, item: {$var: $.item}}}`, nil},
+		{"missing source", `{$iterate: {source: {$var: nope}, item: {$var: $.item}}}`, nil},
+		{"empty source", `{$iterate: {source: {$var: params.emptyList}, item: {$var: $.item}}}`, []any{}},
+		{"undefined items dropped", `{$iterate: {source: {$var: items}, item: {$var: $.item.missing}}}`, nil},
+		{"typed slice", `{$iterate: {source: {$var: typed}, item: {$var: $.item}}}`, []any{"s0", "s1"}},
 	})
 }
 
@@ -428,7 +428,7 @@ func TestCopy(t *testing.T) {
 		{"path into sibling", `{a: {$copy: b.c}, b: {c: [1]}}`, map[string]any{"a": []any{int64(1)}, "b": map[string]any{"c": []any{int64(1)}}}},
 		{"inside a formula", `{a: {$concat: [{$copy: b}, "!"]}, b: hi}`, map[string]any{"a": "hi!", "b": "hi"}},
 		{"undefined sibling", `{a: {$copy: b}, b: {$var: nope}, c: 1}`, map[string]any{"c": int64(1)}},
-		{"inside iterate item", `{$iterate: {source: {$var: items}, item: {id: {$var: id}, again: {$copy: id}}}}`,
+		{"inside iterate item", `{$iterate: {source: {$var: items}, item: {id: {$var: $.item.id}, again: {$copy: id}}}}`,
 			[]any{map[string]any{"id": 1, "again": 1}, map[string]any{"id": 2, "again": 2}}},
 	})
 	tests := []struct{ src, want string }{
@@ -477,7 +477,7 @@ func TestExpr(t *testing.T) {
 		{"string", `{$expr: "'Bearer ' + credentials.access_token"}`, "Bearer tok"},
 		{"unknown variable is undefined", `{a: {$expr: "nope"}, b: 1}`, map[string]any{"b": int64(1)}},
 		{"optional chaining", `{$expr: "nope?.deeper ?? 'dflt'"}`, "dflt"},
-		{"inside iterate", `{$iterate: {source: {$var: items}, item: {$expr: "name + '!'"}}}`, []any{"A!", "B!"}},
+		{"inside iterate", `{$iterate: {source: {$var: items}, item: {$expr: "item.name + '!'"}}}`, []any{"A!", "B!"}},
 	})
 	m, problems := compileYAMLProblems(t, "a:\n  b: {$expr: \"1 +\"}\n")
 	if m != nil || len(problems) != 1 {
@@ -513,7 +513,7 @@ c: {$expr: "let x = 1; credentails.token + x + len(input?.name) + string(other)"
 d:
   $iterate:
     source: {$var: items}
-    item: {$var: id}
+    item: {$var: $.item.id}
 e: {$var: $}
 `)
 	var got []string
@@ -646,7 +646,7 @@ func TestFormulaArgumentProblems(t *testing.T) {
 		{`{$tpl: "x"}`, SeverityError, "$tpl expects an object"},
 		{`{$tpl: {values: {}}}`, SeverityError, "$tpl needs template"},
 		{`{$tpl: {template: "{nmae}", values: {name: 1}}}`, SeverityWarning, "did you mean name?"},
-		{`{$case: {cases: [{value: 1}]}}`, SeverityError, "needs filter"},
+		{`{$case: {cases: [{filter: {field: a, operator: is, value: 1}, value: 1}]}}`, SeverityError, "filter must be a list of {field, operator, value} conditions"},
 		{`{$case: {cases: x}}`, SeverityError, "cases must be a list"},
 		{`{$case: {cases: [], defualt: 1}}`, SeverityWarning, `ignores key "defualt"; did you mean default?`},
 		{`{$map: {value: 1}}`, SeverityError, "$map needs mapping"},
@@ -666,7 +666,7 @@ func TestFormulaArgumentProblems(t *testing.T) {
 
 func TestConcurrentEvaluate(t *testing.T) {
 	m := compileYAML(t, makeAPIClientYAML+`
-list: {$iterate: {source: {$var: items}, item: {id: {$var: id}, copy: {$copy: id}}}}
+list: {$iterate: {source: {$var: items}, item: {id: {$var: $.item.id}, copy: {$copy: id}}}}
 plain: {$plain: {a: [1]}}
 `)
 	var wg sync.WaitGroup
@@ -755,9 +755,9 @@ func TestEvaluationBounds(t *testing.T) {
 	vars := map[string]any{"cycle": cyc}
 
 	// 30 nested $iterate over a self-referencing array would visit 2^30 elements.
-	item := `{$var: "[0]"}`
+	item := `{$var: "$.item[0]"}`
 	for range 30 {
-		item = `{$iterate: {source: {$var: $}, item: ` + item + `}}`
+		item = `{$iterate: {source: {$var: $.item}, item: ` + item + `}}`
 	}
 	m := compileYAML(t, `{$iterate: {source: {$var: cycle}, item: `+item+`}}`)
 	_, err := m.Evaluate(vars)

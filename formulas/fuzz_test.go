@@ -76,7 +76,7 @@ func sameWithNaN(a, b any) bool {
 
 func FuzzCompileEvaluate(f *testing.F) {
 	f.Add(makeAPIClientYAML)
-	f.Add(`{$iterate: {source: {$var: items}, item: {id: {$var: id}, c: {$copy: id}}}}`)
+	f.Add(`{$iterate: {source: {$var: items}, item: {id: {$var: $.item.id}, c: {$copy: id}}}}`)
 	f.Add(`{n: {$expr: "0/0"}, l: [{$expr: "0/0"}]}`) // NaN is the same result each time
 	f.Fuzz(func(t *testing.T, src string) {
 		if len(src) > 8192 {
@@ -114,7 +114,9 @@ var fuzzMappings = []string{
 	`{$tpl: {template: "{a}-{b}", values: {a: {$var: a}, b: {$var: "b[0].c"}}}}`,
 	`{$concat: {values: [{$var: a}, {$var: b}, {$var: '$.c\.d'}], delimiter: {$var: d}}}`,
 	`{$firstNotEmpty: [{$var: a}, {$var: b}, {$var: c}]}`,
-	`{$iterate: {source: {$var: a}, item: {x: {$var: x}, y: {$copy: x}, all: {$var: $}}}}`,
+	`{$iterate: {source: {$var: a}, item: {x: {$var: $.item.x}, y: {$copy: x}, all: {$var: $.item}}}}`,
+	`{$iterate: {source: {$var: a}, item: {$iterate: {source: {$var: $.item.b}, item: {i: {$var: $.index}, o: {$var: $.parent.item.x}, t: {$var: $.parent.parent.c}}}}}}`,
+	`{$case: [{filter: [{field: a, operator: gt, value: {$var: b}}, {field: "$.c", operator: noneOf, value: [1, x]}], value: 1}, {filter: [{field: b, operator: contains, value: x}], value: 2}, {value: 3}]}`,
 	`{$mergeObjects: [{$var: a}, {$var: b}, {k: 1}]}`,
 	`{$map: {value: {$var: a}, mapping: [{from: 1, to: one}, {from: {$var: b}, to: b}, {from: [1], to: list}]}}`,
 	`{$and: [{$var: a}, {$or: [{$var: b}, {$eval: {$var: c}, isEmpty: true}]}]}`,

@@ -391,6 +391,7 @@ func (n *firstNotEmptyNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	return out, true, nil
 }
 
+// caseBranch is one case; a nil filter always matches.
 type caseBranch struct{ filter, value node }
 
 type caseNode struct {
@@ -400,6 +401,9 @@ type caseNode struct {
 
 func (n *caseNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	for _, c := range n.cases {
+		if c.filter == nil {
+			return c.value.eval(ev, scope)
+		}
 		f, ok, err := c.filter.eval(ev, scope)
 		if err != nil {
 			return nil, false, err
@@ -412,6 +416,23 @@ func (n *caseNode) eval(ev *evaluator, scope any) (any, bool, error) {
 		return nil, false, nil
 	}
 	return n.def.eval(ev, scope)
+}
+
+// allNode is a filter written as a list of conditions: true when every
+// condition holds, so an empty list is true.
+type allNode struct{ conds []node }
+
+func (n *allNode) eval(ev *evaluator, scope any) (any, bool, error) {
+	for _, c := range n.conds {
+		v, ok, err := c.eval(ev, scope)
+		if err != nil {
+			return nil, false, err
+		}
+		if !truthy(v, ok) {
+			return false, true, nil
+		}
+	}
+	return true, true, nil
 }
 
 type boolListNode struct {
@@ -482,7 +503,7 @@ func (n *iterateNode) eval(ev *evaluator, scope any) (any, bool, error) {
 		return nil, false, nil
 	}
 	out := make([]any, 0, len(list))
-	for _, el := range list {
+	for i, el := range list {
 		ev.steps++
 		if ev.steps > maxIterateSteps {
 			return nil, false, &EvalError{Path: n.path, Err: fmt.Errorf("$iterate visited more than %d elements", maxIterateSteps)}
@@ -490,7 +511,9 @@ func (n *iterateNode) eval(ev *evaluator, scope any) (any, bool, error) {
 		if err := ev.spend(nodeCost * (1 + n.weight)); err != nil {
 			return nil, false, &EvalError{Path: n.path, Err: err}
 		}
-		v, ok, err := n.item.eval(ev, el)
+		// The item sees its element, position and the scope around it.
+		frame := map[string]any{"item": el, "index": int64(i), "parent": scope}
+		v, ok, err := n.item.eval(ev, frame)
 		if err != nil {
 			return nil, false, err
 		}
