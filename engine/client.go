@@ -797,6 +797,22 @@ const maxBody = 32 << 20
 
 // Do sends one request with an optional JSON body and decodes the answer.
 func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ...RequestOption) (any, error) {
+	resp, err := cl.send(ctx, method, path, body, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return resp.body, nil
+}
+
+// apiResponse is a decoded 2xx answer with its status and headers.
+type apiResponse struct {
+	status int
+	header http.Header
+	body   any
+}
+
+// send is Do keeping the status and headers of the answer.
+func (cl *Client) send(ctx context.Context, method, path string, body any, opts ...RequestOption) (*apiResponse, error) {
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -837,7 +853,11 @@ func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ..
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &HTTPError{Method: method, URL: cl.Redact(resp.Request.URL.String()), Status: resp.StatusCode, Body: data}
 	}
-	return parseBody(resp.Header.Get("Content-Type"), data)
+	v, err := parseBody(resp.Header.Get("Content-Type"), data)
+	if err != nil {
+		return nil, err
+	}
+	return &apiResponse{status: resp.StatusCode, header: resp.Header, body: v}, nil
 }
 
 // decodeBody returns JSON as Go values, anything else (and JSON nested too

@@ -36,7 +36,8 @@ type Auth struct {
 	hosts *hostPolicy
 }
 
-// Method is a compiled auth method. Exactly one of Mapping and Script is set.
+// Method is a compiled auth method. Exactly one of Mapping, Script and
+// Request is set.
 type Method struct {
 	Spec *spec.Method
 	// Mapping is set for mapping, rest-api-mapping and expr methods (an expr
@@ -48,6 +49,9 @@ type Method struct {
 	ResponseHandlers *formulas.Mapping
 	// Script is set for javascript methods.
 	Script *jsrt.Program
+	// Request is set instead of Mapping for a body that describes an API
+	// request (rest-api-mapping, or a mapping test with path, method, ...).
+	Request *apiRequest
 }
 
 // Compile compiles every method of c. Problems are returned as diagnostics
@@ -123,8 +127,10 @@ func (cc *compiler) method(m *spec.Method, inputs []string) *Method {
 	}
 	out := &Method{Spec: m}
 	ok := false
-	switch m.ImplementationType {
-	case spec.ImplMapping, spec.ImplRestAPIMapping:
+	switch {
+	case isAPIRequest(m):
+		out.Request, ok = cc.apiRequest(m, inputs)
+	case m.ImplementationType == spec.ImplMapping:
 		config, handlers := m.Mapping, (*yaml.Node)(nil)
 		if m.Name == spec.MethodMakeAPIClient {
 			config, handlers = splitResponseHandlers(m.Mapping)
@@ -133,7 +139,7 @@ func (cc *compiler) method(m *spec.Method, inputs []string) *Method {
 		if ok && handlers != nil {
 			out.ResponseHandlers, ok = cc.mapping(m, handlers, append(slices.Clone(inputs), "response"))
 		}
-	case spec.ImplExpr:
+	case m.ImplementationType == spec.ImplExpr:
 		// Compile the expression as the formula {$expr: source}, positioned
 		// where the source starts, so both share one implementation.
 		// The literal style tells formulas not to place errors itself:
@@ -144,7 +150,7 @@ func (cc *compiler) method(m *spec.Method, inputs []string) *Method {
 			{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.LiteralStyle, Value: m.Source, Line: at.Line, Column: at.Column},
 		}}
 		out.Mapping, ok = cc.mapping(m, n, inputs)
-	case spec.ImplJavaScript:
+	case m.ImplementationType == spec.ImplJavaScript:
 		out.Script, ok = cc.script(m, inputs)
 	}
 	if !ok {

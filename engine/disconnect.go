@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 
@@ -25,14 +24,8 @@ func (cl *Client) Disconnect(ctx context.Context) error {
 	st := cl.state.Load()
 	vars := cl.vars(maps.Clone(st.credentials))
 	var err error
-	if m.Spec.ImplementationType == spec.ImplRestAPIMapping {
-		if err = cl.testRequest(ctx, m, vars, st); err != nil {
-			// testRequest words its failures as a test's; keep the cause.
-			var te *TestError
-			if errors.As(err, &te) && te.Err != nil {
-				err = te.Err
-			}
-		}
+	if m.Request != nil {
+		_, err = cl.callAPI(ctx, m, vars, st)
 	} else {
 		_, err = cl.eng.runMethod(ctx, m, vars, cl, st.redact)
 	}

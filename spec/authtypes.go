@@ -12,6 +12,10 @@ const (
 	ImplJavaScript     = "javascript"
 	ImplExpr           = "expr"
 	ImplRestAPIMapping = "rest-api-mapping"
+	// ImplOperationMapping (a body that runs one of the connector's API
+	// operations, file *.op.yml) is recognised so that validate can refuse
+	// it by name; connspec has no API operations to run.
+	ImplOperationMapping = "operation-mapping"
 )
 
 // MethodRule says how one method may appear in an auth block of a type.

@@ -299,9 +299,17 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 	if body == "filePath" {
 		implied = implFromFile(l.str(ptr + "/filePath"))
 	}
-	known := []string{ImplMapping, ImplJavaScript, ImplExpr, ImplRestAPIMapping}
+	known := []string{ImplMapping, ImplJavaScript, ImplExpr, ImplRestAPIMapping, ImplOperationMapping}
 	if impl != "" && !slices.Contains(known, impl) {
 		return nil // unknown implementationType: reported by the format check
+	}
+	if impl == ImplOperationMapping || implied == ImplOperationMapping {
+		at := l.doc.at(ptr + "/implementationType")
+		if impl == "" {
+			at = l.doc.at(ptr + "/filePath")
+		}
+		l.add(refuseOperationMapping(at, ptr, name))
+		return nil
 	}
 	switch {
 	case impl == "" && implied == "" && body == "":
@@ -407,15 +415,24 @@ func (l *loader) inlineSource(m *Method, ptr string, raw map[string]any) {
 	}
 }
 
+// implSuffixes are the file-name endings of each implementation type.
+// Membrane's rest-api-mapping page names <function>.rest.yml (or .api.yml)
+// (https://docs.getmembrane.com/docs/references/functions/function-types/rest-api-mapping);
+// .op.yml is operation-mapping, which validate refuses.
 var implSuffixes = map[string][]string{
-	ImplMapping:        {".map.yml", ".map.yaml", ".yml", ".yaml"},
-	ImplRestAPIMapping: {".map.yml", ".map.yaml", ".yml", ".yaml"},
-	ImplJavaScript:     {".js", ".ts", ".mjs"},
-	ImplExpr:           {".expr"},
+	ImplRestAPIMapping:   {".rest.yml", ".rest.yaml", ".api.yml", ".api.yaml"},
+	ImplOperationMapping: {".op.yml", ".op.yaml"},
+	ImplMapping:          {".map.yml", ".map.yaml", ".yml", ".yaml"},
+	ImplJavaScript:       {".js", ".ts", ".mjs"},
+	ImplExpr:             {".expr"},
 }
 
+// fileImpls is the order file names are matched in: the longer endings
+// (.rest.yml) before the plain .yml of a mapping.
+var fileImpls = []string{ImplRestAPIMapping, ImplOperationMapping, ImplMapping, ImplJavaScript, ImplExpr}
+
 func implFromFile(name string) string {
-	for _, impl := range []string{ImplMapping, ImplJavaScript, ImplExpr} {
+	for _, impl := range fileImpls {
 		for _, s := range implSuffixes[impl] {
 			if strings.HasSuffix(name, s) {
 				return impl
@@ -425,10 +442,23 @@ func implFromFile(name string) string {
 	return ""
 }
 
+// fileFits reports whether a file of implementation type file may hold the
+// body of a method declared as impl: a request is YAML either way, so
+// mapping and rest-api-mapping files serve both.
+func fileFits(impl, file string) bool {
+	yamlBodies := []string{ImplMapping, ImplRestAPIMapping}
+	return impl == file || slices.Contains(yamlBodies, impl) && slices.Contains(yamlBodies, file)
+}
+
+// refuseOperationMapping is the diagnostic for an operation-mapping method.
+func refuseOperationMapping(at Pos, ptr, method string) Diagnostic {
+	return at.Errorf(ptr, "method %s: implementation type operation-mapping (.op.yml) is not supported: connspec has no API operations to map to; write the request as rest-api-mapping (%s.rest.yml) or javascript", method, kebab(method))
+}
+
 // sourceSuffixes lists the file name endings of method bodies, for messages.
 func sourceSuffixes() string {
 	var all []string
-	for _, impl := range []string{ImplJavaScript, ImplMapping, ImplExpr} {
+	for _, impl := range []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping, ImplExpr} {
 		all = append(all, implSuffixes[impl]...)
 	}
 	return strings.Join(all[:len(all)-1], ", ") + " or " + all[len(all)-1]
@@ -464,8 +494,8 @@ func stems(method string) []string {
 func (l *loader) conventionFile(dir, method, impl string) (string, Diagnostics) {
 	var found []string
 	for _, stem := range stems(method) {
-		for _, im := range []string{ImplMapping, ImplJavaScript, ImplExpr} {
-			if impl != "" && implSuffixes[impl][0] != implSuffixes[im][0] {
+		for _, im := range fileImpls {
+			if impl != "" && !fileFits(impl, im) {
 				continue
 			}
 			for _, suf := range implSuffixes[im] {
@@ -551,6 +581,10 @@ func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string)
 			continue
 		}
 		m := &Method{Name: name, Pos: Pos{File: file}, ImplementationType: implFromFile(file)}
+		if m.ImplementationType == ImplOperationMapping {
+			l.add(refuseOperationMapping(m.Pos, "", name))
+			continue
+		}
 		if !slices.Contains(t.Methods[name].Implementations, m.ImplementationType) {
 			l.add(m.Pos.Errorf("", "method %s cannot be implemented as %s for auth type %s (allowed: %s)", name, m.ImplementationType, a.TypeName, strings.Join(t.Methods[name].Implementations, ", ")))
 			continue
@@ -603,7 +637,7 @@ func (l *loader) fileMethod(m *Method, ptr string) bool {
 		l.add(at.Errorf(ptr, "filePath %q is not a connector source: a method body is a %s file", rel, sourceSuffixes()))
 		return false
 	}
-	if m.ImplementationType != ImplRestAPIMapping && want != m.ImplementationType {
+	if !fileFits(m.ImplementationType, want) {
 		l.add(at.Errorf(ptr, "filePath %q is a %s file but the method is implemented as %s", rel, want, m.ImplementationType))
 		return false
 	}
