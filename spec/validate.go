@@ -120,7 +120,11 @@ func formatDiagnostic(doc *document, raw map[string]any, e *jsonschema.Validatio
 		got := fmt.Sprint(k.Got)
 		var want []string
 		for _, w := range k.Want {
-			want = append(want, fmt.Sprint(w))
+			// operation-mapping is in the format so that it is refused by
+			// name (build.go), never offered as a choice.
+			if w != ImplOperationMapping {
+				want = append(want, fmt.Sprint(w))
+			}
 		}
 		if ptr == "/auth/type" || strings.HasSuffix(ptr, "/type") && strings.HasPrefix(ptr, "/auth/options/") {
 			return Diagnostics{doc.at(ptr).Errorf(ptr, "unknown auth type %q%s (known: %s)", got, suggest.Hint(got, want), strings.Join(want, ", "))}
