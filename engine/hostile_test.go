@@ -48,7 +48,7 @@ const hostileBound = 10 * time.Second
 // parallel share.
 // The output budget is small too (1 Mi characters, 64 Ki elements), so that
 // cases that exceed it stay cheap under the race detector.
-var hostileJS = jsrt.Options{Timeout: 500 * time.Millisecond, MaxHeapGrowth: 32 << 20, MaxStringLength: 1 << 20, MaxArrayLength: 1 << 16}
+var hostileJS = jsrt.Options{Timeout: time.Second, MaxHeapGrowth: 32 << 20, MaxStringLength: 1 << 20, MaxArrayLength: 1 << 16}
 
 // hostileTokenDeadline is the caller's deadline in the token-endpoint cases
 // that never answer (the engine's own limit, 30s, is too long for a test).
