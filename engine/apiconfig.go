@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/connspec/connspec/formulas"
+	"github.com/connspec/connspec/internal/suggest"
+	"github.com/connspec/connspec/spec"
 )
 
 // apiConfig is makeApiClient's result, parsed once per credentials version.
@@ -32,16 +35,16 @@ type apiConfig struct {
 // baseUri passes the host policy with the connection's input and the
 // provider's values (credentials).
 func parseAPIConfig(result any, hosts *hostPolicy, allowedHosts []string, input []inputValue, provider []string) (*apiConfig, error) {
-	m := unwrapArgs(result)
-	if m == nil {
-		return nil, fmt.Errorf("must return an object (baseUri, headers, ...), not %s", describeValue(result))
+	m, err := apiClientResult(result)
+	if err != nil {
+		return nil, err
 	}
 	cfg := &apiConfig{headers: http.Header{}, query: url.Values{}}
 	raw, _ := m["baseUri"].(string)
 	if raw == "" {
-		return nil, fmt.Errorf("returned no baseUri")
+		return nil, fmt.Errorf("returned no baseUri (or baseUrl)")
 	}
-	base, err := hosts.checkURL("baseUri", raw, input, provider)
+	base, err := hosts.checkURL(baseName(result), raw, input, provider)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +84,9 @@ func parseAPIConfig(result any, hosts *hostPolicy, allowedHosts []string, input 
 		}
 	}
 	if a, ok := m["auth"].(map[string]any); ok {
+		if err := onlyKeys("auth", a, spec.IsAPIClientAuthKey, "username, password"); err != nil {
+			return nil, err
+		}
 		user, _ := scalarString(a["username"])
 		pass, _ := scalarString(a["password"])
 		if user != "" || pass != "" {
@@ -88,6 +94,13 @@ func parseAPIConfig(result any, hosts *hostPolicy, allowedHosts []string, input 
 		}
 	}
 	if h, ok := m["responseHandlers"].([]any); ok && len(h) > 0 {
+		for i, item := range h {
+			if hm, ok := item.(map[string]any); ok {
+				if err := onlyKeys(fmt.Sprintf("responseHandlers[%d]", i), hm, spec.IsResponseHandlerKey, "match, isSuccess, error"); err != nil {
+					return nil, err
+				}
+			}
+		}
 		// Handlers returned by JavaScript are plain values: compile them here.
 		compiled, problems := formulas.CompileValue(h)
 		if compiled == nil {
@@ -238,6 +251,65 @@ func unwrapArgs(result any) map[string]any {
 		return args
 	}
 	return m
+}
+
+// apiClientResult returns makeApiClient's result as an object under the
+// names the engine reads: unwrapped from args, aliases (baseUrl,
+// defaultQueryParameters) renamed, keys without a value left out. A key
+// the engine does not use, a key beside args, or a key given under two
+// names is an error naming the key (never its value, which may be
+// secret): a dropped key would leave requests without the credentials the
+// author put there. Applying it to its own output changes nothing.
+func apiClientResult(result any) (map[string]any, error) {
+	m := unwrapArgs(result)
+	if m == nil {
+		return nil, fmt.Errorf("must return an object (baseUri, headers, ...), not %s", describeValue(result))
+	}
+	if outer, _ := result.(map[string]any); outer != nil && len(outer) > 1 {
+		if _, ok := outer["args"].(map[string]any); ok {
+			for _, k := range slices.Sorted(maps.Keys(outer)) {
+				if k != "args" {
+					return nil, fmt.Errorf("returned %q beside args; with args, every key goes inside it", k)
+				}
+			}
+		}
+	}
+	out := make(map[string]any, len(m))
+	from := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] == nil {
+			continue // undefined in JavaScript, or a formula without a value
+		}
+		key, ok := spec.APIClientKey(k)
+		if !ok {
+			return nil, fmt.Errorf("returned key %q, which connspec does not use (keys: %s)%s",
+				k, strings.Join(spec.APIClientKeyNames(), ", "), suggest.Hint(k, spec.APIClientKeyNames()))
+		}
+		if other, dup := from[key]; dup {
+			return nil, fmt.Errorf("returned both %s and %s, which name the same thing; keep one", other, k)
+		}
+		from[key] = k
+		out[key] = m[k]
+	}
+	return out, nil
+}
+
+// onlyKeys refuses a key of the object m (at where) that known rejects.
+func onlyKeys(where string, m map[string]any, known func(string) bool, names string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !known(k) {
+			return fmt.Errorf("%s has key %q, which connspec does not use (keys: %s)", where, k, names)
+		}
+	}
+	return nil
+}
+
+// baseName is the name the author gave the base URL, for messages.
+func baseName(result any) string {
+	if _, ok := unwrapArgs(result)["baseUrl"]; ok {
+		return "baseUrl"
+	}
+	return "baseUri"
 }
 
 // overlayConfig puts a proxy connector's makeApiClient result over the

@@ -251,7 +251,12 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if err != nil {
 		return nil, err
 	}
-	raw := unwrapArgs(out)
+	// Aliases are renamed before a proxy's overlay, so that its baseUrl
+	// replaces the underlying baseUri instead of standing beside it.
+	raw, err := apiClientResult(out)
+	if err != nil {
+		return nil, redactedMethodError(m, err, r)
+	}
 	allowed, hosts := cl.auth.Spec.AllowedHosts, cl.auth.hosts
 	input := inputValues(cl.conn.ConnectionParameters)
 	if cl.underlying != nil {

@@ -55,6 +55,37 @@ const (
 	MethodGetCredentialsFromRefreshTokenResponse = "getCredentialsFromRefreshTokenResponse"
 )
 
+// methodAliases are the other names integration.app's docs give methods,
+// by the method they stand for: the OAuth2 page declares
+// getCredentialsFromTokenResponse and implements it in
+// auth/get-credentials-from-token-response.js
+// (console.integration.app/docs/connector-builder/authentication/types/oauth2,
+// "Configuration" and "Custom Credentials Extraction").
+var methodAliases = map[string]string{
+	"getCredentialsFromTokenResponse": MethodGetCredentialsFromAccessTokenResponse,
+}
+
+// MethodName returns the method a name in a spec stands for: the name
+// itself or the method an alias stands for.
+func MethodName(name string) string {
+	if m, ok := methodAliases[name]; ok {
+		return m
+	}
+	return name
+}
+
+// methodAliasesOf returns the aliases of method, sorted.
+func methodAliasesOf(method string) []string {
+	var out []string
+	for a, m := range methodAliases {
+		if m == method {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 var (
 	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters"}
 	oauthInputs  = []string{"connectorParameters", "connectionInput", "connectionParameters", "redirectUri", "state"}

@@ -187,17 +187,25 @@ func (l *loader) auth(ptr, key string, base *Auth) *Auth {
 		l.conventionUI(a, ptr, convDir)
 	}
 	allMethods := AllMethodNames()
-	for _, name := range l.doc.orderedKeys(ptr) {
+	written := map[string]string{} // method -> the key it was declared under
+	for _, key := range l.doc.orderedKeys(ptr) {
+		name := MethodName(key)
 		if !slices.Contains(allMethods, name) {
 			continue
 		}
-		mptr := ptr + "/" + name
+		mptr := ptr + "/" + key
 		if !known {
 			continue // the unknown type is already reported
 		}
+		if first, dup := written[name]; dup {
+			l.add(l.doc.keyAt(mptr).Errorf(mptr, "auth declares both %s and %s, which name the same method; keep one", first, key))
+			delete(a.Methods, name)
+			continue
+		}
+		written[name] = key
 		rule, allowed := t.Methods[name]
 		if !allowed {
-			l.add(l.doc.keyAt(mptr).Errorf(mptr, "method %s is not allowed for auth type %s (allowed: %s)", name, a.TypeName, strings.Join(t.MethodNames(), ", ")))
+			l.add(l.doc.keyAt(mptr).Errorf(mptr, "method %s is not allowed for auth type %s (allowed: %s)", key, a.TypeName, strings.Join(t.MethodNames(), ", ")))
 			continue
 		}
 		if m := l.declaredMethod(mptr, name, a.TypeName, rule, convDir); m != nil {
@@ -255,7 +263,7 @@ func (l *loader) checkRequired(a *Auth, ptr string, t *AuthType) {
 		where = "auth option " + a.Key
 	}
 	for _, name := range t.MethodNames() {
-		if !t.Methods[name].Required || a.Methods[name] != nil || lookupPointer(l.doc.value, ptr+"/"+name) != nil {
+		if !t.Methods[name].Required || a.Methods[name] != nil || l.declares(ptr, name) {
 			continue // present, or declared and already reported as broken
 		}
 		hint := ""
@@ -368,7 +376,7 @@ func (l *loader) checkShape(m *Method, authType string) {
 		l.add(checkAPIClientShape(m.Body.File, m.Mapping)...)
 	case MethodGetOAuthConfig:
 		if keys := oauthConfigKeys[authType]; keys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
-			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys)...)
+			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys, false)...)
 		}
 	}
 }
@@ -481,12 +489,28 @@ func kebab(name string) string {
 	return b.String()
 }
 
-// stems are the file-name stems a method may be found under.
+// stems are the file-name stems a method may be found under: its own,
+// its aliases' (get-credentials-from-token-response), and oauth-config.
 func stems(method string) []string {
-	if method == MethodGetOAuthConfig {
-		return []string{kebab(method), "oauth-config"}
+	out := []string{kebab(method)}
+	for _, a := range methodAliasesOf(method) {
+		out = append(out, kebab(a))
 	}
-	return []string{kebab(method)}
+	if method == MethodGetOAuthConfig {
+		out = append(out, "oauth-config")
+	}
+	return out
+}
+
+// declares reports whether the auth block at ptr declares method, under
+// its own name or an alias.
+func (l *loader) declares(ptr, method string) bool {
+	for _, k := range append([]string{method}, methodAliasesOf(method)...) {
+		if lookupPointer(l.doc.value, ptr+"/"+k) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // conventionFile finds the file of a method in dir by name convention. impl
@@ -572,7 +596,7 @@ func (l *loader) conventionUI(a *Auth, ptr, dir string) {
 // does not have.
 func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string) {
 	for _, name := range t.MethodNames() {
-		if lookupPointer(l.doc.value, ptr+"/"+name) != nil || a.Methods[name] != nil {
+		if l.declares(ptr, name) || a.Methods[name] != nil {
 			continue
 		}
 		file, diags := l.conventionFile(dir, name, "")

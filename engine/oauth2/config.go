@@ -10,9 +10,9 @@ import (
 
 // Values of Config.ClientAuthLocation.
 const (
-	AuthInHeaders = "headers" // HTTP Basic (the default)
+	AuthInHeaders = "headers" // HTTP Basic
 	AuthInBody    = "body"    // client_id and client_secret body fields
-	AuthInBoth    = "both"    // both of the above
+	AuthInBoth    = "both"    // both of the above (the default)
 )
 
 // Values of Config.TokenRequestFormat.
@@ -54,8 +54,9 @@ type Config struct {
 	// ScopeSeparator joins Scopes; "" means " ".
 	ScopeSeparator string
 	// ClientAuthLocation says where client credentials go on token requests:
-	// "headers" ("" too; HTTP Basic with client_id and client_secret each
-	// form-url-encoded, RFC 6749 section 2.3.1), "body" or "both".
+	// "headers" (HTTP Basic with client_id and client_secret each
+	// form-url-encoded, RFC 6749 section 2.3.1), "body" or "both" ("" too:
+	// integration.app's OAuth2 page says "both if not specified").
 	ClientAuthLocation string
 	// TokenRequestFormat is the token request body encoding: "form" ("" too)
 	// or "json".
@@ -226,6 +227,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("oauth2: defaultExpiresIn must not be negative")
 	}
 	return nil
+}
+
+// clientAuthLocation is ClientAuthLocation with its default filled in:
+// both, as integration.app documents for an unset clientAuthLocation
+// (console.integration.app/docs/connector-builder/authentication/types/oauth2,
+// "Config Parameters").
+func (c Config) clientAuthLocation() string {
+	if c.ClientAuthLocation == "" {
+		return AuthInBoth
+	}
+	return c.ClientAuthLocation
 }
 
 // read reads getOAuthConfig values; errors start with "oauth2:".

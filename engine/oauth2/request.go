@@ -93,8 +93,9 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	body := copyParams(params)
 	var basic string
 	if c.ClientID != "" {
-		inHeader := c.ClientSecret != "" && c.ClientAuthLocation != AuthInBody
-		inBody := c.ClientSecret == "" || c.ClientAuthLocation == AuthInBody || c.ClientAuthLocation == AuthInBoth
+		loc := c.clientAuthLocation()
+		inHeader := c.ClientSecret != "" && loc != AuthInBody
+		inBody := c.ClientSecret == "" || loc != AuthInHeaders
 		if inHeader {
 			basic = base64.StdEncoding.EncodeToString(
 				[]byte(url.QueryEscape(c.ClientID) + ":" + url.QueryEscape(c.ClientSecret)))

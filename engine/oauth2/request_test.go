@@ -144,6 +144,7 @@ func TestExchangeExpiry(t *testing.T) {
 func TestExchangeRequest(t *testing.T) {
 	srv := newEndpoint(t, http.StatusOK, "application/json", `{"access_token":"at","refresh_token":"rt","token_type":"Bearer","scope":"a b","id_token":"x","expires_in":10}`)
 	c := testConfig(srv.URL)
+	c.ClientAuthLocation = AuthInHeaders // unset means both
 	c.TokenParams = map[string]string{"audience": "api", "grant_type": "ignored"}
 	c.TokenHeaders = map[string]string{"X-Api-Version": "2024-01"}
 	tok, err := c.Exchange(context.Background(), srv.Client(), "the-code", "https://app.example/cb", "the-verifier")
@@ -229,7 +230,10 @@ func TestClientAuthLocation(t *testing.T) {
 		header           bool
 		bodyID, bodySec  bool
 	}{
-		{"", secret, true, false, false},
+		// Unset means both: "Where to send client credentials (headers, body,
+		// or both if not specified)", console.integration.app/docs/connector-builder/
+		// authentication/types/oauth2, "Config Parameters".
+		{"", secret, true, true, true},
 		{AuthInHeaders, secret, true, false, false},
 		{AuthInBody, secret, false, true, true},
 		{AuthInBoth, secret, true, true, true},
