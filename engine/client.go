@@ -136,7 +136,7 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 			return nil, err
 		}
 	}
-	if a.Methods[spec.MethodMakeAPIClient] == nil {
+	if a.Methods[spec.MethodMakeAPIClient] == nil && a.Spec.Type != "proxy" {
 		return nil, fmt.Errorf("connector %s has no makeApiClient for this option", c.Spec.Key)
 	}
 	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, resolver: resolver, keepRaw: keepRaw}
@@ -246,16 +246,25 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	// not part of the credentials, and may hold the app's client secret.
 	r := newRedactor(creds, cl.conn.ConnectorParameters, cl.conn.ConnectionParameters)
 	m := cl.auth.Methods[spec.MethodMakeAPIClient]
-	vars := cl.vars(creds)
-	out, err := cl.eng.runMethod(ctx, m, vars, nil, r)
-	if err != nil {
-		return nil, err
+	// A proxy without makeApiClient takes the underlying client as it is.
+	var out any = map[string]any{}
+	if m != nil {
+		var err error
+		if out, err = cl.eng.runMethod(ctx, m, cl.vars(creds), nil, r); err != nil {
+			return nil, err
+		}
+	}
+	failed := func(err error) error {
+		if m == nil {
+			return redactError(err, r)
+		}
+		return redactedMethodError(m, err, r)
 	}
 	// Aliases are renamed before a proxy's overlay, so that its baseUrl
 	// replaces the underlying baseUri instead of standing beside it.
 	raw, err := apiClientResult(out)
 	if err != nil {
-		return nil, redactedMethodError(m, err, r)
+		return nil, failed(err)
 	}
 	allowed, hosts := cl.auth.Spec.AllowedHosts, cl.auth.hosts
 	input := inputValues(cl.conn.ConnectionParameters)
@@ -270,9 +279,9 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	}
 	cfg, err := parseAPIConfig(raw, hosts, allowed, input, stringLeaves(creds))
 	if err != nil {
-		return nil, redactedMethodError(m, err, r)
+		return nil, failed(err)
 	}
-	if m.ResponseHandlers != nil {
+	if m != nil && m.ResponseHandlers != nil {
 		cfg.handlers = m.ResponseHandlers
 	}
 	// Values derived from credentials contain them and are redacted through

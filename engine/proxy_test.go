@@ -99,3 +99,45 @@ func TestProxyCycleIsRefused(t *testing.T) {
 		t.Error("a connector closing a cycle must not be registered")
 	}
 }
+
+// A proxy connector with only proxyKey (integration.app's proxy type: "uses
+// the authentication of another connector") rides on the underlying
+// connection's client as it is: base URI, headers and refresh.
+func TestProxyWithOnlyProxyKeyUsesTheUnderlyingClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"path":"` + r.URL.Path + `","auth":"` + r.Header.Get("Authorization") + `"}`))
+	}))
+	defer srv.Close()
+	e := New()
+	for name, src := range map[string]string{
+		"base.yml": `key: base
+name: Base
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}/v1
+      headers: {Authorization: {$concat: ["Bearer ", {$var: credentials.token}]}}
+`,
+		"rider.yml": `key: rider
+name: Rider
+auth:
+  type: proxy
+  proxyKey: base
+`,
+	} {
+		src = strings.ReplaceAll(src, "{{URL}}", srv.URL)
+		if _, diags := e.LoadFS(fstest.MapFS{name: {Data: []byte(src)}}, name); diags.HasErrors() || len(diags) > 0 {
+			t.Fatalf("%s: %s", name, diags.Error())
+		}
+	}
+	base := &Connection{Connector: "base", ConnectionParameters: map[string]any{"token": "tok-1"}}
+	rider, err := e.Client(context.Background(), Connection{Connector: "rider", Base: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rider.Get(context.Background(), "/me")
+	if m, _ := got.(map[string]any); err != nil || m["path"] != "/v1/me" || m["auth"] != "Bearer tok-1" {
+		t.Fatalf("%v %v", got, err)
+	}
+}

@@ -141,10 +141,16 @@ func init() {
 			MethodGetCredentialsFromConnectionParameters: credsFromParams,
 		}),
 	})
+	// A proxy with only proxyKey uses the underlying connection's client
+	// as it is (integration.app's proxy type); makeApiClient adds to it.
+	proxyMethods := commonMethods()
+	proxyClient := proxyMethods[MethodMakeAPIClient]
+	proxyClient.Required = false
+	proxyMethods[MethodMakeAPIClient] = proxyClient
 	RegisterAuthType(AuthType{
 		Name:             "proxy",
 		Title:            "Rides on a connection of another connector",
-		Methods:          commonMethods(),
+		Methods:          proxyMethods,
 		RequiresProxyKey: true,
 	})
 	RegisterAuthType(AuthType{
