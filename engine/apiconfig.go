@@ -65,23 +65,11 @@ func parseAPIConfig(result any, hosts *hostPolicy, allowedHosts []string, input 
 		}
 	}
 	if q, ok := m["query"].(map[string]any); ok {
-		for k, v := range q {
-			if list, ok := v.([]any); ok {
-				for _, item := range list {
-					if s, ok := scalarString(item); ok && item != nil {
-						cfg.query.Add(k, s)
-					}
-				}
-				continue
-			}
-			s, ok := scalarString(v)
-			if !ok {
-				return nil, fmt.Errorf("query parameter %s must be a string, not %s", k, describeValue(v))
-			}
-			if v != nil {
-				cfg.query.Set(k, s)
-			}
+		values, err := queryValues(q)
+		if err != nil {
+			return nil, err
 		}
+		cfg.query = values
 	}
 	if a, ok := m["auth"].(map[string]any); ok {
 		if err := onlyKeys("auth", a, spec.IsAPIClientAuthKey, "username, password"); err != nil {

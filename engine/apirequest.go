@@ -206,7 +206,11 @@ func (c *apiCall) applyRequestMapping(rm map[string]any) error {
 	if !structured {
 		// The older flat form (warned about at validate time).
 		if c.method == http.MethodGet || c.method == http.MethodDelete {
-			c.query = queryValues(rm)
+			q, err := queryValues(rm)
+			if err != nil {
+				return err
+			}
+			c.query = q
 		} else {
 			c.body = rm
 		}
@@ -223,7 +227,11 @@ func (c *apiCall) applyRequestMapping(rm map[string]any) error {
 		}
 		parts[k] = v
 	}
-	c.query = queryValues(parts["query"])
+	q, err := queryValues(parts["query"])
+	if err != nil {
+		return err
+	}
+	c.query = q
 	c.headers = map[string]string{}
 	for name, v := range parts["headers"] {
 		s, ok := scalarString(v)

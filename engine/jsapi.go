@@ -30,7 +30,11 @@ func withAPIClient(ctx context.Context, vars map[string]any, cl *Client) map[str
 				if inner, isOpts := q["query"].(map[string]any); isOpts && len(q) <= 2 {
 					q = inner
 				}
-				opts = append(opts, WithQuery(queryValues(q)))
+				values, err := queryValues(q)
+				if err != nil {
+					return nil, err
+				}
+				opts = append(opts, WithQuery(values))
 			}
 			return jsResult(cl.Do(ctx, method, path, body, opts...))
 		}
@@ -41,7 +45,11 @@ func withAPIClient(ctx context.Context, vars map[string]any, cl *Client) map[str
 		o, _ := arg(args, 2).(map[string]any)
 		var opts []RequestOption
 		if q, ok := o["query"].(map[string]any); ok {
-			opts = append(opts, WithQuery(queryValues(q)))
+			values, err := queryValues(q)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, WithQuery(values))
 		}
 		if h, ok := o["headers"].(map[string]any); ok {
 			for k, v := range h {
@@ -73,20 +81,33 @@ func arg(args []any, i int) any {
 	return nil
 }
 
-func queryValues(q map[string]any) url.Values {
+// queryValues turns a query object into parameters: scalars as they are, a
+// list as a repeated parameter; undefined (nil) values and items are left
+// out. An object, or a list inside a list, has no query form: it is an
+// error naming the parameter, never dropped.
+func queryValues(q map[string]any) (url.Values, error) {
 	v := url.Values{}
 	for k, x := range q {
-		if list, ok := x.([]any); ok {
-			for _, item := range list {
-				if s, ok := scalarString(item); ok {
-					v.Add(k, s)
-				}
+		list, isList := x.([]any)
+		if !isList {
+			list = []any{x}
+		}
+		for _, item := range list {
+			if item == nil {
+				continue
 			}
-		} else if s, ok := scalarString(x); ok && x != nil {
-			v.Set(k, s)
+			s, ok := scalarString(item)
+			if !ok {
+				return nil, fmt.Errorf("query parameter %s has %s, which has no query form (strings, numbers, booleans or a list of them)", k, describeValue(item))
+			}
+			if isList {
+				v.Add(k, s)
+			} else {
+				v.Set(k, s)
+			}
 		}
 	}
-	return v
+	return v, nil
 }
 
 // jsResult maps engine errors onto the SDK error classes JavaScript code

@@ -25,7 +25,7 @@ func TestValidateValidLibraryExitsZero(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	if !regexp.MustCompile(`(?m)^1[0-9] valid connectors; 0 errors, \d+ warnings$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^[1-9][0-9] valid connectors; 0 errors, \d+ warnings$`).MatchString(out) {
 		t.Errorf("summary line missing:\n%s", out)
 	}
 }
