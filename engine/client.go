@@ -320,6 +320,8 @@ func (cl *Client) vars(creds map[string]any) map[string]any {
 		"credentials":          creds,
 		"connectorParameters":  orEmpty(cl.conn.ConnectorParameters),
 		"connectionParameters": orEmpty(cl.conn.ConnectionParameters),
+		// integration.app's docs name the connection input so too.
+		"connectionInput": orEmpty(cl.conn.ConnectionParameters),
 	}
 }
 

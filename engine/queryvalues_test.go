@@ -51,3 +51,31 @@ auth:
 		t.Errorf("scalars and undefined items: %q %v", seen, err)
 	}
 }
+
+// connectionInput (the docs' name) reaches makeApiClient, test and the
+// other client methods as well as connectionParameters (issue 13).
+func TestConnectionInputReachesClientMethods(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"region":"` + r.URL.Query().Get("region") + `"}`))
+	}))
+	defer srv.Close()
+	e := newEngine(t, srv, `key: ci
+name: CI
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      query: {region: {$var: connectionInput.region}}
+  test:
+    code: |
+      export default async function ({ apiClient, connectionInput }) {
+        const me = await apiClient.get('/me')
+        return me.region === connectionInput.region
+      }
+`)
+	cl := mustClient(t, e, Connection{Connector: "ci", ConnectionParameters: map[string]any{"region": "eu"}})
+	if err := cl.Test(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

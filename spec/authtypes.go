@@ -87,7 +87,7 @@ func methodAliasesOf(method string) []string {
 }
 
 var (
-	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters"}
+	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters", "connectionInput"}
 	oauthInputs  = []string{"connectorParameters", "connectionInput", "connectionParameters", "redirectUri", "state"}
 	anyImpl      = []string{ImplMapping, ImplExpr, ImplJavaScript}
 )
