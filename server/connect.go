@@ -501,7 +501,7 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connect
 	}
 	http.SetCookie(w, &http.Cookie{Name: flowCookie(ar.State), Value: value, Path: callbackPath, MaxAge: int(flowTTL.Seconds()),
 		HttpOnly: true, Secure: s.publicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, ar.URL, http.StatusSeeOther)
+	http.Redirect(w, r, engine.RewriteURL(s.cfg.ConnectTo, ar.URL), http.StatusSeeOther)
 }
 
 func (s *Server) redirectURI() string { return s.publicURL.String() + callbackPath }

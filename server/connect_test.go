@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/internal/oauthtest"
 )
 
@@ -234,5 +235,47 @@ auth:
 	}
 	if srv.Verified() != 3 {
 		t.Errorf("%d signed requests verified, want 3 (request token, access token, proxied GET)", srv.Verified())
+	}
+}
+
+// A connector whose OAuth endpoints and API name the real provider runs
+// unchanged against a local mock with --connect-to: the browser is sent to
+// the mock's authorize page, the code exchange and the proxied request go
+// to the mock too (issue 13, testing against a provider without editing
+// the connector).
+func TestOAuthConnectThroughConnectTo(t *testing.T) {
+	srv := oauthtest.New(t, oauthtest.Options{ClientSecret: canaryClientSecret, RequirePKCE: true})
+	mock, _ := url.Parse(srv.URL)
+	real := strings.NewReplacer(srv.AuthorizeURL, "https://login.provider.test"+strings.TrimPrefix(srv.AuthorizeURL, srv.URL),
+		srv.TokenURL, "https://login.provider.test"+strings.TrimPrefix(srv.TokenURL, srv.URL),
+		"baseUri: "+srv.URL, "baseUri: https://api.provider.test").Replace(oauthConnector(srv))
+	if strings.Contains(real, mock.Host) {
+		t.Fatalf("the connector still names the mock:\n%s", real)
+	}
+	var rules []engine.ConnectTo
+	for _, host := range []string{"login.provider.test", "api.provider.test"} {
+		r, err := engine.ParseConnectTo(host+"="+srv.URL, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	e := newEnv(t, envOptions{connectors: map[string]string{"oauthy": real}, params: oauthParams, connectTo: rules})
+	link := e.connectLink(map[string]any{"connector": "oauthy", "account": "acc-c", "redirectUrl": "https://app.example/done"})
+	c := browserLike(t)
+	fetch(t, c, "GET", link, nil)
+	resp, _ := fetch(t, c, "POST", link, url.Values{"option": {""}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), srv.AuthorizeURL) {
+		t.Fatalf("submit: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	cb := srv.Authorize(t, resp.Header.Get("Location"))
+	resp, _ = fetch(t, c, "GET", cb.String(), nil)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Query().Get("status") != "connected" {
+		t.Fatalf("callback: %d %s", resp.StatusCode, loc)
+	}
+	pr := e.proxy("GET", loc.Query().Get("connection"), "api/me", nil, nil)
+	if b := readAll(t, pr); pr.StatusCode != 200 || !strings.Contains(b, oauthtest.UserID) {
+		t.Errorf("proxy: %d %s", pr.StatusCode, b)
 	}
 }

@@ -190,6 +190,8 @@ type envOptions struct {
 	apiKey     *string // nil: testAdminKey
 	engineOpts []engine.Option
 	sessionTTL time.Duration
+	// connectTo are development redirects for the engine and the server.
+	connectTo []engine.ConnectTo
 	// quiet discards logs (benchmarks: kept logs would count as memory).
 	quiet bool
 }
@@ -214,7 +216,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	metrics := server.NewMetrics()
-	opts := append([]engine.Option{engine.WithStore(o.store), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook())}, o.engineOpts...)
+	opts := append([]engine.Option{engine.WithStore(o.store), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithConnectTo(o.connectTo...)}, o.engineOpts...)
 	eng := engine.New(opts...)
 	for name, src := range o.connectors {
 		p := filepath.Join(dir, name+".yml")
@@ -231,7 +233,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, InsecureNoKey: key == "", PublicURL: url,
-		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL})
+		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,11 @@ type Config struct {
 	Logger              *slog.Logger
 	// Metrics receives request and refresh figures; nil makes a private set.
 	Metrics *Metrics
+	// ConnectTo are the development redirects the engine was given
+	// (engine.WithConnectTo): the browser is sent to the authorize page
+	// where they send its host, so a connector runs unchanged against a
+	// local mock.
+	ConnectTo []engine.ConnectTo
 	// SessionTTL is how long a connect link works (default 30 minutes).
 	SessionTTL time.Duration
 	// RecheckAfter is how long a cached client is used before its

@@ -37,6 +37,8 @@ type serveFlags struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	insecureNoKey   bool
+	connectTo       []string
+	connectToRemote bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -72,6 +74,8 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.StringVar(&f.keyFile, "key-file", "", "secret key `file` when CONNSPEC_SECRET_KEY is unset (default: secret.key in the user's config directory)")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringArrayVar(&f.connectTo, "connect-to", nil, "development: send requests for a connector host elsewhere, `HOST=URL` (repeatable), the authorize page included")
+	fl.BoolVar(&f.connectToRemote, "connect-to-remote", false, "allow --connect-to targets that are not on this machine (they receive real credentials)")
 	fl.BoolVar(&f.insecureNoKey, "insecure-no-key", false, "serve the admin API and the proxy without CONNSPEC_API_KEY (local development: loopback address and Host only)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	return cmd
@@ -111,7 +115,15 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	// connections per host than net/http's default of two.
 	upstream := http.DefaultTransport.(*http.Transport).Clone()
 	upstream.MaxIdleConnsPerHost = 64
-	eng := engine.New(engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream))
+	var rules []engine.ConnectTo
+	for _, rule := range f.connectTo {
+		r, err := engine.ParseConnectTo(rule, f.connectToRemote)
+		if err != nil {
+			return usageErrorf("--%v", err)
+		}
+		rules = append(rules, r)
+	}
+	eng := engine.New(engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream), engine.WithConnectTo(rules...))
 	n, err := loadConnectors(eng, f.connectorsDir)
 	if err != nil {
 		return err
@@ -124,7 +136,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		f.publicURL = "http://" + ln.Addr().String()
 	}
 	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, InsecureNoKey: apiKey == "", PublicURL: f.publicURL,
-		ConnectorParameters: params, Logger: logger, Metrics: metrics})
+		ConnectorParameters: params, Logger: logger, Metrics: metrics, ConnectTo: rules})
 	if err != nil {
 		ln.Close()
 		return usageErrorf("%v", err)
