@@ -18,7 +18,7 @@ import (
 var formulaNames = map[string]struct{}{
 	"$var": {}, "$tpl": {}, "$concat": {}, "$firstNotEmpty": {}, "$case": {},
 	"$eval": {}, "$and": {}, "$or": {}, "$map": {}, "$iterate": {},
-	"$mergeObjects": {}, "$copy": {}, "$plain": {}, "$expr": {},
+	"$mergeObjects": {}, "$copy": {}, "$plain": {}, "$expr": {}, "$template": {},
 }
 
 // unsupportedFormulas exist in integration.app but need its platform
@@ -284,6 +284,8 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		return &mergeNode{list: c.list(name, arg, fpath), path: fpath}
 	case "$tpl":
 		return c.tplFormula(arg, fpath)
+	case "$template":
+		return c.templateFormula(arg, fpath)
 	case "$case":
 		return c.caseFormula(arg, fpath)
 	case "$map":
@@ -509,6 +511,51 @@ func (c *compiler) tplFormula(arg *srcNode, path string) node {
 		n.pieces = append(n.pieces, piece)
 	}
 	return n
+}
+
+// templateFormula compiles $template: "text ${locator} text", the form of
+// integration.app's client-credentials page
+// (https://console.integration.app/docs/connector-builder/authentication/types/client-credentials,
+// "API Client Configuration"). A placeholder holds a variable path, read like
+// $var; anything else in it (an expression such as ${base64(a + b)}) is a
+// compile error, as is a template that is not a string.
+func (c *compiler) templateFormula(arg *srcNode, path string) node {
+	text, ok := arg.value.(string)
+	if arg.kind != srcScalar || !ok {
+		c.errorf(arg.pos, path, "$template expects a string such as \"Bearer ${credentials.apiKey}\"")
+		return undefinedNode{}
+	}
+	n := &templateNode{path: path}
+	for rest := text; rest != ""; {
+		i := strings.Index(rest, "${")
+		if i < 0 {
+			n.pieces = append(n.pieces, templatePiece{text: rest})
+			break
+		}
+		j := strings.IndexByte(rest[i+2:], '}')
+		if j < 0 {
+			c.errorf(arg.pos, path, "$template: placeholder %q is not closed with }", rest[i:])
+			return undefinedNode{}
+		}
+		inner := strings.TrimSpace(rest[i+2 : i+2+j])
+		loc, err := parseLocator(inner)
+		if err != nil || !isTemplatePath(inner) {
+			c.errorf(arg.pos, path, "$template: placeholder ${%s} is not a variable path: only ${path} (such as ${credentials.apiKey}) is supported, not expressions; compute the value with $expr, or send basic auth with makeApiClient's auth: {username, password}", inner)
+			return undefinedNode{}
+		}
+		if !c.readsScope(loc, arg.pos, path) {
+			return undefinedNode{}
+		}
+		n.pieces = append(n.pieces, templatePiece{text: rest[:i], loc: &loc, name: inner})
+		rest = rest[i+3+j:]
+	}
+	return n
+}
+
+// isTemplatePath reports whether a placeholder holds only a locator: no
+// spaces, calls, operators or quotes.
+func isTemplatePath(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.$[]") == ""
 }
 
 func (c *compiler) caseFormula(arg *srcNode, path string) node {

@@ -18,6 +18,12 @@
 //     string form of values.name; a missing value gives the empty string. A
 //     placeholder name is made of letters, digits and "_", "-", ".", "$";
 //     other braces (a JSON body, say) are kept as text.
+//   - $template: "Bearer ${credentials.apiKey}". Replaces each ${locator}
+//     with the string form of the variable, read as $var reads it. A
+//     placeholder holds only a locator (an expression such as ${base64(x)}
+//     is a compile error), and an undefined or null variable is an
+//     evaluation error rather than an empty string. There is no escape for
+//     a literal "${".
 //   - $concat: [a, b] or {values: [a, b], delimiter: ", "}. Joins the string
 //     forms of the items that are not undefined, null or "".
 //   - $firstNotEmpty: [a, b]. The first item that is not undefined, null or "".

@@ -283,6 +283,43 @@ func (n *tplNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	return string(b), true, nil
 }
 
+// templatePiece is text followed by an optional ${locator}.
+type templatePiece struct {
+	text string
+	loc  *locator
+	name string // the placeholder as written, for errors
+}
+
+// templateNode is $template. A placeholder whose variable is undefined or
+// null is an error: the docs do not say what it gives, and an empty string
+// in, say, "Bearer ${credentials.apiKey}" would send a broken header
+// without anyone noticing.
+type templateNode struct {
+	pieces []templatePiece
+	path   string
+}
+
+func (n *templateNode) eval(ev *evaluator, scope any) (any, bool, error) {
+	var b []byte
+	for _, p := range n.pieces {
+		var err error
+		if b, err = ev.appendValue(b, p.text); err != nil {
+			return nil, false, &EvalError{Path: n.path, Err: err}
+		}
+		if p.loc == nil {
+			continue
+		}
+		v, ok := p.loc.get(scope)
+		if !ok || v == nil {
+			return nil, false, &EvalError{Path: n.path, Err: fmt.Errorf("$template placeholder ${%s} has no value", p.name)}
+		}
+		if b, err = ev.appendValue(b, v); err != nil {
+			return nil, false, &EvalError{Path: n.path, Err: err}
+		}
+	}
+	return string(b), true, nil
+}
+
 type rawPiece struct{ text, name string }
 
 // parseTemplate splits a template into text and {name} placeholders.

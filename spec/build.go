@@ -288,7 +288,11 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 		return nil // wrong type: reported by the format check
 	}
 	m := &Method{Name: name, Pos: l.doc.keyAt(ptr)}
-	impl, _ := raw["implementationType"].(string)
+	impl, implKey, ok := l.implementationType(ptr, name, raw)
+	if !ok {
+		return nil
+	}
+	implPtr := ptr + "/" + implKey
 	var bodies []string
 	for _, k := range []string{"filePath", "mapping", "code", "expr"} {
 		if _, ok := raw[k]; ok {
@@ -312,7 +316,7 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 		return nil // unknown implementationType: reported by the format check
 	}
 	if impl == ImplOperationMapping || implied == ImplOperationMapping {
-		at := l.doc.at(ptr + "/implementationType")
+		at := l.doc.at(implPtr)
 		if impl == "" {
 			at = l.doc.at(ptr + "/filePath")
 		}
@@ -321,19 +325,19 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 	}
 	switch {
 	case impl == "" && implied == "" && body == "":
-		l.add(m.Pos.Errorf(ptr, "method %s has neither implementationType nor a body", name))
+		l.add(m.Pos.Errorf(ptr, "method %s has neither implementationType (or type) nor a body", name))
 		return nil
 	case impl == "":
 		impl = implied
 	case body == "mapping" && impl != ImplMapping && impl != ImplRestAPIMapping,
 		body == "code" && impl != ImplJavaScript,
 		body == "expr" && impl != ImplExpr:
-		l.add(l.doc.keyAt(ptr+"/"+body).Errorf(ptr+"/"+body, "method %s: inline %s does not go with implementationType %s", name, body, impl))
+		l.add(l.doc.keyAt(ptr+"/"+body).Errorf(ptr+"/"+body, "method %s: inline %s does not go with %s %s", name, body, implKey, impl))
 		return nil
 	}
 	m.ImplementationType = impl
 	if !slices.Contains(rule.Implementations, impl) {
-		l.add(l.doc.at(ptr+"/implementationType").Errorf(ptr+"/implementationType",
+		l.add(l.doc.at(implPtr).Errorf(implPtr,
 			"method %s cannot be implemented as %s for auth type %s (allowed: %s)", name, impl, typeName, strings.Join(rule.Implementations, ", ")))
 		return nil
 	}
@@ -364,6 +368,26 @@ func (l *loader) declaredMethod(ptr, name, typeName string, rule MethodRule, con
 	}
 	l.checkShape(m, typeName)
 	return m
+}
+
+// implementationType reads how a method is implemented: implementationType
+// (integration.app's Connector Builder) or type (Membrane's connector
+// functions, https://docs.getmembrane.com/reference/workspace-elements/connectors/connector-functions/make-api-client).
+// It returns the value, the key it was written under ("implementationType"
+// when neither is), and false when the two keys disagree. An unknown value
+// is left to the schema check, which knows both keys.
+func (l *loader) implementationType(ptr, name string, raw map[string]any) (string, string, bool) {
+	long, hasLong := raw["implementationType"].(string)
+	short, hasShort := raw["type"].(string)
+	switch {
+	case hasLong && hasShort && long != short:
+		l.add(l.doc.at(ptr+"/type").Errorf(ptr+"/type",
+			"method %s: type %q and implementationType %q disagree; they are the same setting, keep one", name, short, long))
+		return "", "", false
+	case hasShort && !hasLong:
+		return short, "type", true
+	}
+	return long, "implementationType", true
 }
 
 // checkShape runs the static checks of a method's literal result.
