@@ -70,7 +70,7 @@ func (p *Program) Call(ctx context.Context, input any, opts ...Options) (any, er
 type ctxInterrupt struct{ err error }
 
 // run instantiates the module in a sandbox with the watchdogs armed and hands
-// the default export to body.
+// the function it exports for the method (see pick) to body.
 func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.Value) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return &Error{Message: "jsrt: not started: " + err.Error(), File: p.filename, cause: ctxCause(err)}
@@ -117,11 +117,11 @@ func (p *Program) run(ctx context.Context, o Options, body func(v *vm, def goja.
 		if err != nil {
 			return err
 		}
-		def := exports.Get("default")
-		if _, ok := goja.AssertFunction(def); !ok {
-			return &Error{Message: errNoDefault}
+		fn, err := p.pick(exports)
+		if err != nil {
+			return err
 		}
-		return body(v, def)
+		return body(v, fn)
 	})
 	if err != nil {
 		err = v.toError(err)

@@ -22,6 +22,7 @@ type Program struct {
 	prog     *goja.Program // evaluates to function (exports, require, module)
 	smap     sourceMap
 	params   []string
+	method   string // the export name that may hold the function, or ""
 }
 
 // Filename returns the name the program was compiled under.
@@ -54,14 +55,22 @@ func isSDKModule(spec string) bool {
 
 const wrapperHead = "(function (exports, require, module) {\n"
 
-// Compile transforms and compiles a method's source. Files ending in .ts (or
-// .mts, .cts) are TypeScript, anything else JavaScript. It returns every
-// problem it can find with positions in the original source; the Program is
-// nil when there are problems.
-//
-// Compile evaluates the module's top level once in a throwaway sandbox (with
-// a one-second limit) to check that it has a default export function.
+// Compile is CompileMethod without a method name: the module must export its
+// function as the default export or as module.exports.
 func Compile(filename string, source []byte) (prog *Program, problems []Problem) {
+	return CompileMethod(filename, "", source)
+}
+
+// CompileMethod transforms and compiles the source of the method named method
+// (camelCase, e.g. "makeApiClient"). Files ending in .ts (or .mts, .cts) are
+// TypeScript, anything else JavaScript; both may be ES modules or CommonJS.
+// It returns every problem it can find with positions in the original
+// source; the Program is nil when there are problems.
+//
+// CompileMethod evaluates the module's top level once in a throwaway sandbox
+// (with a one-second limit) to find the function to call: see
+// [Program.pick].
+func CompileMethod(filename, method string, source []byte) (prog *Program, problems []Problem) {
 	defer func() {
 		if r := recover(); r != nil {
 			prog, problems = nil, []Problem{{Line: 1, Column: 1, Message: fmt.Sprintf("internal error while compiling: %v", r)}}
@@ -99,7 +108,7 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 	if err != nil {
 		return nil, []Problem{{Line: 1, Column: 1, Message: "internal error: " + err.Error()}}
 	}
-	p := &Program{filename: filename, smap: smap}
+	p := &Program{filename: filename, smap: smap, method: method}
 	code := wrapperHead + string(res.Code) + "\n})"
 	parsed, err := goja.Parse(filename, code, parser.WithDisableSourceMaps)
 	if err != nil {
@@ -113,7 +122,7 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 	if err != nil {
 		return nil, []Problem{p.parseProblem(err)}
 	}
-	params, prob := p.inspect()
+	params, prob := p.inspect(code)
 	if prob != nil {
 		return nil, []Problem{*prob}
 	}
@@ -225,10 +234,10 @@ func walkAST(v reflect.Value, visit func(*ast.CallExpression)) {
 }
 
 // inspect evaluates the module once in a throwaway sandbox to check that it
-// has a default export function, and reads that function's parameters.
-func (p *Program) inspect() ([]string, *Problem) {
+// exports a function to call, and reads that function's parameters. code is
+// the compiled code, used to place problems with the exports.
+func (p *Program) inspect(code string) ([]string, *Problem) {
 	o := Options{Timeout: compileTimeout, FreshRuntime: true}.withDefaults()
-	var params []string
 	var fnSource string
 	err := p.run(context.Background(), o, func(v *vm, fn goja.Value) error {
 		fnSource = fn.String()
@@ -237,8 +246,13 @@ func (p *Program) inspect() ([]string, *Problem) {
 	if err != nil {
 		var je *Error
 		if errors.As(err, &je) {
-			if je.Name == "" && je.Message == errNoDefault {
-				return nil, &Problem{Line: 1, Column: 1, Message: errNoDefault}
+			if je.export != nil {
+				pr := Problem{Line: 1, Column: 1, Message: je.Message}
+				if i := strings.Index(code, je.export.at); je.export.at != "" && i >= 0 {
+					line := strings.Count(code[:i], "\n") + 1
+					pr.Line, pr.Column = p.original(line, i-strings.LastIndexByte(code[:i], '\n'))
+				}
+				return nil, &pr
 			}
 			pr := Problem{Line: max(je.Line, 1), Column: max(je.Column, 1), Message: "evaluating the module: " + je.Error()}
 			if je.Line > 0 {
@@ -248,11 +262,109 @@ func (p *Program) inspect() ([]string, *Problem) {
 		}
 		return nil, &Problem{Line: 1, Column: 1, Message: "evaluating the module: " + err.Error()}
 	}
-	params = paramsOf(fnSource)
-	return params, nil
+	return paramsOf(fnSource), nil
 }
 
-const errNoDefault = "no default export: the module must `export default` a function"
+// exportProblem marks an Error as a problem with what the module exports;
+// at is the source text of the function it concerns, or "".
+type exportProblem struct{ at string }
+
+// maxListedExports bounds the export names an error lists.
+const maxListedExports = 10
+
+// pick returns the function a module exports for its method, following the
+// forms the docs write:
+//   - module.exports = function (CommonJS; docs.integration.app/docs/javascript,
+//     "Javascript functions in connectors"),
+//   - export default function (ES module; docs.getmembrane.com/docs/make-api-client,
+//     "JavaScript Implementation"),
+//   - exports.makeApiClient = function, the export named like the method
+//     (docs.integration.app/docs/make-api-client, "JavaScript Implementation"),
+//     or export function makeApiClient.
+//
+// The docs name no precedence between these, so when the module exports more
+// than one of them they must be the same function; otherwise pick refuses,
+// as it does when a candidate is not a function or there is none.
+func (p *Program) pick(exports *goja.Object) (goja.Value, error) {
+	type candidate struct {
+		what string
+		val  goja.Value
+	}
+	var cands []candidate
+	if _, ok := goja.AssertFunction(exports); ok {
+		cands = append(cands, candidate{"module.exports", exports})
+	}
+	defined := func(v goja.Value) bool { return v != nil && !goja.IsUndefined(v) }
+	if d := exports.Get("default"); defined(d) {
+		cands = append(cands, candidate{"the default export", d})
+	}
+	if p.method != "" && p.method != "default" {
+		if n := exports.Get(p.method); defined(n) {
+			cands = append(cands, candidate{"the export " + p.method, n})
+		}
+	}
+	var chosen *candidate
+	for i := range cands {
+		c := &cands[i]
+		if _, ok := goja.AssertFunction(c.val); !ok {
+			return nil, &Error{Message: fmt.Sprintf("%s is %s, not a function", c.what, jsTypeOf(c.val)), export: &exportProblem{}}
+		}
+		if chosen == nil {
+			chosen = c
+			continue
+		}
+		if !c.val.SameAs(chosen.val) {
+			return nil, &Error{
+				Message: fmt.Sprintf("the module exports two different functions, %s and %s, and the docs give neither precedence: export one function, or the same function under both names", chosen.what, c.what),
+				export:  &exportProblem{at: c.val.String()},
+			}
+		}
+	}
+	if chosen == nil {
+		return nil, &Error{Message: p.noFunction(exports), export: &exportProblem{}}
+	}
+	return chosen.val, nil
+}
+
+// noFunction explains that a module exports no function to call.
+func (p *Program) noFunction(exports *goja.Object) string {
+	keys := exports.Keys()
+	sort.Strings(keys)
+	got := "nothing"
+	if len(keys) > 0 {
+		if len(keys) > maxListedExports {
+			keys = append(keys[:maxListedExports:maxListedExports], "...")
+		}
+		got = strings.Join(keys, ", ")
+	}
+	want := "`export default` a function or set `module.exports` to a function"
+	if p.method != "" {
+		want += fmt.Sprintf(", or export a function named %s", p.method)
+	}
+	return fmt.Sprintf("no function to call: the module exports %s; it must %s", got, want)
+}
+
+// jsTypeOf names a value's JavaScript type for messages.
+func jsTypeOf(v goja.Value) string {
+	switch {
+	case goja.IsNull(v):
+		return "null"
+	case v.ExportType() == nil:
+		return "undefined"
+	}
+	switch v.ExportType().Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int64, reflect.Float64:
+		return "a number"
+	}
+	if _, ok := v.(*goja.Object); ok {
+		return "an object"
+	}
+	return "not a function"
+}
 
 // paramsOf parses a function's source text and returns the keys of its first
 // parameter's object pattern, or nil.

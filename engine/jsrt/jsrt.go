@@ -148,6 +148,8 @@ type Error struct {
 
 	cause error // a limit or context error that stopped the call
 	host  error // the HostFunc error whose rejection this is
+
+	export *exportProblem // set when the module exports no usable function
 }
 
 // Error renders "FILE:LINE:COL: NAME: MESSAGE", leaving out what is unknown.
