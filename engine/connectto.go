@@ -29,14 +29,15 @@ func ParseConnectTo(s string, allowRemote bool) (ConnectTo, error) {
 	host, target, ok := strings.Cut(s, "=")
 	host = strings.ToLower(strings.TrimSpace(host))
 	if !ok || host == "" || strings.ContainsAny(host, "/?#@") {
-		return ConnectTo{}, fmt.Errorf("connect-to %q: want HOST=URL, such as api.example.com=http://127.0.0.1:8080", s)
+		return ConnectTo{}, fmt.Errorf("connect-to: want HOST=URL, such as api.example.com=http://127.0.0.1:8080")
 	}
 	u, err := url.Parse(strings.TrimSpace(target))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return ConnectTo{}, fmt.Errorf("connect-to %q: the target must be an http(s) URL with a host, and at most a path", s)
+		// The target is not quoted: it could carry user information.
+		return ConnectTo{}, fmt.Errorf("connect-to %s: the target must be an http(s) URL with a host, without user information, and at most a path", host)
 	}
 	if !allowRemote && !isLoopbackName(u.Hostname()) {
-		return ConnectTo{}, fmt.Errorf("connect-to %q: the target %s is not on this machine; credentials would go there (allow it explicitly)", s, u.Host)
+		return ConnectTo{}, fmt.Errorf("connect-to %s: the target %s is not on this machine; credentials would go there (allow it explicitly)", host, u.Host)
 	}
 	return ConnectTo{Host: host, Target: u}, nil
 }
