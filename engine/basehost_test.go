@@ -20,8 +20,8 @@ func policyFrom(t *testing.T, source string, allowed ...string) *hostPolicy {
 		}
 		p.declared = append(p.declared, pat)
 	}
-	p.derived, _ = hostpattern.FromSource(source)
-	_, lits := hostpattern.FromSource(source)
+	var lits []string
+	p.derived, lits = hostpattern.FromSource(source)
 	for _, l := range lits {
 		p.literal[l] = true
 	}
