@@ -574,4 +574,3 @@ func (p *provider) checkUsed(t testing.TB) {
 		}
 	}
 }
-

@@ -18,7 +18,7 @@ type recorder struct {
 	msgs   []string
 }
 
-func (r *recorder) Helper() {}
+func (r *recorder) Helper()             {}
 func (r *recorder) Logf(string, ...any) {}
 func (r *recorder) Errorf(format string, args ...any) {
 	r.mu.Lock()
