@@ -370,6 +370,11 @@ func jsTypeOf(v goja.Value) string {
 // parameter's object pattern, or nil.
 func paramsOf(src string) []string {
 	prg, err := parser.ParseFile(nil, "", "("+src+")", 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		// goja's source text of an arrow function whose body is in
+		// parentheses, ({ a }) => ({ ... }), lacks the closing one.
+		prg, err = parser.ParseFile(nil, "", "("+src+"))", 0, parser.WithDisableSourceMaps)
+	}
 	if err != nil || len(prg.Body) != 1 {
 		return nil
 	}

@@ -62,6 +62,10 @@ func TestParams(t *testing.T) {
 		{"export default function (input) { return input.credentials }", nil},
 		{"export default ({ credentials, ...rest }) => rest", nil},
 		{"export default () => 1", nil},
+		// An object literal body in parentheses, as most makeApiClient
+		// examples write it.
+		{"export default ({ credentials }) => ({ headers: { a: credentials.k } })", []string{"credentials"}},
+		{"module.exports = async ({ connectionInput, codeVerifier }) => ({ code: (codeVerifier) })", []string{"codeVerifier", "connectionInput"}},
 	}
 	for _, tt := range tests {
 		p, probs := Compile("m.ts", []byte(tt.src))
