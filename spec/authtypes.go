@@ -74,6 +74,10 @@ func MethodName(name string) string {
 	return name
 }
 
+// MethodAliases returns the other names the docs give method, sorted (a
+// JavaScript module may export its function under any of them).
+func MethodAliases(method string) []string { return methodAliasesOf(method) }
+
 // methodAliasesOf returns the aliases of method, sorted.
 func methodAliasesOf(method string) []string {
 	var out []string
