@@ -156,3 +156,40 @@ func TestDocsGetCredentialsFromTokenResponse(t *testing.T) {
 		t.Errorf("getCredentialsFromTokenResponse did not run: credentials have %v", keys(creds))
 	}
 }
+
+// The docs' method name is an alias of getCredentialsFromAccessTokenResponse,
+// so a module may export its function under either name: the OAuth2 page
+// (console.integration.app/docs/connector-builder/authentication/types/oauth2,
+// "Custom Credentials Extraction") names the function
+// getCredentialsFromTokenResponse. Two different functions under the two
+// names are refused rather than one picked silently.
+func TestDocsGetCredentialsFromTokenResponseNamedExport(t *testing.T) {
+	fn := `function (input) { return { access_token: input.tokenResponse.access_token, refresh_token: input.tokenResponse.refresh_token, userName: 'from-method' } }`
+	for _, tc := range []struct{ name, code, wantErr string }{
+		{"commonjs alias", `exports.getCredentialsFromTokenResponse = ` + fn, ""},
+		{"esm alias", `export const getCredentialsFromTokenResponse = ` + fn, ""},
+		{"esm method name", `export const getCredentialsFromAccessTokenResponse = ` + fn, ""},
+		{"both names, same function", `const f = ` + fn + `; exports.getCredentialsFromTokenResponse = f; exports.getCredentialsFromAccessTokenResponse = f`, ""},
+		{"both names, different functions", `exports.getCredentialsFromTokenResponse = ` + fn + `; exports.getCredentialsFromAccessTokenResponse = ` + fn, "two different functions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := oauthtest.New(t, oauthtest.Options{})
+			src := oauthConnector(srv, "") + "  getCredentialsFromTokenResponse:\n    implementationType: javascript\n    code: |\n      " + tc.code + "\n"
+			e := New()
+			_, diags := e.LoadFS(fstest.MapFS{"c.yml": {Data: []byte(src)}}, "c.yml")
+			if tc.wantErr != "" {
+				if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.wantErr) {
+					t.Fatalf("want a load error %q, got:\n%v", tc.wantErr, diags)
+				}
+				return
+			}
+			if diags.HasErrors() {
+				t.Fatalf("connector does not load:\n%s", diags.Error())
+			}
+			creds := authorizeConnection(t, e, srv, Connection{Connector: "c", ConnectorParameters: clientParams})
+			if creds["userName"] != "from-method" {
+				t.Errorf("the exported function did not run: credentials have %v", keys(creds))
+			}
+		})
+	}
+}

@@ -26,15 +26,31 @@ const (
 
 func isAppTokenType(t string) bool { return t == "integration-app-token" }
 
+// Errors of integration-app-token connections made without what the token
+// is minted from; test them with errors.Is.
+var (
+	ErrNoWorkspace = errors.New("integration-app-token connections need engine.WithWorkspace(key, secret)")
+	ErrNoAccount   = errors.New("integration-app-token connections need an account: the token is issued for it")
+)
+
+// NeedsWorkspace reports whether connections through the auth option
+// ("" for the connector's only way to connect) mint integration-app-token
+// (membrane-token) tokens, so the engine needs [WithWorkspace] and the
+// connection an Account.
+func (c *Connector) NeedsWorkspace(option string) bool {
+	a, err := c.auth(option)
+	return err == nil && a != nil && a.Spec != nil && isAppTokenType(a.Spec.Type)
+}
+
 // mintAppToken signs a token for the connection's account. Nothing is
 // stored for such connections: the token is minted again when it is due.
 func (cl *Client) mintAppToken() (map[string]any, error) {
 	e := cl.eng
 	if len(e.workspaceSecret) == 0 || e.workspaceKey == "" {
-		return nil, errors.New("integration-app-token connections need engine.WithWorkspace(key, secret)")
+		return nil, ErrNoWorkspace
 	}
 	if cl.conn.Account == nil || cl.conn.Account.ID == "" {
-		return nil, errors.New("integration-app-token connections need an account: the token is issued for it")
+		return nil, ErrNoAccount
 	}
 	ttl := e.appTokenTTL
 	if ttl <= 0 {

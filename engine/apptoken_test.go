@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -85,5 +86,38 @@ func TestIntegrationAppTokenWrongSecretIsRejected(t *testing.T) {
 	}
 	if _, err := newEngine(t, srv, appTokenConnector("integration-app-token")).Client(context.Background(), Connection{Connector: "c", Account: &Account{ID: "a"}}); err == nil || !strings.Contains(err.Error(), "WithWorkspace") {
 		t.Errorf("no workspace: %v", err)
+	}
+}
+
+// The integration-app-token and membrane-token pages show the type with no
+// makeApiClient and say the token header goes to "your API"
+// (console.integration.app/docs/connector-builder/authentication/types/integration-app-token,
+// "Configuration"; docs.getmembrane.com/reference/workspace-elements/connectors/connector-types/membrane-token,
+// "Connector Definition"), but neither names that API's URL. connspec does
+// not guess one: validate refuses the connector and says what to add.
+func TestAppTokenWithoutMakeAPIClientIsRefusedByName(t *testing.T) {
+	for _, typ := range []string{"integration-app-token", "membrane-token"} {
+		for _, layout := range []struct {
+			name string
+			fsys fstest.MapFS
+			path string
+		}{
+			{"single file", fstest.MapFS{"c.yml": {Data: []byte("name: C\nkey: c\nauth:\n  type: " + typ + "\n")}}, "c.yml"},
+			{"folder", fstest.MapFS{"c/spec.yml": {Data: []byte("name: C\nkey: c\nauth:\n  type: " + typ + "\n")}}, "c"},
+			{"option", fstest.MapFS{"c.yml": {Data: []byte("name: C\nkey: c\nauth:\n  options:\n    app:\n      type: " + typ + "\n")}}, "c.yml"},
+		} {
+			t.Run(typ+"/"+layout.name, func(t *testing.T) {
+				_, diags := New().LoadFS(layout.fsys, layout.path)
+				if !diags.HasErrors() {
+					t.Fatal("a connector without makeApiClient loaded: its requests would go nowhere the docs name")
+				}
+				msg := diags.Error()
+				for _, want := range []string{"makeApiClient", "baseUri", typ, "no default"} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("the error does not say %q:\n%s", want, msg)
+					}
+				}
+			})
+		}
 	}
 }

@@ -263,7 +263,7 @@ func (cc *compiler) script(m *spec.Method, inputs []string) (*jsrt.Program, bool
 		// Inline code: the loader follows the declared language.
 		name += map[string]string{"typescript": ".ts", "javascript": ".js"}[m.Language]
 	}
-	prog, problems := jsrt.CompileMethod(name, m.Name, []byte(m.Source))
+	prog, problems := jsrt.CompileMethod(name, m.Name, []byte(m.Source), spec.MethodAliases(m.Name)...)
 	for _, p := range problems {
 		cc.diags = append(cc.diags, m.SourcePos(p.Line, p.Column).Errorf("", "%s: %s", m.Name, p.Message))
 	}

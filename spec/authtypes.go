@@ -29,6 +29,9 @@ type MethodRule struct {
 	Inputs []string
 	// Inherited methods of an option fall back to the base auth block.
 	Inherited bool
+	// WhyRequired, when set, explains in the missing-method error why a
+	// required method cannot be left out.
+	WhyRequired string
 }
 
 // AuthType describes one auth type: its name, aliases and the methods it
@@ -73,6 +76,10 @@ func MethodName(name string) string {
 	}
 	return name
 }
+
+// MethodAliases returns the other names the docs give method, sorted (a
+// JavaScript module may export its function under any of them).
+func MethodAliases(method string) []string { return methodAliasesOf(method) }
 
 // methodAliasesOf returns the aliases of method, sorted.
 func methodAliasesOf(method string) []string {
@@ -153,11 +160,18 @@ func init() {
 		Methods:          proxyMethods,
 		RequiresProxyKey: true,
 	})
+	// The docs show this type without makeApiClient and say the token
+	// header goes to "your API", but name no URL for it: connspec asks for
+	// makeApiClient rather than guess one.
+	appTokenMethods := commonMethods()
+	appTokenClient := appTokenMethods[MethodMakeAPIClient]
+	appTokenClient.WhyRequired = "the integration.app and Membrane docs send the token to \"your API\" and name no default URL for it, so connspec needs makeApiClient with the API's baseUri"
+	appTokenMethods[MethodMakeAPIClient] = appTokenClient
 	RegisterAuthType(AuthType{
 		Name:    "integration-app-token",
 		Aliases: []string{"membrane-token"},
 		Title:   "integration.app / Membrane token",
-		Methods: commonMethods(),
+		Methods: appTokenMethods,
 	})
 }
 

@@ -274,7 +274,11 @@ func (l *loader) checkRequired(a *Auth, ptr string, t *AuthType) {
 			}
 			hint = fmt.Sprintf(" or add %s%s.map.yml (or .js, .ts, .expr)", dir, kebab(name))
 		}
-		l.add(a.Pos.Errorf("", "%s (type %s) has no %s method: declare it in the spec%s", where, a.TypeName, name, hint))
+		why := ""
+		if w := t.Methods[name].WhyRequired; w != "" {
+			why = " (" + w + ")"
+		}
+		l.add(a.Pos.Errorf("", "%s (type %s) has no %s method%s: declare it in the spec%s", where, a.TypeName, name, why, hint))
 	}
 	if t.RequiresProxyKey && a.ProxyKey == "" {
 		l.add(a.Pos.Errorf("", "%s is of type proxy but has no proxyKey: name the connector it rides on", where))

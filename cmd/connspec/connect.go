@@ -39,6 +39,7 @@ type connectFlags struct {
 	rules []engine.ConnectTo
 	// verboseTo is the --verbose transport; it learns the client to redact with.
 	verboseTo *verboseTransport
+	workspace workspaceFlags
 }
 
 func (f *connectFlags) register(cmd *cobra.Command) {
@@ -50,9 +51,10 @@ func (f *connectFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.inputFile, "input-file", "", "JSON `file` of connection input")
 	fl.StringVar(&f.credentials, "credentials", "", "JSON `file` of credentials; rewritten (mode 0600) when a refresh changes them")
 	fl.BoolVar(&f.verbose, "verbose", false, "print request and response lines to stderr, credentials redacted")
-	fl.StringVar(&f.account, "account", "", "account `ID` the connection is for (passed to the auth resolver)")
+	fl.StringVar(&f.account, "account", "", "account `ID` the connection is for (passed to the auth resolver; the sub of integration-app-token tokens)")
 	fl.StringArrayVar(&f.connectTo, "connect-to", nil, "send requests for a connector host elsewhere, `HOST=URL` (repeatable), e.g. api.example.com=http://127.0.0.1:8080: try a connector against a local mock without editing it")
 	fl.BoolVar(&f.connectToRemote, "connect-to-remote", false, "allow --connect-to targets that are not on this machine (they receive real credentials)")
+	f.workspace.register(fl)
 	fl.StringVar(&f.resolverCmd, "resolver-cmd", "", "auth resolver `command`: gets {integration, connector, account} JSON on stdin, prints {type, token, additionalFields} JSON")
 }
 
@@ -143,6 +145,13 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 	if f.verbose {
 		opts = append(opts, engine.WithTransport(vt))
 	}
+	workspace, err := f.workspace.option()
+	if err != nil {
+		return nil, conn, err
+	}
+	if workspace != nil {
+		opts = append(opts, workspace)
+	}
 	if f.credentials != "" {
 		file := f.credentials
 		opts = append(opts, engine.WithCredentialsHook(func(_ context.Context, c engine.CredentialsChange) error {
@@ -164,6 +173,9 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 		return nil, conn, &exitError{code: exitProblems, err: errors.New("the connector has errors")}
 	}
 	conn.Connector = c.Spec.Key
+	if err := checkWorkspace(c, f.option, workspace != nil, f.account); err != nil {
+		return nil, conn, err
+	}
 	// key=value text becomes what the schemas say (isSandbox=true a boolean).
 	params, _ := c.ParameterSchemas(f.option)
 	inputs, err := c.InputSchemas(f.option)

@@ -39,6 +39,7 @@ type serveFlags struct {
 	insecureNoKey   bool
 	connectTo       []string
 	connectToRemote bool
+	workspace       workspaceFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -78,6 +79,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.BoolVar(&f.connectToRemote, "connect-to-remote", false, "allow --connect-to targets that are not on this machine (they receive real credentials)")
 	fl.BoolVar(&f.insecureNoKey, "insecure-no-key", false, "serve the admin API and the proxy without CONNSPEC_API_KEY (local development: loopback address and Host only)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
+	f.workspace.register(fl)
 	return cmd
 }
 
@@ -123,10 +125,23 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		}
 		rules = append(rules, r)
 	}
-	eng := engine.New(engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream), engine.WithConnectTo(rules...))
+	opts := []engine.Option{engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream), engine.WithConnectTo(rules...)}
+	workspace, err := f.workspace.option()
+	if err != nil {
+		return err
+	}
+	if workspace != nil {
+		opts = append(opts, workspace)
+	}
+	eng := engine.New(opts...)
 	n, err := loadConnectors(eng, f.connectorsDir)
 	if err != nil {
 		return err
+	}
+	if workspace == nil {
+		if err := checkServedWorkspace(eng); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {

@@ -22,7 +22,9 @@ type Program struct {
 	prog     *goja.Program // evaluates to function (exports, require, module)
 	smap     sourceMap
 	params   []string
-	method   string // the export name that may hold the function, or ""
+	// names are the export names that may hold the function: the method's
+	// and its aliases (none for a plain Compile).
+	names []string
 }
 
 // Filename returns the name the program was compiled under.
@@ -69,8 +71,10 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 //
 // CompileMethod evaluates the module's top level once in a throwaway sandbox
 // (with a one-second limit) to find the function to call: see
-// [Program.pick].
-func CompileMethod(filename, method string, source []byte) (prog *Program, problems []Problem) {
+// [Program.pick]. aliases are other names the docs give the method (e.g.
+// getCredentialsFromTokenResponse); an export under one of them counts as
+// an export under the method's name.
+func CompileMethod(filename, method string, source []byte, aliases ...string) (prog *Program, problems []Problem) {
 	defer func() {
 		if r := recover(); r != nil {
 			prog, problems = nil, []Problem{{Line: 1, Column: 1, Message: fmt.Sprintf("internal error while compiling: %v", r)}}
@@ -108,7 +112,12 @@ func CompileMethod(filename, method string, source []byte) (prog *Program, probl
 	if err != nil {
 		return nil, []Problem{{Line: 1, Column: 1, Message: "internal error: " + err.Error()}}
 	}
-	p := &Program{filename: filename, smap: smap, method: method}
+	p := &Program{filename: filename, smap: smap}
+	for _, n := range append([]string{method}, aliases...) {
+		if n != "" && n != "default" {
+			p.names = append(p.names, n)
+		}
+	}
 	code := wrapperHead + string(res.Code) + "\n})"
 	parsed, err := goja.Parse(filename, code, parser.WithDisableSourceMaps)
 	if err != nil {
@@ -298,9 +307,9 @@ func (p *Program) pick(exports *goja.Object) (goja.Value, error) {
 	if d := exports.Get("default"); defined(d) {
 		cands = append(cands, candidate{"the default export", d})
 	}
-	if p.method != "" && p.method != "default" {
-		if n := exports.Get(p.method); defined(n) {
-			cands = append(cands, candidate{"the export " + p.method, n})
+	for _, name := range p.names {
+		if n := exports.Get(name); defined(n) {
+			cands = append(cands, candidate{"the export " + name, n})
 		}
 	}
 	var chosen *candidate
@@ -338,8 +347,8 @@ func (p *Program) noFunction(exports *goja.Object) string {
 		got = strings.Join(keys, ", ")
 	}
 	want := "`export default` a function or set `module.exports` to a function"
-	if p.method != "" {
-		want += fmt.Sprintf(", or export a function named %s", p.method)
+	if len(p.names) > 0 {
+		want += fmt.Sprintf(", or export a function named %s", strings.Join(p.names, " or "))
 	}
 	return fmt.Sprintf("no function to call: the module exports %s; it must %s", got, want)
 }
