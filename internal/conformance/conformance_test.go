@@ -103,7 +103,7 @@ type authorizeStep struct {
 
 type callbackStep struct {
 	Query map[string]string `yaml:"query"` // state is added
-	outcome
+	outcome `yaml:",inline"`
 }
 
 // outcome is a step's documented result: credentials (a subset), an
