@@ -102,7 +102,7 @@ type authorizeStep struct {
 }
 
 type callbackStep struct {
-	Query map[string]string `yaml:"query"` // state is added
+	Query   map[string]string `yaml:"query"` // state is added
 	outcome `yaml:",inline"`
 }
 
