@@ -94,3 +94,32 @@ auth:
 		})
 	}
 }
+
+// An enabled formula that fails names the option and never quotes the
+// connector parameters it read (canary value).
+func TestEnabledFormulaErrorIsRedacted(t *testing.T) {
+	const canary = "CANARY-enabled-s3cr3t"
+	e := New()
+	src := `key: c
+name: C
+auth:
+  options:
+    a:
+      type: client-credentials
+      enabled: {$expr: 'int(connectorParameters.clientSecret) > 0'}
+      makeApiClient:
+        implementationType: mapping
+        mapping: {baseUri: https://api.example.com}
+`
+	if _, diags := e.LoadFS(fstest.MapFS{"c.yml": {Data: []byte(src)}}, "c.yml"); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, err := e.Client(context.Background(), Connection{Connector: "c", Option: "a",
+		ConnectorParameters: map[string]any{"clientSecret": canary}, Credentials: map[string]any{"k": "v"}})
+	if err == nil || !strings.Contains(err.Error(), `option "a"`) {
+		t.Fatalf("err %v, want one naming option \"a\"", err)
+	}
+	if strings.Contains(err.Error(), canary) {
+		t.Fatalf("the error quotes a connector parameter: %v", err)
+	}
+}

@@ -220,6 +220,8 @@ func (a *Auth) checkEnabled(connector, option string, params map[string]any) err
 	if a.Enabled != nil {
 		v, err := a.Enabled.Evaluate(map[string]any{"connectorParameters": params})
 		if err != nil {
+			// The formula reads connector parameters; its error may quote them.
+			err = redactError(err, newRedactor(params))
 			return fmt.Errorf("connector %s: evaluating the enabled flag of option %q: %w", connector, option, err)
 		}
 		on = formulas.Truthy(v)
