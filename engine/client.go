@@ -383,10 +383,6 @@ func (cl *Client) canRefresh(st *clientState) bool {
 		return true
 	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
 		return true
-	case cl.oauth != nil && cl.oauth.NoRefreshToken:
-		// The author declared the provider has no refresh grant: a
-		// refresh_token in the credentials must not be sent to it.
-		return false
 	case cl.oauth != nil:
 		rt, _ := st.credentials["refresh_token"].(string)
 		return rt != ""
