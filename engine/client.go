@@ -131,6 +131,9 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	// credentials stand in for it.
 	validate := resolver == nil && (len(conn.Credentials) == 0 || len(conn.ConnectionParameters) > 0)
 	conn = withSchemaDefaults(c, a, conn)
+	if err := a.checkEnabled(c.Spec.Key, conn.Option, conn.ConnectorParameters); err != nil {
+		return nil, err
+	}
 	if validate {
 		if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
 			return nil, err

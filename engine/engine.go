@@ -14,6 +14,7 @@ import (
 
 	"github.com/connspec/connspec/engine/jsrt"
 	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/formulas"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -210,6 +211,25 @@ func (c *Connector) auth(option string) (*Auth, error) {
 		return nil, fmt.Errorf("connector %s has no auth option %q (options: %v)", c.Spec.Key, option, c.Spec.Auth.OptionKeys)
 	}
 	return a, nil
+}
+
+// checkEnabled refuses an auth block whose `enabled` flag is off for these
+// connector parameters: a disabled option must never quietly connect.
+func (a *Auth) checkEnabled(connector, option string, params map[string]any) error {
+	on := a.EnabledConstant
+	if a.Enabled != nil {
+		v, err := a.Enabled.Evaluate(map[string]any{"connectorParameters": params})
+		if err != nil {
+			// The formula reads connector parameters; its error may quote them.
+			err = redactError(err, newRedactor(params))
+			return fmt.Errorf("connector %s: evaluating the enabled flag of option %q: %w", connector, option, err)
+		}
+		on = formulas.Truthy(v)
+	}
+	if !on {
+		return fmt.Errorf("connector %s: auth option %q is not enabled for these connector parameters (see its enabled flag)", connector, option)
+	}
+	return nil
 }
 
 // lock takes the renewal lock of a connection and returns its release.

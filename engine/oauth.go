@@ -90,6 +90,9 @@ func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, error) {
 		return conn, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2 or oauth1", c.Spec.Key, conn.Option, a.Spec.Type)
 	}
 	conn = withSchemaDefaults(c, a, conn)
+	if err := a.checkEnabled(c.Spec.Key, conn.Option, conn.ConnectorParameters); err != nil {
+		return conn, nil, err
+	}
 	if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
 		return conn, nil, err
 	}

@@ -97,15 +97,19 @@ var (
 	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters", "connectionInput"}
 	oauthInputs  = []string{"connectorParameters", "connectionInput", "connectionParameters", "redirectUri", "state"}
 	anyImpl      = []string{ImplMapping, ImplExpr, ImplJavaScript}
+	// apiInputs are for methods run on a live connection: the docs name its
+	// client apiClient (auth method pages) and externalApiClient (JavaScript
+	// page); the engine passes both.
+	apiInputs = append(slices.Clone(clientInputs), "apiClient", "externalApiClient")
 )
 
 // commonMethods are allowed for every auth type.
 func commonMethods() map[string]MethodRule {
 	return map[string]MethodRule{
 		MethodMakeAPIClient:      {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
-		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: append(slices.Clone(clientInputs), "apiClient"), Inherited: true},
-		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: append(slices.Clone(clientInputs), "apiClient")},
-		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: append(slices.Clone(clientInputs), "apiClient"), Inherited: true},
+		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: apiInputs, Inherited: true},
+		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: apiInputs},
+		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: apiInputs, Inherited: true},
 	}
 }
 
