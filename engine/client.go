@@ -383,6 +383,10 @@ func (cl *Client) canRefresh(st *clientState) bool {
 		return true
 	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
 		return true
+	case cl.oauth != nil && cl.oauth.NoRefreshToken:
+		// The docs' noRefreshToken: "the API doesn't support refresh
+		// tokens", so none is sent even when a response carried one.
+		return false
 	case cl.oauth != nil:
 		rt, _ := st.credentials["refresh_token"].(string)
 		return rt != ""
