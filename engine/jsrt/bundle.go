@@ -26,8 +26,9 @@ type Folder struct {
 const (
 	// MaxImportFiles is how many files one method may bundle.
 	MaxImportFiles = 64
-	// MaxImportBytes is the total size of the files one method bundles.
-	MaxImportBytes = 2 << 20
+	// MaxImportBytes is the total size of the files one method bundles:
+	// together, no more than one connector file may hold (spec.MaxFileSize).
+	MaxImportBytes = 10 << 20
 )
 
 // importExts are the endings tried, in order, for an import without one,
@@ -247,7 +248,7 @@ func (b *bundler) count(n int) error {
 		return fmt.Errorf("the method imports more than %d files", MaxImportFiles)
 	}
 	if b.bytes > MaxImportBytes {
-		return fmt.Errorf("the method's files are more than %d KiB together", MaxImportBytes>>10)
+		return fmt.Errorf("the method's files are more than %d MiB together", MaxImportBytes>>20)
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func TestImportBounds(t *testing.T) {
 			"big.js": {Data: []byte(big)},
 		}
 		_, probs := compileIn(t, fsys, ".", "m.js")
-		if len(probs) == 0 || probs[0].File != "m.js" || probs[0].Line != 1 || !strings.Contains(probs[0].Message, "KiB together") {
+		if len(probs) == 0 || probs[0].File != "m.js" || probs[0].Line != 1 || !strings.Contains(probs[0].Message, "MiB together") {
 			t.Fatalf("problems = %v, want the size limit at m.js:1", probs)
 		}
 	})
@@ -181,5 +181,16 @@ func TestCompileWithoutFolderRefusesRelativeImports(t *testing.T) {
 	_, probs := Compile("m.js", []byte("import { x } from './helpers'\nexport default () => x\n"))
 	if len(probs) != 1 || probs[0].File != "m.js" || !strings.Contains(probs[0].Message, "no connector folder") {
 		t.Fatalf("problems = %v", probs)
+	}
+}
+
+func TestImportedFileTopLevelThrowIsPlaced(t *testing.T) {
+	fsys := fstest.MapFS{
+		"m.ts":         {Data: []byte("import { v } from './lib/setup'\nexport default () => v\n")},
+		"lib/setup.ts": {Data: []byte("export const v = 1\n\nthrow new Error('setup failed')\n")},
+	}
+	_, probs := compileIn(t, fsys, ".", "m.ts")
+	if len(probs) != 1 || probs[0].File != "lib/setup.ts" || probs[0].Line != 3 || !strings.Contains(probs[0].Message, "setup failed") {
+		t.Fatalf("problems = %v, want lib/setup.ts:3 setup failed", probs)
 	}
 }
