@@ -49,13 +49,13 @@ const nsConnector = "connector"
 // bundler resolves and loads a method's files for esbuild. esbuild calls
 // its callbacks from several goroutines.
 type bundler struct {
-	dir      Folder // FS is nil when the method has no folder
-	entry    string
-	source   []byte
-	mu       sync.Mutex
-	imports  map[string][]string // importer -> files it imports
-	files    int
-	bytes    int
+	dir     Folder // FS is nil when the method has no folder
+	entry   string
+	source  []byte
+	mu      sync.Mutex
+	imports map[string][]string // importer -> files it imports
+	files   int
+	bytes   int
 }
 
 func newBundler(dir Folder, entry string, source []byte) *bundler {

@@ -3,8 +3,8 @@ package jsrt
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"sort"
+	"strings"
 )
 
 // sourceMap maps positions in esbuild's output back to the original file.
