@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -35,12 +36,15 @@ const (
 // and the only files an import may load (a key or an .env file never is).
 var importExts = []string{".ts", ".js", ".mjs", ".cjs", ".mts", ".cts", ".json"}
 
-// allowedBareModules are the bare specifiers left to the runtime's require:
-// the SDK and axios (provided by the runtime; checkImports decides what it
-// has).
+// allowedBareModule reports whether spec is a bare specifier left to the
+// runtime's require: the SDK and axios (checkImports and the runtime decide
+// which of them exist).
 func allowedBareModule(spec string) bool {
 	return isSDKModule(spec) || spec == "axios"
 }
+
+// windowsDrive matches an absolute Windows path (C:/x, C:\\x).
+var windowsDrive = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
 
 // nsConnector is the esbuild namespace of connector files; its paths are
 // paths in Folder.FS.
@@ -82,7 +86,7 @@ func (b *bundler) resolve(a api.OnResolveArgs) (api.OnResolveResult, error) {
 	switch {
 	case allowedBareModule(spec):
 		return api.OnResolveResult{Path: spec, External: true}, nil
-	case strings.HasPrefix(spec, "/") || strings.HasPrefix(spec, `\`) || strings.Contains(spec, ":"):
+	case !relative && (strings.HasPrefix(spec, "/") || strings.HasPrefix(spec, `\`) || windowsDrive.MatchString(spec)):
 		return api.OnResolveResult{}, fmt.Errorf("import of %q is not allowed: imports are relative to the importing file (./x or ../x) and stay in the connector folder", spec)
 	case !relative:
 		return api.OnResolveResult{}, fmt.Errorf("import of %q is not allowed: only files of the connector folder (./x, ../x) and %s are available", spec, strings.Join(sdkModules, ", "))

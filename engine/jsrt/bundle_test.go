@@ -97,6 +97,8 @@ func TestImportProblems(t *testing.T) {
 			".", entry + ":1:19", `"/etc/passwd" is not allowed`},
 		{"windows path", fstest.MapFS{entry: {Data: []byte("import p from 'C:/Windows/win.ini'\nexport default () => p\n")}},
 			".", entry + ":1:15", `"C:/Windows/win.ini" is not allowed`},
+		{"node: scheme", fstest.MapFS{entry: {Data: []byte("import { readFileSync } from 'node:fs'\nexport default () => readFileSync\n")}},
+			".", entry + ":1:30", `import of "node:fs" is not allowed`},
 		{"bare module", fstest.MapFS{entry: {Data: []byte("import _ from 'lodash'\nexport default () => _\n")}},
 			".", entry + ":1:15", `import of "lodash" is not allowed`},
 		{"node built-in", fstest.MapFS{entry: {Data: []byte("import { x } from './helpers'\nexport default () => x\n")}, "auth/helpers.js": {Data: []byte("\nconst fs = require('fs')\nexport const x = fs\n")}},
