@@ -43,7 +43,7 @@ func allowedBareModule(spec string) bool {
 	return isSDKModule(spec) || spec == "axios"
 }
 
-// windowsDrive matches an absolute Windows path (C:/x, C:\\x).
+// windowsDrive matches an absolute Windows path (C:/x, C:\x).
 var windowsDrive = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
 
 // nsConnector is the esbuild namespace of connector files; its paths are
