@@ -58,7 +58,7 @@ type Method struct {
 // with the position in the connector's files; the connector is nil when any
 // of them is an error.
 func Compile(c *spec.Connector) (*Connector, spec.Diagnostics) {
-	cc := &compiler{done: map[string]*Method{}}
+	cc := &compiler{done: map[string]*Method{}, folder: jsrt.Folder{FS: c.FS, Root: c.Root}}
 	out := &Connector{Spec: c, Options: map[string]*Auth{}}
 	if c.Auth != nil {
 		out.Auth = cc.auth(c, c.Auth)
@@ -74,7 +74,9 @@ func Compile(c *spec.Connector) (*Connector, spec.Diagnostics) {
 }
 
 type compiler struct {
-	diags spec.Diagnostics
+	// folder is where methods' relative imports are read from.
+	folder jsrt.Folder
+	diags  spec.Diagnostics
 	// done holds compiled methods by body position, so a method an option
 	// inherits is compiled (and reported) once.
 	done map[string]*Method
@@ -263,9 +265,14 @@ func (cc *compiler) script(m *spec.Method, inputs []string) (*jsrt.Program, bool
 		// Inline code: the loader follows the declared language.
 		name += map[string]string{"typescript": ".ts", "javascript": ".js"}[m.Language]
 	}
-	prog, problems := jsrt.CompileMethod(name, m.Name, []byte(m.Source), spec.MethodAliases(m.Name)...)
+	prog, problems := jsrt.CompileMethodFS(cc.folder, name, m.Name, []byte(m.Source), spec.MethodAliases(m.Name)...)
 	for _, p := range problems {
-		cc.diags = append(cc.diags, m.SourcePos(p.Line, p.Column).Errorf("", "%s: %s", m.Name, p.Message))
+		at := m.SourcePos(p.Line, p.Column)
+		if p.File != name {
+			// A file the method imports.
+			at = spec.Pos{File: p.File, Line: p.Line, Column: p.Column}
+		}
+		cc.diags = append(cc.diags, at.Errorf("", "%s: %s", m.Name, p.Message))
 	}
 	if prog == nil || len(problems) > 0 {
 		return nil, false

@@ -621,7 +621,9 @@ func (l *loader) conventionUI(a *Auth, ptr, dir string) {
 
 // conventionMethods adds the methods of a that are not declared in the spec
 // but exist as files in dir, and warns about files for methods this type
-// does not have.
+// does not have. Other files in dir (auth/helpers.ts, a README) are not
+// methods: a JavaScript method's imports read them when it is compiled,
+// and nothing reads a file no method imports.
 func (l *loader) conventionMethods(a *Auth, ptr string, t *AuthType, dir string) {
 	for _, name := range t.MethodNames() {
 		if l.declares(ptr, name) || a.Methods[name] != nil {

@@ -319,7 +319,7 @@ func (v *vm) position(e *Error, stack []goja.StackFrame, obj *goja.Object) {
 			continue
 		}
 		if pos := f.Position(); pos.Line > 0 {
-			e.Line, e.Column = v.prog.original(pos.Line, pos.Column)
+			e.File, e.Line, e.Column = v.prog.original(pos.Line, pos.Column)
 			return
 		}
 	}
@@ -337,7 +337,7 @@ func (v *vm) position(e *Error, stack []goja.StackFrame, obj *goja.Object) {
 		}
 		l, _ := strconv.Atoi(m[2])
 		c, _ := strconv.Atoi(m[3])
-		e.Line, e.Column = v.prog.original(l, c)
+		e.File, e.Line, e.Column = v.prog.original(l, c)
 		return
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"reflect"
 	"sort"
 	"strings"
@@ -75,25 +74,46 @@ func Compile(filename string, source []byte) (prog *Program, problems []Problem)
 // getCredentialsFromTokenResponse); an export under one of them counts as
 // an export under the method's name.
 func CompileMethod(filename, method string, source []byte, aliases ...string) (prog *Program, problems []Problem) {
+	return CompileMethodFS(Folder{}, filename, method, source, aliases...)
+}
+
+// CompileMethodFS is CompileMethod for a method of a connector folder: its
+// relative imports (import { x } from './helpers', require('../lib/x.js'))
+// are read from dir and bundled in, never from outside dir.Root. filename is
+// the method's path in dir.FS (for inline code, a name in the folder of the
+// spec file). Problems in an imported file carry that file's path.
+func CompileMethodFS(dir Folder, filename, method string, source []byte, aliases ...string) (prog *Program, problems []Problem) {
+	// esbuild loops forever quoting a source file name that is not UTF-8.
+	filename = strings.ToValidUTF8(filename, "\uFFFD")
+	prog, problems = compileMethod(dir, filename, method, source, aliases)
+	for i := range problems {
+		if problems[i].File == "" {
+			problems[i].File = filename
+		}
+	}
+	return prog, problems
+}
+
+func compileMethod(dir Folder, filename, method string, source []byte, aliases []string) (prog *Program, problems []Problem) {
 	defer func() {
 		if r := recover(); r != nil {
 			prog, problems = nil, []Problem{{Line: 1, Column: 1, Message: fmt.Sprintf("internal error while compiling: %v", r)}}
 		}
 	}()
-	// esbuild loops forever quoting a source file name that is not UTF-8.
-	filename = strings.ToValidUTF8(filename, "\uFFFD")
-	loader := api.LoaderJS
-	switch path.Ext(filename) {
-	case ".ts", ".mts", ".cts":
-		loader = api.LoaderTS
-	}
-	res := api.Transform(string(source), api.TransformOptions{
-		Loader:     loader,
-		Format:     api.FormatCommonJS,
-		Target:     api.ES2017,
-		Sourcemap:  api.SourceMapExternal,
-		Sourcefile: filename,
-		LogLevel:   api.LogLevelSilent,
+	b := newBundler(dir, filename, source)
+	res := api.Build(api.BuildOptions{
+		EntryPoints:    []string{filename},
+		Bundle:         true,
+		Write:          false,
+		Outfile:        "method.js",
+		AbsWorkingDir:  "/",
+		Platform:       api.PlatformNeutral,
+		Format:         api.FormatCommonJS,
+		Target:         api.ES2017,
+		Sourcemap:      api.SourceMapExternal,
+		SourcesContent: api.SourcesContentExclude,
+		LogLevel:       api.LogLevelSilent,
+		Plugins:        []api.Plugin{b.plugin()},
 		// tsconfig defaults that keep class fields as authors expect.
 		TsconfigRaw: `{"compilerOptions":{"useDefineForClassFields":true}}`,
 		// With bigint unsupported, esbuild writes BigInt literals as
@@ -107,8 +127,15 @@ func CompileMethod(filename, method string, source []byte, aliases ...string) (p
 	if len(problems) > 0 {
 		return nil, problems
 	}
-
-	smap, err := parseSourceMap(res.Map)
+	var code, srcMap []byte
+	for _, f := range res.OutputFiles {
+		if strings.HasSuffix(f.Path, ".map") {
+			srcMap = f.Contents
+		} else {
+			code = f.Contents
+		}
+	}
+	smap, err := parseSourceMap(srcMap)
 	if err != nil {
 		return nil, []Problem{{Line: 1, Column: 1, Message: "internal error: " + err.Error()}}
 	}
@@ -118,8 +145,8 @@ func CompileMethod(filename, method string, source []byte, aliases ...string) (p
 			p.names = append(p.names, n)
 		}
 	}
-	code := wrapperHead + string(res.Code) + "\n})"
-	parsed, err := goja.Parse(filename, code, parser.WithDisableSourceMaps)
+	wrapped := wrapperHead + string(code) + "\n})"
+	parsed, err := goja.Parse(filename, wrapped, parser.WithDisableSourceMaps)
 	if err != nil {
 		return nil, []Problem{p.parseProblem(err)}
 	}
@@ -131,7 +158,7 @@ func CompileMethod(filename, method string, source []byte, aliases ...string) (p
 	if err != nil {
 		return nil, []Problem{p.parseProblem(err)}
 	}
-	params, prob := p.inspect(code)
+	params, prob := p.inspect(wrapped)
 	if prob != nil {
 		return nil, []Problem{*prob}
 	}
@@ -142,6 +169,7 @@ func CompileMethod(filename, method string, source []byte, aliases ...string) (p
 func esbuildProblem(m api.Message) Problem {
 	p := Problem{Line: 1, Column: 1, Message: m.Text}
 	if m.Location != nil {
+		p.File = strings.TrimPrefix(m.Location.File, nsConnector+":")
 		p.Line, p.Column = m.Location.Line, m.Location.Column+1
 	}
 	return p
@@ -159,7 +187,7 @@ func (p *Program) parseProblem(err error) Problem {
 	}
 	if one != nil {
 		pr := Problem{Line: 1, Column: 1, Message: "unsupported syntax: " + one.Message}
-		pr.Line, pr.Column = p.original(one.Position.Line, one.Position.Column)
+		pr.File, pr.Line, pr.Column = p.original(one.Position.Line, one.Position.Column)
 		return pr
 	}
 	var ce *goja.CompilerSyntaxError
@@ -170,13 +198,13 @@ func (p *Program) parseProblem(err error) Problem {
 }
 
 // original maps a 1-based position in the compiled code (which has the
-// wrapper's head line in front of esbuild's output) to the original source;
-// 1:1 when unknown.
-func (p *Program) original(line, col int) (int, int) {
-	if l, c, ok := p.smap.original(line-1, col); ok {
-		return l, c
+// wrapper's head line in front of esbuild's output) to the original file
+// and position; the method's file at 1:1 when unknown.
+func (p *Program) original(line, col int) (string, int, int) {
+	if f, l, c, ok := p.smap.original(line-1, col); ok && f != "" {
+		return f, l, c
 	}
-	return 1, 1
+	return p.filename, 1, 1
 }
 
 // checkImports reports every require("x") (which is what esbuild makes of
@@ -193,9 +221,9 @@ func (p *Program) checkImports(prg *ast.Program) []Problem {
 			return
 		}
 		pos := prg.File.Position(int(call.Idx0()) - prg.File.Base())
-		line, col := p.original(pos.Line, pos.Column)
+		file, line, col := p.original(pos.Line, pos.Column)
 		problems = append(problems, Problem{
-			Line: line, Column: col,
+			File: file, Line: line, Column: col,
 			Message: fmt.Sprintf("import of %q is not allowed: only %s are available", lit.Value.String(), strings.Join(sdkModules, ", ")),
 		})
 	})
@@ -259,11 +287,11 @@ func (p *Program) inspect(code string) ([]string, *Problem) {
 				pr := Problem{Line: 1, Column: 1, Message: je.Message}
 				if i := strings.Index(code, je.export.at); je.export.at != "" && i >= 0 {
 					line := strings.Count(code[:i], "\n") + 1
-					pr.Line, pr.Column = p.original(line, i-strings.LastIndexByte(code[:i], '\n'))
+					pr.File, pr.Line, pr.Column = p.original(line, i-strings.LastIndexByte(code[:i], '\n'))
 				}
 				return nil, &pr
 			}
-			pr := Problem{Line: max(je.Line, 1), Column: max(je.Column, 1), Message: "evaluating the module: " + je.Error()}
+			pr := Problem{File: je.File, Line: max(je.Line, 1), Column: max(je.Column, 1), Message: "evaluating the module: " + je.Error()}
 			if je.Line > 0 {
 				pr.Message = "evaluating the module: " + strings.TrimPrefix(je.Error(), fmt.Sprintf("%s:%d:%d: ", je.File, je.Line, je.Column))
 			}

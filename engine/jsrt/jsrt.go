@@ -42,7 +42,10 @@ import (
 
 // Problem is a compile-time problem in a method's source. Line and Column are
 // 1-based positions in the original (untransformed) file; Column counts bytes.
+// File is the file they are in: the method's own file name, or the path (in
+// the connector's fs.FS) of a file it imports.
 type Problem struct {
+	File         string
 	Line, Column int
 	Message      string
 }

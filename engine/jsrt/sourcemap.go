@@ -4,24 +4,34 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 )
 
 // sourceMap maps positions in esbuild's output back to the original file.
 // goja can apply source maps itself, but its column lookup is off by one,
 // so the (small) decoding is done here.
-type sourceMap [][]mapping // by generated line, 0-based
+type sourceMap struct {
+	lines   [][]mapping // by generated line, 0-based
+	sources []string    // file names, by source index
+}
 
-type mapping struct{ genCol, line, col int } // all 0-based
+type mapping struct{ genCol, src, line, col int } // all 0-based
 
+// parseSourceMap decodes esbuild's source map of a bundle; the sources'
+// names lose esbuild's namespace prefix.
 func parseSourceMap(raw []byte) (sourceMap, error) {
 	var m struct {
-		Mappings string `json:"mappings"`
+		Sources  []string `json:"sources"`
+		Mappings string   `json:"mappings"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
+		return sourceMap{}, err
+	}
+	sm := sourceMap{lines: [][]mapping{nil}}
+	for _, s := range m.Sources {
+		sm.sources = append(sm.sources, strings.TrimPrefix(s, nsConnector+":"))
 	}
 	var (
-		sm                     = sourceMap{nil}
 		genCol, src, line, col int
 		fields                 [5]int
 		n                      int
@@ -33,8 +43,8 @@ func parseSourceMap(raw []byte) (sourceMap, error) {
 			src += fields[1]
 			line += fields[2]
 			col += fields[3]
-			last := len(sm) - 1
-			sm[last] = append(sm[last], mapping{genCol, line, col})
+			last := len(sm.lines) - 1
+			sm.lines[last] = append(sm.lines[last], mapping{genCol, src, line, col})
 		} else if n >= 1 {
 			genCol += fields[0]
 		}
@@ -45,7 +55,7 @@ func parseSourceMap(raw []byte) (sourceMap, error) {
 		switch c {
 		case ';':
 			flush()
-			sm = append(sm, nil)
+			sm.lines = append(sm.lines, nil)
 			genCol = 0
 			continue
 		case ',':
@@ -54,13 +64,13 @@ func parseSourceMap(raw []byte) (sourceMap, error) {
 		}
 		d := base64Digit(c)
 		if d < 0 {
-			return nil, errors.New("bad source map")
+			return sourceMap{}, errors.New("bad source map")
 		}
 		value |= (d & 31) << shift
 		if d&32 != 0 {
 			shift += 5
 			if shift > 30 {
-				return nil, errors.New("bad source map")
+				return sourceMap{}, errors.New("bad source map")
 			}
 			continue
 		}
@@ -75,7 +85,6 @@ func parseSourceMap(raw []byte) (sourceMap, error) {
 		value, shift = 0, 0
 	}
 	flush()
-	_ = src
 	return sm, nil
 }
 
@@ -95,19 +104,23 @@ func base64Digit(c byte) int {
 	return -1
 }
 
-// original maps a 1-based line and column in esbuild's output to 1-based
-// ones in the original source.
-func (sm sourceMap) original(line, col int) (int, int, bool) {
-	if line < 1 || line > len(sm) {
-		return 0, 0, false
+// original maps a 1-based line and column in esbuild's output to the
+// original file and 1-based line and column in it.
+func (sm sourceMap) original(line, col int) (string, int, int, bool) {
+	if line < 1 || line > len(sm.lines) {
+		return "", 0, 0, false
 	}
-	segs := sm[line-1]
+	segs := sm.lines[line-1]
 	if len(segs) == 0 {
-		return 0, 0, false
+		return "", 0, 0, false
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].genCol > col-1 }) - 1
 	if i < 0 {
 		i = 0
 	}
-	return segs[i].line + 1, segs[i].col + 1, true
+	file := ""
+	if s := segs[i].src; s >= 0 && s < len(sm.sources) {
+		file = sm.sources[s]
+	}
+	return file, segs[i].line + 1, segs[i].col + 1, true
 }

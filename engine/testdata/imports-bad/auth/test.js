@@ -1,0 +1,3 @@
+import { ok } from './check'
+
+export default () => ok

@@ -1,0 +1,3 @@
+export function apiBase(params) {
+  return params.apiBase + '/v1'
+}

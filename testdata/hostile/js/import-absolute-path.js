@@ -1,0 +1,3 @@
+// expect: import of "/etc/passwd" is not allowed
+// phase: load
+export default function () { return require('/etc/passwd') }

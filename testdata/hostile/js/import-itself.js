@@ -1,0 +1,4 @@
+// expect: makes a cycle
+// phase: load
+import * as me from './test'
+export default function () { return me }
