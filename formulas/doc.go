@@ -46,8 +46,9 @@
 //     array. Inside item the variables are $.item (the element), $.index (its
 //     zero-based position) and $.parent (the variables around the $iterate;
 //     in a nested $iterate, the outer item's, so $.parent.item is the outer
-//     element). Any other locator inside item is a compile error. A source
-//     that is not an array gives undefined.
+//     element). Any other locator inside item is a compile error. A missing
+//     or null source gives undefined; a source that is another kind of value
+//     (a string, an object) is an evaluation error.
 //   - $mergeObjects: [objects]. Shallow merge, later keys win, non-objects
 //     are skipped; undefined when there is no object at all.
 //   - $copy: locator. The evaluated value of a sibling field of the nearest

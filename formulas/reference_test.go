@@ -133,3 +133,17 @@ func TestDollarKeysThatAreNotFormulasWarn(t *testing.T) {
 		t.Errorf("%v", problems)
 	}
 }
+
+// [ref] "$iterate": source is "the source list to iterate over". A source
+// that is a string, number or object is a mistake that would otherwise give
+// nothing at all: an evaluation error naming its kind. (A missing or null
+// source is still undefined.)
+func TestIterateSourceNotAnArrayIsAnError(t *testing.T) {
+	for _, v := range []any{"word", int64(3), map[string]any{"a": "b"}, true} {
+		m := compileYAML(t, `{$iterate: {source: {$var: src}, item: {$var: $.item}}}`)
+		_, err := m.Evaluate(map[string]any{"src": v})
+		if err == nil || !strings.Contains(err.Error(), "$iterate source is") || !strings.Contains(err.Error(), "not an array") {
+			t.Errorf("source %#v: err = %v", v, err)
+		}
+	}
+}
