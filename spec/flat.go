@@ -1,8 +1,6 @@
 package spec
 
 import (
-	"slices"
-
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,10 +22,18 @@ var flatAuthKeys = []string{
 	"proxyKey", "allowedHosts", "apiKeyField", "options",
 }
 
-// isFlatAuthKey reports whether a top-level key is an auth key of the flat
-// form: an auth-only setting, or an auth method (or one of its aliases).
-func isFlatAuthKey(k string) bool {
-	return slices.Contains(flatAuthKeys, k) || slices.Contains(AllMethodNames(), MethodName(k))
+// flatAuthKeySet returns the keys that belong to the auth block in the flat
+// form: the auth-only settings and the auth methods (aliases are looked up
+// through MethodName).
+func flatAuthKeySet() map[string]bool {
+	set := map[string]bool{}
+	for _, k := range flatAuthKeys {
+		set[k] = true
+	}
+	for _, m := range AllMethodNames() {
+		set[m] = true
+	}
+	return set
 }
 
 // nestFlatAuth rewrites a flat connector definition in place: the auth keys
@@ -39,6 +45,7 @@ func nestFlatAuth(file string, root *yaml.Node) (flat bool, diags Diagnostics) {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return false, nil
 	}
+	authKeys := flatAuthKeySet()
 	var authKey *yaml.Node
 	var moved []int // indexes of the key nodes to move
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -46,7 +53,7 @@ func nestFlatAuth(file string, root *yaml.Node) (flat bool, diags Diagnostics) {
 		switch {
 		case k.Value == "auth":
 			authKey = k
-		case isFlatAuthKey(k.Value):
+		case authKeys[k.Value] || authKeys[MethodName(k.Value)]:
 			moved = append(moved, i)
 		}
 	}
@@ -54,6 +61,10 @@ func nestFlatAuth(file string, root *yaml.Node) (flat bool, diags Diagnostics) {
 		return false, nil
 	}
 	if authKey != nil {
+		// A handful of these say it all, even in a hostile file.
+		if len(moved) > 10 {
+			moved = moved[:10]
+		}
 		for _, i := range moved {
 			k := root.Content[i]
 			p := Pos{File: file, Line: k.Line, Column: k.Column}
@@ -66,9 +77,13 @@ func nestFlatAuth(file string, root *yaml.Node) (flat bool, diags Diagnostics) {
 	first := root.Content[moved[0]]
 	block := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: first.Line, Column: first.Column}
 	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "auth", Line: first.Line, Column: first.Column}
-	var kept []*yaml.Node
+	isMoved := make(map[int]bool, len(moved))
+	for _, i := range moved {
+		isMoved[i] = true
+	}
+	kept := make([]*yaml.Node, 0, len(root.Content))
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		if slices.Contains(moved, i) {
+		if isMoved[i] {
 			block.Content = append(block.Content, root.Content[i], root.Content[i+1])
 			if i == moved[0] {
 				kept = append(kept, key, block)
