@@ -19,13 +19,21 @@ var formulaNames = map[string]struct{}{
 	"$var": {}, "$tpl": {}, "$concat": {}, "$firstNotEmpty": {}, "$case": {},
 	"$eval": {}, "$and": {}, "$or": {}, "$map": {}, "$iterate": {},
 	"$mergeObjects": {}, "$copy": {}, "$plain": {}, "$expr": {}, "$template": {},
+	"$firstName": {}, "$lastName": {}, "$formula": {},
 }
 
-// unsupportedFormulas exist in integration.app but need its platform
-// (data collections, record lookups, JSONata).
-var unsupportedFormulas = map[string]struct{}{
-	"$lookup": {}, "$jsonata": {}, "$firstName": {}, "$lastName": {},
-	"$findExternalRecordId": {}, "$findAppRecordId": {},
+// unsupportedFormulas are the formulas of the integration.app / Membrane
+// formulas reference (https://console.integration.app/docs/membrane/references/formulas,
+// "List of Formulas") that need the platform behind it, with the reason a
+// connector that uses one is refused.
+var unsupportedFormulas = map[string]string{
+	"$lookup":               "it finds or creates a record in an integration.app data collection",
+	"$findExternalRecordId": "it reads an integration.app data link table",
+	"$findAppRecordId":      "it reads an integration.app data link table",
+	"$dataSchemaRef":        "it resolves an integration.app data schema or data collection",
+	"$jsonata":              "JSONata expressions are not implemented; use $expr",
+	// The reference's $copy example calls it, but no section defines it.
+	"$extractFirstName": "the formulas reference does not define it; $firstName extracts a first name",
 }
 
 // compiler turns srcNodes into nodes, collecting problems and references.
@@ -127,16 +135,16 @@ func (c *compiler) checkLiteralDollarKey(k string, at pos, path string) {
 		return
 	}
 	_, known := formulaNames[k]
-	_, unsupported := unsupportedFormulas[k]
+	why, unsupported := unsupportedFormulas[k]
 	switch {
 	case known:
 		c.warnf(at, path, "key %s is not the first key of its object, so the object is not a formula but a literal key", k)
 	case unsupported:
-		c.warnf(at, path, "key %s is not the first key of its object, so it is a literal key (and formula %s is not supported outside integration.app)", k, k)
+		c.warnf(at, path, "key %s is not the first key of its object, so it is a literal key (and formula %s is not supported: %s)", k, k, why)
 	default:
-		if hint := suggest.Hint(k, KnownFormulas()); hint != "" {
-			c.warnf(at, path, "key %s is a literal key, not a formula%s", k, hint)
-		}
+		// Any other $-key is most likely a formula name; say that it is sent
+		// as a literal key rather than let it pass unnoticed.
+		c.warnf(at, path, "key %s starts with $ but is not a formula (only the first key of an object can name one), so it is a literal key%s", k, suggest.Hint(k, KnownFormulas()))
 	}
 }
 
@@ -224,8 +232,8 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		at = s.keyPos[0]
 	}
 	if _, ok := formulaNames[name]; !ok {
-		if _, ok := unsupportedFormulas[name]; ok {
-			c.errorf(at, fpath, "formula %s is not supported outside integration.app", name)
+		if why, ok := unsupportedFormulas[name]; ok {
+			c.errorf(at, fpath, "formula %s is not supported: %s", name, why)
 		} else {
 			c.errorf(at, fpath, "unknown formula %s%s", name, suggest.Hint(name, KnownFormulas()))
 		}
@@ -288,6 +296,12 @@ func (c *compiler) formula(s *srcNode, path string) node {
 		return c.templateFormula(arg, fpath)
 	case "$case":
 		return c.caseFormula(arg, fpath)
+	case "$firstName", "$lastName":
+		return &personNameNode{value: c.value(arg, fpath), last: name == "$lastName", path: fpath}
+	case "$formula":
+		n := &quotedFormulaNode{tree: c.quoted(arg, fpath), weight: srcSize(arg), path: fpath}
+		c.weight += n.weight
+		return n
 	case "$map":
 		return c.mapFormula(arg, fpath)
 	case "$iterate":

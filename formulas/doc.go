@@ -46,19 +46,33 @@
 //     array. Inside item the variables are $.item (the element), $.index (its
 //     zero-based position) and $.parent (the variables around the $iterate;
 //     in a nested $iterate, the outer item's, so $.parent.item is the outer
-//     element). Any other locator inside item is a compile error. A source
-//     that is not an array gives undefined.
+//     element). Any other locator inside item is a compile error. A missing
+//     or null source gives undefined; a source that is another kind of value
+//     (a string, an object) is an evaluation error.
 //   - $mergeObjects: [objects]. Shallow merge, later keys win, non-objects
 //     are skipped; undefined when there is no object at all.
 //   - $copy: locator. The evaluated value of a sibling field of the nearest
 //     enclosing literal object: {$copy: email} or {$copy: address.city}.
 //     Fields are evaluated in dependency order; cycles are compile errors.
 //   - $plain: value. The value as written; formulas inside are not evaluated.
+//   - $formula: value. The value as written, formulas included, except that
+//     each {$var: locator} inside is replaced by the variable's value, so the
+//     result can be a formula built from variables. A $var without a value
+//     is an evaluation error.
+//   - $firstName: name, $lastName: name. The first word of a full name, or
+//     the words after it; a one-word name is a last name (so $firstName of
+//     it is undefined). A name that is not a string is an evaluation error.
 //   - $expr: "expression". A github.com/expr-lang/expr expression run against
 //     the variables (inside $iterate, against item, index and parent).
 //     Unknown variables are nil; member access on nil is a runtime error, so
 //     write credentials?.token when a variable may be missing. A nil result
 //     is undefined.
+//
+// The formulas of integration.app's reference that need its platform
+// ($lookup, $findExternalRecordId, $findAppRecordId, $dataSchemaRef) and
+// $jsonata are compile errors that name the formula and the reason. Any
+// other $-key is a compile error when it is first in its object (an unknown
+// formula) and a warning elsewhere (it is sent as a literal key).
 //
 // Lists given to $concat, $firstNotEmpty, $and, $or, $mergeObjects, oneOf
 // and noneOf may also be a formula that gives an array at run time.

@@ -314,7 +314,7 @@ func TestIterate(t *testing.T) {
 		{"objects", `{$iterate: {source: {$var: items}, item: {key: {$var: $.item.id}, label: {$var: item.name}}}}`,
 			[]any{map[string]any{"key": 1, "label": "A"}, map[string]any{"key": 2, "label": "B"}}},
 		{"scalars", `{$iterate: {source: {$var: params.list}, item: {$concat: [x-, {$var: $.item}]}}}`, []any{"x-a", "x-b"}},
-		{"not an array", `{$iterate: {source: {$var: params.word}, item: {$var: $.item}}}`, nil},
+		{"null source", `{$iterate: {source: null, item: {$var: $.item}}}`, nil},
 		{"missing source", `{$iterate: {source: {$var: nope}, item: {$var: $.item}}}`, nil},
 		{"empty source", `{$iterate: {source: {$var: params.emptyList}, item: {$var: $.item}}}`, []any{}},
 		{"undefined items dropped", `{$iterate: {source: {$var: items}, item: {$var: $.item.missing}}}`, nil},

@@ -536,8 +536,12 @@ func (n *iterateNode) eval(ev *evaluator, scope any) (any, bool, error) {
 		return nil, false, err
 	}
 	list, isList := asList(src)
-	if !isList {
+	switch {
+	case src == nil:
 		return nil, false, nil
+	case !isList:
+		// Iterating over a string or object would silently give nothing.
+		return nil, false, &EvalError{Path: n.path, Err: fmt.Errorf("$iterate source is %s, not an array", kindOf(src))}
 	}
 	out := make([]any, 0, len(list))
 	for i, el := range list {

@@ -32,7 +32,11 @@ func (l *loader) load() {
 		l.add(Pos{File: l.c.SpecFile}.Errorf("", "cannot read: %s", fsErrorText(err)))
 		return
 	}
-	doc, diags := parseYAML(l.c.SpecFile, src)
+	doc, diags := parseYAMLWith(l.c.SpecFile, src, func(file string, top *yaml.Node) Diagnostics {
+		flat, diags := nestFlatAuth(file, top)
+		l.c.Flat = flat
+		return diags
+	})
 	l.add(diags...)
 	if doc == nil {
 		return
@@ -59,7 +63,7 @@ func (l *loader) load() {
 	c.InputSchema = l.schema("/inputSchema")
 	c.UI = l.ui("/ui")
 	if lookupPointer(doc.value, "/auth") == nil {
-		l.add(doc.at("").Errorf("/auth", "the connector has no auth block: add `auth:` with a type and makeApiClient"))
+		l.add(doc.at("").Errorf("/auth", "the connector has no auth block: add `auth:` with a type and makeApiClient (or write them at the top level, Membrane's flat connector definition)"))
 		return
 	}
 	c.Auth = l.auth("/auth", "", nil)

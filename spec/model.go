@@ -51,6 +51,9 @@ type Connector struct {
 	Auth *Auth
 
 	Layout Layout
+	// Flat is set when the spec wrote its auth type and functions at the top
+	// level (Membrane's flat connector definition) rather than under auth:.
+	Flat bool
 	// FS and Root locate the connector's files: Root is the folder (in FS)
 	// that filePath values are relative to.
 	FS   fs.FS

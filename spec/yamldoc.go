@@ -43,6 +43,12 @@ var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // parseYAML parses src and converts it to plain values. Problems are
 // returned as diagnostics; the document is nil when nothing usable was read.
 func parseYAML(file string, src []byte) (*document, Diagnostics) {
+	return parseYAMLWith(file, src, nil)
+}
+
+// parseYAMLWith is parseYAML with a rewrite of the top-level node that runs
+// before the document is converted (so positions and pointers follow it).
+func parseYAMLWith(file string, src []byte, rewrite func(file string, top *yaml.Node) Diagnostics) (*document, Diagnostics) {
 	start := Pos{File: file}
 	if len(src) > MaxFileSize {
 		return nil, Diagnostics{start.Errorf("", "file is %d bytes, larger than the %d MiB limit", len(src), MaxFileSize>>20)}
@@ -79,6 +85,9 @@ func parseYAML(file string, src []byte) (*document, Diagnostics) {
 		top = top.Content[0]
 	}
 	doc.root = top
+	if rewrite != nil {
+		diags = append(diags, rewrite(file, top)...)
+	}
 	c := converter{doc: doc}
 	doc.value = c.convert(top, "", 0)
 	diags = append(diags, c.diags...)
