@@ -90,15 +90,18 @@ var (
 	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters", "connectionInput"}
 	oauthInputs  = []string{"connectorParameters", "connectionInput", "connectionParameters", "redirectUri", "state"}
 	anyImpl      = []string{ImplMapping, ImplExpr, ImplJavaScript}
+	// withClientInputs are clientInputs plus the API client; Membrane's docs
+	// name it externalApiClient too (docs.getmembrane.com, connectors page).
+	withClientInputs = slices.Clip(append(slices.Clone(clientInputs), "apiClient", "externalApiClient"))
 )
 
 // commonMethods are allowed for every auth type.
 func commonMethods() map[string]MethodRule {
 	return map[string]MethodRule{
 		MethodMakeAPIClient:      {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
-		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: append(slices.Clone(clientInputs), "apiClient"), Inherited: true},
-		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: append(slices.Clone(clientInputs), "apiClient")},
-		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: append(slices.Clone(clientInputs), "apiClient"), Inherited: true},
+		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: withClientInputs, Inherited: true},
+		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: withClientInputs},
+		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: withClientInputs, Inherited: true},
 	}
 }
 

@@ -102,8 +102,8 @@ type authorizeStep struct {
 }
 
 type callbackStep struct {
-	Query map[string]string `yaml:"query"` // state is added
-	outcome
+	Query   map[string]string `yaml:"query"` // state is added
+	outcome `yaml:",inline"`
 }
 
 // outcome is a step's documented result: credentials (a subset), an
