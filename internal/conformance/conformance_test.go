@@ -46,6 +46,12 @@ type docCase struct {
 		Key    string `yaml:"key"`
 		Secret string `yaml:"secret"`
 	} `yaml:"workspace"`
+	// Account is the end user the connection is for (the sub and fields
+	// of an integration-app-token / membrane-token JWT).
+	Account *struct {
+		ID     string         `yaml:"id"`
+		Fields map[string]any `yaml:"fields"`
+	} `yaml:"account"`
 	Provider []endpoint `yaml:"provider"`
 	Steps    []step     `yaml:"steps"`
 }
@@ -204,6 +210,9 @@ func runCase(t testing.TB, file string) {
 		ConnectionParameters: c.Input,
 		Credentials:          c.Credentials,
 	}}
+	if c.Account != nil {
+		r.conn.Account = &engine.Account{ID: c.Account.ID, Metadata: c.Account.Fields}
+	}
 	for i, s := range steps {
 		r.step(i+1, s)
 		if t.Failed() {
