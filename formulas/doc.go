@@ -40,8 +40,9 @@
 //     isNotEmpty. Gives true or false.
 //   - $and: [conditions], $or: [conditions]. Give true or false.
 //   - $map: {value, mapping: [{from, to}], default}. "mappings" is accepted
-//     for "mapping". Without a match the result is default, or the value
-//     itself when no default key is written.
+//     for "mapping". Without a match the result is default, or undefined
+//     when no default key is written (the reference: "the output will be
+//     empty").
 //   - $iterate: {source, item}. Evaluates item once per element of the source
 //     array. Inside item the variables are $.item (the element), $.index (its
 //     zero-based position) and $.parent (the variables around the $iterate;

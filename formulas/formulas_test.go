@@ -302,7 +302,10 @@ func TestMap(t *testing.T) {
 		{"match", `{$map: {value: {$var: params.region}, mapping: [{from: us, to: 1}, {from: eu, to: 2}], default: 0}}`, int64(2)},
 		{"mappings alias", `{$map: {value: {$var: params.region}, mappings: [{from: eu, to: Europe}]}}`, "Europe"},
 		{"default", `{$map: {value: {$var: params.region}, mapping: [{from: us, to: 1}], default: 0}}`, int64(0)},
-		{"no default passes the value through", `{$map: {value: {$var: params.region}, mapping: [{from: us, to: 1}]}}`, "eu"},
+		// The reference (console.integration.app/docs/membrane/references/formulas,
+		// "$map"): no match and no default leaves the output empty; the unmapped
+		// value must not leak through.
+		{"no match, no default: empty", `{$map: {value: {$var: params.region}, mapping: [{from: us, to: 1}]}}`, nil},
 		{"explicit null default", `{$map: {value: x, mapping: [{from: y, to: 1}], default: null}}`, nil},
 		{"numbers across types", `{$map: {value: {$var: params.n}, mapping: [{from: 5, to: five}]}}`, "five"},
 		{"undefined value without default", `{$map: {value: {$var: nope}, mapping: [{from: a, to: b}]}}`, nil},

@@ -518,7 +518,9 @@ func (n *mapNode) eval(ev *evaluator, scope any) (any, bool, error) {
 	if n.hasDefault {
 		return n.def.eval(ev, scope)
 	}
-	return v, ok, nil
+	// The formulas reference ($map): without a match or a default "the
+	// output will be empty"; the unmapped value is not passed on.
+	return nil, false, nil
 }
 
 type iterateNode struct {
