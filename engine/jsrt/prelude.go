@@ -801,9 +801,15 @@ async function axiosRequest(config) {
   try {
     res = await hostFetch({ method, url, headers: pairs, body, timeout });
   } catch (e) {
-    const err = new AxiosError(e && e.message !== undefined ? toStr(e.message) : toStr(e), 'ERR_NETWORK', config);
-    err.cause = e;
-    throw err;
+    // The request was not answered (refused, timed out, ...): the host's
+    // error itself, marked as axios marks network errors, so that the
+    // embedder still sees its cause.
+    if (e !== null && typeof e === 'object') {
+      e.isAxiosError = true;
+      if (e.code === undefined) e.code = 'ERR_NETWORK';
+      e.config = config;
+    }
+    throw e;
   }
   const resHeaders = {};
   for (const [k, v] of res.headers) resHeaders[lowerName(k)] = resHeaders[lowerName(k)] === undefined ? v : resHeaders[lowerName(k)] + ', ' + v;
