@@ -1,0 +1,120 @@
+package jsrt
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// echoFetch answers every request with the request itself as JSON.
+func echoFetch(requests *[]map[string]any) HostFunc {
+	return func(ctx context.Context, args []any) (any, error) {
+		req, _ := args[0].(map[string]any)
+		*requests = append(*requests, req)
+		return map[string]any{
+			"status": int64(200), "statusText": "OK", "url": req["url"],
+			"headers": []any{[]any{"Content-Type", "application/json"}, []any{"Set-Thing", "a"}, []any{"set-thing", "b"}},
+			"body":    `{"ok":true}`,
+		}, nil
+	}
+}
+
+// What fetch and axios cannot send as written is a TypeError naming it,
+// before any request: a plain object as a fetch body (the WHATWG Fetch
+// Standard would send "[object Object]", https://fetch.spec.whatwg.org/#bodyinit-unions),
+// fetch and axios options this sandbox does not implement, FormData.
+func TestFetchRefusesWhatItCannotSend(t *testing.T) {
+	cases := map[string]string{
+		"object body":     "export default () => fetch('https://a.test/', { method: 'POST', body: { a: 1 } })",
+		"number body":     "export default () => fetch('https://a.test/', { method: 'POST', body: 42 })",
+		"GET with body":   "export default () => fetch('https://a.test/', { body: 'x' })",
+		"fetch signal":    "export default () => fetch('https://a.test/', { signal: null })",
+		"manual redirect": "export default () => fetch('https://a.test/', { redirect: 'manual' })",
+		"axios option":    "import axios from 'axios'\nexport default () => axios.get('https://a.test/', { maxRedirects: 0 })",
+		"axios transform": "import axios from 'axios'\nexport default () => axios({ url: 'https://a.test/', transformRequest: [] })",
+		"axios blob":      "import axios from 'axios'\nexport default () => axios.get('https://a.test/', { responseType: 'blob' })",
+		"axios number":    "import axios from 'axios'\nexport default () => axios.post('https://a.test/', 42)",
+		"axios nested form": "import axios from 'axios'\nexport default () => axios.post('https://a.test/', { a: { b: 1 } }, " +
+			"{ headers: { 'content-type': 'application/x-www-form-urlencoded' } })",
+		"axios object param": "import axios from 'axios'\nexport default () => axios.get('https://a.test/', { params: { a: { b: 1 } } })",
+		"FormData":           "export default () => fetch('https://a.test/', { method: 'POST', body: new FormData() })",
+	}
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			var reqs []map[string]any
+			_, err := mustCompile(t, "m.js", src).Call(context.Background(), nil, Options{Fetch: echoFetch(&reqs)})
+			var je *Error
+			if !errors.As(err, &je) || (je.Name != "TypeError" && je.Name != "ReferenceError") || len(reqs) != 0 {
+				t.Errorf("= %v (%d requests), want a TypeError before any request", err, len(reqs))
+			}
+		})
+	}
+}
+
+// Without Options.Fetch there is no HTTP: fetch and axios reject.
+func TestFetchWithoutHook(t *testing.T) {
+	for _, src := range []string{
+		"export default () => fetch('https://a.test/')",
+		"import axios from 'axios'\nexport default () => axios.get('https://a.test/')",
+	} {
+		_, err := mustCompile(t, "m.js", src).Call(context.Background(), nil)
+		var je *Error
+		if !errors.As(err, &je) || je.Name != "TypeError" || !strings.Contains(err.Error(), "no HTTP is available") {
+			t.Errorf("%s = %v", src, err)
+		}
+	}
+}
+
+// The request the hook gets and the Response/Headers the method sees
+// (WHATWG Fetch: https://fetch.spec.whatwg.org/#headers-class, combined
+// values of one name joined with ", ").
+func TestFetchRequestAndResponseShapes(t *testing.T) {
+	src := `import axios from 'axios'
+export default async () => {
+  const r = await fetch('https://a.test/x', { method: 'put', headers: [['X-A', '1'], ['x-a', '2']], body: 'hi' })
+  const h = []
+  r.headers.forEach((v, k) => h.push(k + '=' + v))
+  const api = axios.create({ baseURL: 'https://b.test/v1/', headers: { 'X-Default': 'd' } })
+  const a = await api.patch('items/7', { n: 1 }, { params: { q: 'x' }, auth: { username: 'ü', password: 'p' } })
+  return { ok: r.ok, status: r.status, ct: r.headers.get('CONTENT-TYPE'), h, json: await r.json(), used: r.bodyUsed, data: a.data, thing: a.headers['set-thing'] }
+}`
+	modes(t, func(t *testing.T, o Options) {
+		var reqs []map[string]any
+		o.Fetch = echoFetch(&reqs)
+		got, err := mustCompile(t, "m.js", src).Call(context.Background(), nil, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := got.(map[string]any)
+		if m["ok"] != true || m["status"] != int64(200) || m["ct"] != "application/json" || m["used"] != true ||
+			m["json"].(map[string]any)["ok"] != true || m["data"].(map[string]any)["ok"] != true || m["thing"] != "a, b" {
+			t.Errorf("result = %v", m)
+		}
+		if h := m["h"].([]any); len(h) != 2 || h[0] != "content-type=application/json" || h[1] != "set-thing=a, b" {
+			t.Errorf("headers = %v", h)
+		}
+		if len(reqs) != 2 {
+			t.Fatalf("%d requests", len(reqs))
+		}
+		if r := reqs[0]; r["method"] != "PUT" || r["url"] != "https://a.test/x" || r["body"] != "hi" || !hasPair(r["headers"], "x-a", "1, 2") {
+			t.Errorf("fetch request = %v", r)
+		}
+		r := reqs[1]
+		if r["method"] != "PATCH" || r["url"] != "https://b.test/v1/items/7?q=x" || r["body"] != `{"n":1}` ||
+			!hasPair(r["headers"], "Content-Type", "application/json") || !hasPair(r["headers"], "X-Default", "d") ||
+			!hasPair(r["headers"], "Authorization", "Basic w7w6cA==") {
+			t.Errorf("axios request = %v", r)
+		}
+	})
+}
+
+func hasPair(headers any, name, value string) bool {
+	list, _ := headers.([]any)
+	for _, p := range list {
+		if kv, _ := p.([]any); len(kv) == 2 && kv[0] == name && kv[1] == value {
+			return true
+		}
+	}
+	return false
+}
