@@ -246,6 +246,10 @@ export default async function ({ connectionParameters }) {
 func TestFetchHostFromInput(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if to := r.URL.Query().Get("to"); to != "" {
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
 		hits.Add(1)
 		w.Write([]byte(`{"host":"` + r.Host + `","path":"` + r.URL.Path + `"}`))
 	}))
@@ -263,6 +267,8 @@ func TestFetchHostFromInput(t *testing.T) {
 		"const axios = require('axios')\nexport default async ({ connectionInput }) => { await axios.get('/x', { baseURL: 'http://' + connectionInput.host }); return {} }",
 	}
 	input := map[string]any{"subdomain": "attacker", "host": "attacker.evil.test"}
+	// A redirect from a host the author wrote to one the input names.
+	refused = append(refused, "export default async ({ connectionInput }) => { await fetch('"+srv.URL+"/r?to=' + encodeURIComponent('http://' + connectionInput.host + '/x')); return {} }")
 	for _, code := range refused {
 		_, err := jsProbe(t, srv, ui, code, nil, input, connectTo)
 		var he *HostError

@@ -118,3 +118,20 @@ func hasPair(headers any, name, value string) bool {
 	}
 	return false
 }
+
+// A response body is one string to the method: longer than
+// Options.MaxStringLength it is refused, as any other string would be.
+func TestFetchBodyWithinStringBudget(t *testing.T) {
+	big := func(ctx context.Context, args []any) (any, error) {
+		return map[string]any{"status": int64(200), "statusText": "OK", "url": "https://a.test/", "headers": []any{}, "body": strings.Repeat("a", 2000)}, nil
+	}
+	for _, src := range []string{
+		"export default async () => (await fetch('https://a.test/')).text()",
+		"import axios from 'axios'\nexport default async () => (await axios.get('https://a.test/')).data",
+	} {
+		_, err := mustCompile(t, "m.js", src).Call(context.Background(), nil, Options{MaxStringLength: 1000, Fetch: big})
+		if !errors.Is(err, ErrMemoryLimit) || !strings.Contains(err.Error(), "response body of 2000 bytes exceeds the limit of 1000") {
+			t.Errorf("%s = %v", src, err)
+		}
+	}
+}

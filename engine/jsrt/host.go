@@ -74,7 +74,18 @@ func (v *vm) fetchRequest(call goja.FunctionCall) goja.Value {
 		must(reject(v.errorValue(&Error{Name: "TypeError", Message: "fetch failed: no HTTP is available to this method"})))
 		return v.r.ToValue(promise)
 	}
-	return v.invokeHost(v.ctx, v.maxArray, v.fetch, call)
+	fetch, maxString := v.fetch, v.maxString
+	bounded := func(ctx context.Context, args []any) (any, error) {
+		res, err := fetch(ctx, args)
+		// The body becomes one string: the same budget as any other.
+		if m, ok := res.(map[string]any); ok && err == nil {
+			if body, _ := m["body"].(string); len(body) > maxString {
+				return nil, &Error{Name: "RangeError", Message: fmt.Sprintf("fetch: the response body of %d bytes exceeds the limit of %d", len(body), maxString), cause: ErrMemoryLimit}
+			}
+		}
+		return res, err
+	}
+	return v.invokeHost(v.ctx, v.maxArray, bounded, call)
 }
 
 // invokeHost calls f with call's arguments converted to Go values and
