@@ -135,3 +135,23 @@ func TestFetchBodyWithinStringBudget(t *testing.T) {
 		}
 	}
 }
+
+// axios's headers.common and headers[method] (the shape of axios defaults,
+// https://axios-http.com/docs/config_defaults) apply; a header that is an
+// object otherwise is refused, not dropped.
+func TestAxiosHeaderShapes(t *testing.T) {
+	var reqs []map[string]any
+	src := `import axios from 'axios'
+export default async () => {
+  await axios.post('https://a.test/', 'x', { headers: { common: { 'X-C': 'c' }, post: { 'X-P': 'p' }, get: { 'X-G': 'g' }, 'X-A': 'a' } })
+  try { await axios.get('https://a.test/', { headers: { 'X-Bad': { a: 1 } } }); return 'sent' } catch (e) { return e.name + ': ' + e.message }
+}`
+	got, err := mustCompile(t, "m.js", src).Call(context.Background(), nil, Options{Fetch: echoFetch(&reqs)})
+	if err != nil || got != `TypeError: axios: the header "X-Bad" is an object, not a string` {
+		t.Errorf("= %v, %v", got, err)
+	}
+	if len(reqs) != 1 || !hasPair(reqs[0]["headers"], "X-C", "c") || !hasPair(reqs[0]["headers"], "X-P", "p") ||
+		!hasPair(reqs[0]["headers"], "X-A", "a") || hasPair(reqs[0]["headers"], "X-G", "g") {
+		t.Errorf("requests = %v", reqs)
+	}
+}

@@ -696,6 +696,7 @@ for (const [name, value] of [['fetch', fetch], ['Headers', Headers], ['Request',
 // axios: the request config keys it understands; any other is refused
 // rather than ignored (a transformRequest or maxRedirects that silently
 // does nothing sends something the author did not write).
+const axiosVerbs = ['get', 'delete', 'head', 'options', 'post', 'put', 'patch'];
 const axiosKeys = ['url', 'method', 'baseURL', 'headers', 'params', 'data', 'auth', 'timeout', 'validateStatus', 'responseType', 'withCredentials'];
 class AxiosError extends Error {
   constructor(message, code, config, response) {
@@ -780,11 +781,26 @@ async function axiosRequest(config) {
   if (responseType !== 'json' && responseType !== 'text') throw new TypeError('axios: responseType ' + stringifyJSON(toStr(responseType)) + ' is not supported (json or text)');
   const method = (config.method === undefined ? 'get' : toStr(config.method)).toUpperCase();
   const headers = {};
-  if (config.headers !== undefined && config.headers !== null) {
-    for (const k of objectKeys(config.headers)) {
-      const v = config.headers[k];
-      if (v !== undefined && v !== null && typeof v !== 'object' && typeof v !== 'function') headers[k] = toStr(v);
+  const addHeaders = (h, nested) => {
+    for (const k of objectKeys(h)) {
+      const v = h[k];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'object' && typeof v !== 'function') { headers[k] = toStr(v); continue; }
+      // axios's defaults shape: headers.common and headers[method].
+      const lk = lowerName(k);
+      if (!nested && (lk === 'common' || axiosVerbs.indexOf(lk) >= 0)) {
+        if (lk === 'common' || lk === method.toLowerCase()) addHeaders(v, true);
+        continue;
+      }
+      throw new TypeError('axios: the header ' + stringifyJSON(k) + ' is ' + describe(v) + ', not a string');
     }
+  };
+  if (config.headers !== undefined && config.headers !== null) {
+    const h = config.headers;
+    if (h.common !== undefined && h.common !== null && typeof h.common === 'object') addHeaders({ common: h.common }, false);
+    const rest = assign({}, h);
+    delete rest.common;
+    addHeaders(rest, false);
   }
   if (!hasHeader(headers, 'accept')) headers.Accept = 'application/json, text/plain, */*';
   if (config.auth !== undefined && config.auth !== null) {
