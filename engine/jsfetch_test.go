@@ -82,11 +82,14 @@ func tokenAPI(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// A login written with fetch, as the docs' JavaScript examples write token
-// requests: JSON and form bodies, Headers read case-insensitively,
-// .ok/.status/.json(). Modelled on "Get Credentials From Connection
-// Parameters" (https://console.integration.app/docs/connector-builder/authentication/client-credentials,
-// JavaScript implementation) with fetch in place of apiClient.
+// A login written with fetch: JSON and form bodies, Headers read
+// case-insensitively, .ok/.status/.json()/.text(). fetch behaves as the
+// WHATWG Fetch Standard says (https://fetch.spec.whatwg.org/, "Headers
+// class", "Response class"); the method is shaped as integration.app's
+// JavaScript functions page shows (https://docs.integration.app/docs/javascript,
+// "Arguments": one object argument, async default export). No doc example
+// with fetch in a connector method was found; the docs' token examples use
+// axios (see TestAxiosRefreshCredentialsAsDocumented).
 func TestFetchLogin(t *testing.T) {
 	srv := tokenAPI(t)
 	cases := map[string]string{
