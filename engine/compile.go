@@ -52,6 +52,9 @@ type Method struct {
 	// Request is set instead of Mapping for a body that describes an API
 	// request (rest-api-mapping, or a mapping test with path, method, ...).
 	Request *apiRequest
+	// hosts is the host policy of the auth block the method belongs to:
+	// where its fetch and axios requests may go.
+	hosts *hostPolicy
 }
 
 // Compile compiles every method of c. Problems are returned as diagnostics
@@ -100,6 +103,12 @@ func (cc *compiler) auth(c *spec.Connector, a *spec.Auth) *Auth {
 			inputs = t.Methods[name].Inputs
 		}
 		if cm := cc.method(m, inputs); cm != nil {
+			if cm.hosts != nil && cm.hosts != out.hosts {
+				// The same compiled body in another auth block: its own policy.
+				cp := *cm
+				cm = &cp
+			}
+			cm.hosts = out.hosts
 			out.Methods[name] = cm
 		}
 	}

@@ -29,6 +29,7 @@ func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, 
 			opts.Logger = e.logger
 		}
 		opts.Secrets = r.Secrets()
+		opts.Fetch = e.jsFetch(m.hosts, vars, r)
 		out, err = m.Script.Call(ctx, input, opts)
 	default:
 		return nil, methodError(m, errNotCompiled)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -40,7 +41,7 @@ var importExts = []string{".ts", ".js", ".mjs", ".cjs", ".mts", ".cts", ".json"}
 // runtime's require: the SDK and axios (checkImports and the runtime decide
 // which of them exist).
 func allowedBareModule(spec string) bool {
-	return isSDKModule(spec) || spec == "axios"
+	return isSDKModule(spec) || slices.Contains(hostModules, spec)
 }
 
 // windowsDrive matches an absolute Windows path (C:/x, C:\x).
@@ -89,7 +90,7 @@ func (b *bundler) resolve(a api.OnResolveArgs) (api.OnResolveResult, error) {
 	case !relative && (strings.HasPrefix(spec, "/") || strings.HasPrefix(spec, `\`) || windowsDrive.MatchString(spec)):
 		return api.OnResolveResult{}, fmt.Errorf("import of %q is not allowed: imports are relative to the importing file (./x or ../x) and stay in the connector folder", spec)
 	case !relative:
-		return api.OnResolveResult{}, fmt.Errorf("import of %q is not allowed: only files of the connector folder (./x, ../x) and %s are available", spec, strings.Join(sdkModules, ", "))
+		return api.OnResolveResult{}, fmt.Errorf("import of %q is not allowed: only files of the connector folder (./x, ../x) and %s are available", spec, strings.Join(append(slices.Clone(sdkModules), hostModules...), ", "))
 	case b.dir.FS == nil:
 		return api.OnResolveResult{}, fmt.Errorf("import of %q is not allowed: the method has no connector folder to import from", spec)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,6 +45,10 @@ func (p *Program) Params() []string {
 // sdkModules are the import specifiers (and their subpaths) that resolve to
 // the built-in SDK module.
 var sdkModules = []string{"@integration-app/sdk", "@integration-app/connector-sdk", "@membranehq/sdk"}
+
+// hostModules are the other modules a method may import: axios, whose
+// requests go through Options.Fetch.
+var hostModules = []string{"axios"}
 
 func isSDKModule(spec string) bool {
 	for _, m := range sdkModules {
@@ -217,14 +222,14 @@ func (p *Program) checkImports(prg *ast.Program) []Problem {
 			return
 		}
 		lit, ok := call.ArgumentList[0].(*ast.StringLiteral)
-		if !ok || isSDKModule(lit.Value.String()) {
+		if !ok || isSDKModule(lit.Value.String()) || slices.Contains(hostModules, lit.Value.String()) {
 			return
 		}
 		pos := prg.File.Position(int(call.Idx0()) - prg.File.Base())
 		file, line, col := p.original(pos.Line, pos.Column)
 		problems = append(problems, Problem{
 			File: file, Line: line, Column: col,
-			Message: fmt.Sprintf("import of %q is not allowed: only %s are available", lit.Value.String(), strings.Join(sdkModules, ", ")),
+			Message: fmt.Sprintf("import of %q is not allowed: only %s are available", lit.Value.String(), strings.Join(append(slices.Clone(sdkModules), hostModules...), ", ")),
 		})
 	})
 	sort.SliceStable(problems, func(i, j int) bool {

@@ -16,7 +16,7 @@ func TestCompileProblems(t *testing.T) {
 		{"js syntax", "m.js", "// comment\nexport default function () {\n  return {a: 1,,}\n}\n", 3, 16, "Expected identifier"},
 		{"unknown import", "m.ts", "import { x } from '@integration-app/sdk'\nimport fs from 'fs'\nexport default () => fs\n", 2, 16, `"fs"`},
 		{"relative import", "m.js", "\n\nimport { helper } from './helper'\nexport default () => helper()\n", 3, 24, `"./helper"`},
-		{"axios require", "m.js", "const axios = require('axios')\nexport default () => axios\n", 1, 15, `"axios"`},
+		{"node-fetch require", "m.js", "const f = require('node-fetch')\nexport default () => f\n", 1, 19, `"node-fetch" is not allowed: only files of the connector folder (./x, ../x) and @integration-app/sdk, @integration-app/connector-sdk, @membranehq/sdk, axios are available`},
 		{"named export, no method name", "m.ts", "export function makeApiClient() { return 1 }\n", 1, 1, "no function to call: the module exports makeApiClient"},
 		{"default not a function", "m.js", "export default { a: 1 }\n", 1, 1, "the default export is an object, not a function"},
 		{"top-level throw", "m.js", "\nthrow new Error('boom')\nexport default () => 1\n", 2, 7, "boom"},

@@ -62,31 +62,59 @@ func (v *vm) hostFunc(f HostFunc) goja.Value {
 	// Captured now: the function belongs to this call only.
 	ctx, maxArray := v.ctx, v.maxArray
 	return v.r.ToValue(func(call goja.FunctionCall) goja.Value {
-		// Conversions may run the method's own code (getters, toJSON), so
-		// exceptions and interrupts from them propagate as usual.
-		args := make([]any, len(call.Arguments))
-		var err error
-		for i, a := range call.Arguments {
-			if args[i], err = v.fromJS(a, maxArray); err != nil {
-				break
+		return v.invokeHost(ctx, maxArray, f, call)
+	})
+}
+
+// fetchRequest is the prelude's host.fetch: one request through the
+// current call's Options.Fetch, as a Promise.
+func (v *vm) fetchRequest(call goja.FunctionCall) goja.Value {
+	if v.fetch == nil {
+		promise, _, reject := v.r.NewPromise()
+		must(reject(v.errorValue(&Error{Name: "TypeError", Message: "fetch failed: no HTTP is available to this method"})))
+		return v.r.ToValue(promise)
+	}
+	fetch, maxString := v.fetch, v.maxString
+	bounded := func(ctx context.Context, args []any) (any, error) {
+		res, err := fetch(ctx, args)
+		// The body becomes one string: the same budget as any other.
+		if m, ok := res.(map[string]any); ok && err == nil {
+			if body, _ := m["body"].(string); len(body) > maxString {
+				return nil, &Error{Name: "RangeError", Message: fmt.Sprintf("fetch: the response body of %d bytes exceeds the limit of %d", len(body), maxString), cause: ErrMemoryLimit}
 			}
 		}
-		var res any
-		if err == nil {
-			res, err = callHost(ctx, f, args)
+		return res, err
+	}
+	return v.invokeHost(v.ctx, v.maxArray, bounded, call)
+}
+
+// invokeHost calls f with call's arguments converted to Go values and
+// returns a Promise of its result.
+func (v *vm) invokeHost(ctx context.Context, maxArray int, f HostFunc, call goja.FunctionCall) goja.Value {
+	// Conversions may run the method's own code (getters, toJSON), so
+	// exceptions and interrupts from them propagate as usual.
+	args := make([]any, len(call.Arguments))
+	var err error
+	for i, a := range call.Arguments {
+		if args[i], err = v.fromJS(a, maxArray); err != nil {
+			break
 		}
-		var val goja.Value
-		if err == nil {
-			val, err = v.toJS(res, 0)
-		}
-		promise, resolve, reject := v.r.NewPromise()
-		if err != nil {
-			must(reject(v.errorValue(err)))
-		} else {
-			must(resolve(val))
-		}
-		return v.r.ToValue(promise)
-	})
+	}
+	var res any
+	if err == nil {
+		res, err = callHost(ctx, f, args)
+	}
+	var val goja.Value
+	if err == nil {
+		val, err = v.toJS(res, 0)
+	}
+	promise, resolve, reject := v.r.NewPromise()
+	if err != nil {
+		must(reject(v.errorValue(err)))
+	} else {
+		must(resolve(val))
+	}
+	return v.r.ToValue(promise)
 }
 
 // callHost calls f unless the call is already over, turning a panic into an

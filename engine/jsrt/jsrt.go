@@ -7,15 +7,17 @@
 // immutable goja program. Call runs the default export with one input value
 // and returns its result, awaited and converted to plain Go values.
 //
-// The sandbox has no require (other than the built-in SDK module), no
-// process, fetch, XMLHttpRequest, file system, eval or BigInt (whose
+// The sandbox has no require (other than the built-in SDK module and axios),
+// no process, XMLHttpRequest, file system, eval or BigInt (whose
 // operators goja does not bound: 1n << 100000000000n would allocate 12.5 GB
 // at once). Each call has a time limit, a call-stack limit, and an output
 // budget for built-ins that could allocate far more than their input in one
 // native step (see Options); JSON is nested at most MaxJSONDepth levels, and
 // regular expressions that need backtracking stop at the time limit. Besides
 // the ECMAScript built-ins, methods get console (logged to Options.Logger
-// with Options.Secrets redacted), btoa, atob and URLSearchParams.
+// with Options.Secrets redacted), btoa, atob and URLSearchParams, and fetch
+// (with Headers, Request and Response) and an axios-compatible module whose
+// requests all go through Options.Fetch, the embedder's HTTP stack.
 //
 // Host functions: a HostFunc placed anywhere in a call's input appears to the
 // method as an async function, so the engine can hand methods a live API
@@ -105,6 +107,16 @@ type Options struct {
 	// shorter than 4 bytes are ignored, since redacting them would mangle
 	// unrelated text.
 	Secrets []string
+	// Fetch sends the HTTP requests of the fetch global and the axios
+	// module. It gets one argument, the request as a map: "method",
+	// "url", "headers" (a list of [name, value] pairs), "body" (a string,
+	// or nil) and "timeout" (milliseconds, 0 for none); it returns the
+	// answer as a map: "status" (a number), "statusText", "url" (the final
+	// URL), "headers" (a list of [name, value] pairs) and "body" (a
+	// string). Its error rejects the request's promise. Nil: fetch and
+	// axios reject every request with a TypeError saying no HTTP is
+	// available to the method.
+	Fetch HostFunc
 }
 
 const (

@@ -8,7 +8,8 @@ const preludeName = "<jsrt-prelude>"
 
 // preludeSource installs the sandbox into a fresh runtime: it removes what a
 // method must not reach, wraps built-ins that could allocate without bound,
-// adds console, btoa, atob and URLSearchParams and returns the SDK module.
+// adds console, btoa, atob, URLSearchParams, fetch (Headers, Request,
+// Response) and returns the SDK and axios modules.
 // host holds Go functions; lim holds the current call's limits (updated by
 // Go before each call and reachable only through these closures).
 const preludeSource = `(function (host, lim) {
@@ -579,6 +580,284 @@ defineProperty(URLSearchParams.prototype, Symbol.iterator, { value: URLSearchPar
 defineProperty(URLSearchParams.prototype, Symbol.toStringTag, { value: 'URLSearchParams', configurable: true });
 defineProperty(G, 'URLSearchParams', { value: URLSearchParams, writable: true, configurable: true, enumerable: false });
 
+// fetch (WHATWG-shaped) and an axios-compatible module. Both send through
+// host.fetch, the embedder's HTTP stack: {method, url, headers: [[name,
+// value]], body: string|null, timeout} in, {status, statusText, url,
+// headers, body} out. Anything they cannot do as documented throws a
+// TypeError naming it rather than sending something else.
+const hostFetch = host.fetch;
+const parseJSON = JSON.parse, stringifyJSON = JSON.stringify;
+const objectKeys = Object.keys, assign = Object.assign;
+const lowerName = s => toStr(s).toLowerCase();
+const describe = x => x === null ? 'null' : isArray(x) ? 'an array' : typeof x === 'object' ? 'an object' : 'a ' + typeof x;
+class Headers {
+  #map = new Map(); // lower-case name -> value
+  constructor(init) {
+    if (init === undefined || init === null) return;
+    if (typeof init !== 'object') throw new TypeError("Failed to construct 'Headers': the init must be an object or a list of [name, value] pairs");
+    if (init instanceof Headers || typeof init[Symbol.iterator] === 'function') {
+      for (const pair of init) {
+        if (!isArray(pair) || pair.length !== 2) throw new TypeError("Failed to construct 'Headers': each header must be a [name, value] pair");
+        this.append(pair[0], pair[1]);
+      }
+      return;
+    }
+    for (const k of objectKeys(init)) if (init[k] !== undefined) this.append(k, init[k]);
+  }
+  append(name, value) {
+    const k = lowerName(name), v = toStr(value), old = this.#map.get(k);
+    this.#map.set(k, old === undefined ? v : old + ', ' + v);
+  }
+  set(name, value) { this.#map.set(lowerName(name), toStr(value)); }
+  get(name) { const v = this.#map.get(lowerName(name)); return v === undefined ? null : v; }
+  has(name) { return this.#map.has(lowerName(name)); }
+  delete(name) { this.#map.delete(lowerName(name)); }
+  forEach(callback, thisArg) {
+    if (typeof callback !== 'function') throw new TypeError('Headers.prototype.forEach: the callback is not a function');
+    for (const [k, v] of this.entries()) apply(callback, thisArg, [v, k, this]);
+  }
+  *entries() { for (const k of [...this.#map.keys()].sort()) yield [k, this.#map.get(k)]; }
+  *keys() { for (const [k] of this.entries()) yield k; }
+  *values() { for (const [, v] of this.entries()) yield v; }
+}
+defineProperty(Headers.prototype, Symbol.iterator, { value: Headers.prototype.entries, writable: true, configurable: true, enumerable: false });
+defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers', configurable: true });
+const headerPairs = h => { const out = []; for (const pair of h.entries()) out.push(pair); return out; };
+
+// fetchBody is the text of a fetch request body: a string, or the form
+// encoding of URLSearchParams. A plain object would be sent as "[object
+// Object]" by the standard; that is never what the author meant.
+function fetchBody(body, headers, what) {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string') return body;
+  if (body instanceof URLSearchParams) {
+    if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+    return body.toString();
+  }
+  throw new TypeError(what + ': the body must be a string or URLSearchParams, not ' + describe(body) + ' (send JSON as JSON.stringify(body) with a Content-Type header)');
+}
+const fetchInitKeys = ['method', 'headers', 'body', 'redirect'];
+function checkInit(init, what) {
+  for (const k of objectKeys(init)) {
+    if (fetchInitKeys.indexOf(k) < 0) throw new TypeError(what + ': the option ' + stringifyJSON(k) + ' is not supported (supported: method, headers, body)');
+  }
+  if (init.redirect !== undefined && init.redirect !== 'follow') throw new TypeError(what + ': redirect ' + stringifyJSON(toStr(init.redirect)) + ' is not supported (only "follow")');
+}
+class Request {
+  #body;
+  constructor(input, init) {
+    init = init === undefined || init === null ? {} : init;
+    checkInit(init, "Failed to construct 'Request'");
+    const from = input instanceof Request ? input : null;
+    this.url = from ? from.url : toStr(input);
+    this.method = init.method !== undefined ? toStr(init.method).toUpperCase() : from ? from.method : 'GET';
+    this.headers = new Headers(init.headers !== undefined ? init.headers : from ? from.headers : undefined);
+    this.#body = fetchBody(init.body !== undefined ? init.body : from ? from.#body : null, this.headers, "Failed to construct 'Request'");
+    if (this.#body !== null && (this.method === 'GET' || this.method === 'HEAD')) throw new TypeError("Failed to construct 'Request': a GET or HEAD request cannot have a body");
+  }
+  static bodyOf(r) { return r.#body; }
+  async text() { return this.#body === null ? '' : this.#body; }
+  async json() { return parseJSON(await this.text()); }
+}
+class Response {
+  #body; #used = false;
+  constructor(body, init) {
+    init = init === undefined || init === null ? {} : init;
+    this.#body = body === undefined || body === null ? '' : fetchBody(body, new Headers(), "Failed to construct 'Response'");
+    this.status = init.status === undefined ? 200 : +init.status;
+    this.statusText = init.statusText === undefined ? '' : toStr(init.statusText);
+    this.ok = this.status >= 200 && this.status <= 299;
+    this.headers = new Headers(init.headers);
+    this.url = init.url === undefined ? '' : toStr(init.url);
+    this.redirected = false;
+    this.type = 'default';
+  }
+  get bodyUsed() { return this.#used; }
+  async text() {
+    if (this.#used) throw new TypeError('Response.text: the body has already been read');
+    this.#used = true;
+    return this.#body;
+  }
+  async json() { return parseJSON(await this.text()); }
+  clone() {
+    if (this.#used) throw new TypeError('Response.clone: the body has already been read');
+    return new Response(this.#body, { status: this.status, statusText: this.statusText, headers: this.headers, url: this.url });
+  }
+}
+async function fetch(input, init) {
+  const req = new Request(input, init);
+  const res = await hostFetch({ method: req.method, url: req.url, headers: headerPairs(req.headers), body: Request.bodyOf(req), timeout: 0 });
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, url: res.url });
+}
+for (const [name, value] of [['fetch', fetch], ['Headers', Headers], ['Request', Request], ['Response', Response]]) {
+  defineProperty(G, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+// axios: the request config keys it understands; any other is refused
+// rather than ignored (a transformRequest or maxRedirects that silently
+// does nothing sends something the author did not write).
+const axiosVerbs = ['get', 'delete', 'head', 'options', 'post', 'put', 'patch'];
+const axiosKeys = ['url', 'method', 'baseURL', 'headers', 'params', 'data', 'auth', 'timeout', 'validateStatus', 'responseType', 'withCredentials'];
+class AxiosError extends Error {
+  constructor(message, code, config, response) {
+    super(message);
+    this.name = 'AxiosError';
+    this.isAxiosError = true;
+    if (code !== undefined) this.code = code;
+    this.config = config;
+    if (response !== undefined) { this.response = response; this.status = response.status; }
+  }
+  toJSON() { return { name: this.name, message: this.message, code: this.code, status: this.status }; }
+}
+AxiosError.ERR_BAD_REQUEST = 'ERR_BAD_REQUEST';
+AxiosError.ERR_BAD_RESPONSE = 'ERR_BAD_RESPONSE';
+const hasHeader = (h, name) => { for (const k of objectKeys(h)) if (lowerName(k) === name) return true; return false; };
+const headerValue = (h, name) => { for (const k of objectKeys(h)) if (lowerName(k) === name) return toStr(h[k]); return undefined; };
+function axiosParams(params) {
+  if (params instanceof URLSearchParams) return params.toString();
+  if (typeof params !== 'object') throw new TypeError('axios: params must be an object or URLSearchParams, not ' + describe(params));
+  const p = new URLSearchParams();
+  for (const k of objectKeys(params)) {
+    const v = params[k];
+    if (v === undefined || v === null) continue;
+    const list = isArray(v) ? v : [v];
+    for (const x of list) {
+      if (x === undefined || x === null) continue;
+      if (typeof x === 'object' && !(x instanceof Date)) throw new TypeError('axios: the query parameter ' + stringifyJSON(k) + ' is ' + describe(x) + ', which has no query form here');
+      p.append(isArray(v) ? k + '[]' : k, x instanceof Date ? x.toISOString() : x);
+    }
+  }
+  return p.toString();
+}
+function axiosURL(config) {
+  let url = config.url === undefined || config.url === null ? '' : toStr(config.url);
+  if (config.baseURL !== undefined && config.baseURL !== null && !/^[a-z][a-z\d+.-]*:\/\//i.test(url)) {
+    const base = toStr(config.baseURL);
+    url = url === '' ? base : base.replace(/\/+$/, '') + '/' + url.replace(/^\/+/, '');
+  }
+  if (config.params !== undefined && config.params !== null) {
+    const q = axiosParams(config.params);
+    if (q !== '') url += (url.indexOf('?') >= 0 ? '&' : '?') + q;
+  }
+  return url;
+}
+// axiosBody encodes data as axios does: strings as they are,
+// URLSearchParams as a form, plain objects and arrays as JSON (or as a
+// form when the Content-Type says so).
+function axiosBody(data, headers) {
+  if (data === undefined || data === null) return null;
+  if (typeof data === 'string') return data;
+  if (data instanceof URLSearchParams) {
+    if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded;charset=utf-8';
+    return data.toString();
+  }
+  if (typeof data !== 'object' || ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
+    throw new TypeError('axios: data must be a string, URLSearchParams, an object or an array, not ' + describe(data));
+  }
+  const type = headerValue(headers, 'content-type');
+  if (type !== undefined && type.toLowerCase().indexOf('application/x-www-form-urlencoded') >= 0 && !isArray(data)) {
+    const form = new URLSearchParams();
+    for (const k of objectKeys(data)) {
+      const v = data[k];
+      if (v === undefined || v === null) continue;
+      if (typeof v === 'object') throw new TypeError('axios: the form field ' + stringifyJSON(k) + ' is ' + describe(v) + ', which has no form encoding here');
+      form.append(k, v);
+    }
+    return form.toString();
+  }
+  if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/json';
+  return stringifyJSON(data);
+}
+function axiosData(body, responseType) {
+  if (responseType === 'text' || body === '') return body;
+  try { return parseJSON(body); } catch (e) { return body; }
+}
+async function axiosRequest(config) {
+  if (config === null || typeof config !== 'object') throw new TypeError('axios: the request config must be an object, not ' + describe(config));
+  for (const k of objectKeys(config)) {
+    if (axiosKeys.indexOf(k) < 0) throw new TypeError('axios: the config option ' + stringifyJSON(k) + ' is not supported (supported: ' + axiosKeys.join(', ') + ')');
+  }
+  const responseType = config.responseType === undefined ? 'json' : config.responseType;
+  if (responseType !== 'json' && responseType !== 'text') throw new TypeError('axios: responseType ' + stringifyJSON(toStr(responseType)) + ' is not supported (json or text)');
+  const method = (config.method === undefined ? 'get' : toStr(config.method)).toUpperCase();
+  const headers = {};
+  const addHeaders = (h, nested) => {
+    for (const k of objectKeys(h)) {
+      const v = h[k];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'object' && typeof v !== 'function') { headers[k] = toStr(v); continue; }
+      // axios's defaults shape: headers.common and headers[method].
+      const lk = lowerName(k);
+      if (!nested && (lk === 'common' || axiosVerbs.indexOf(lk) >= 0)) {
+        if (lk === 'common' || lk === method.toLowerCase()) addHeaders(v, true);
+        continue;
+      }
+      throw new TypeError('axios: the header ' + stringifyJSON(k) + ' is ' + describe(v) + ', not a string');
+    }
+  };
+  if (config.headers !== undefined && config.headers !== null) {
+    const h = config.headers;
+    if (h.common !== undefined && h.common !== null && typeof h.common === 'object') addHeaders({ common: h.common }, false);
+    const rest = assign({}, h);
+    delete rest.common;
+    addHeaders(rest, false);
+  }
+  if (!hasHeader(headers, 'accept')) headers.Accept = 'application/json, text/plain, */*';
+  if (config.auth !== undefined && config.auth !== null) {
+    const user = toStr(config.auth.username === undefined ? '' : config.auth.username);
+    const pass = toStr(config.auth.password === undefined ? '' : config.auth.password);
+    headers.Authorization = 'Basic ' + host.btoa(unescape(encodeURIComponent(user + ':' + pass)));
+  }
+  const body = axiosBody(config.data, headers);
+  const url = axiosURL(config);
+  const timeout = +config.timeout > 0 ? +config.timeout : 0;
+  const pairs = [];
+  for (const k of objectKeys(headers)) pairs.push([k, headers[k]]);
+  let res;
+  try {
+    res = await hostFetch({ method, url, headers: pairs, body, timeout });
+  } catch (e) {
+    // The request was not answered (refused, timed out, ...): the host's
+    // error itself, marked as axios marks network errors, so that the
+    // embedder still sees its cause.
+    if (e !== null && typeof e === 'object') {
+      e.isAxiosError = true;
+      if (e.code === undefined) e.code = 'ERR_NETWORK';
+      e.config = config;
+    }
+    throw e;
+  }
+  const resHeaders = {};
+  for (const [k, v] of res.headers) resHeaders[lowerName(k)] = resHeaders[lowerName(k)] === undefined ? v : resHeaders[lowerName(k)] + ', ' + v;
+  const response = { data: axiosData(res.body, responseType), status: res.status, statusText: res.statusText, headers: resHeaders, config };
+  const validate = config.validateStatus === undefined ? (s => s >= 200 && s < 300) : config.validateStatus;
+  if (validate === null || validate(res.status)) return response;
+  throw new AxiosError('Request failed with status code ' + res.status, res.status < 500 ? AxiosError.ERR_BAD_REQUEST : AxiosError.ERR_BAD_RESPONSE, config, response);
+}
+function mergeConfig(a, b) {
+  const out = assign({}, a, b);
+  out.headers = assign({}, a.headers, b.headers);
+  return out;
+}
+function createAxios(defaults) {
+  const instance = function axios(configOrUrl, config) {
+    return typeof configOrUrl === 'string' ? instance.request(assign({}, config, { url: configOrUrl })) : instance.request(configOrUrl);
+  };
+  instance.defaults = defaults;
+  instance.request = function request(config) {
+    if (config === null || typeof config !== 'object') throw new TypeError('axios: the request config must be an object, not ' + describe(config));
+    return axiosRequest(mergeConfig(defaults, config));
+  };
+  for (const m of ['get', 'delete', 'head', 'options']) instance[m] = (url, config) => instance.request(assign({}, config, { method: m, url }));
+  for (const m of ['post', 'put', 'patch']) instance[m] = (url, data, config) => instance.request(assign({}, config, { method: m, url, data }));
+  instance.create = d => createAxios(mergeConfig(defaults, d === undefined || d === null ? {} : d));
+  instance.isAxiosError = e => e !== null && typeof e === 'object' && e.isAxiosError === true;
+  instance.AxiosError = AxiosError;
+  instance.default = instance;
+  return instance;
+}
+const axios = createAxios({ headers: {} });
+
 // The SDK module.
 const ConnectionErrorKey = freeze({
   ACCESS_TOKEN_EXPIRED: 'access_token_expired',
@@ -644,7 +923,7 @@ const sdk = {
 };
 sdk.default = sdk;
 defineProperty(sdk, '__esModule', { value: true });
-return freeze(sdk);
+return { sdk: freeze(sdk), axios };
 })`
 
 // freezeSource deep-freezes everything reachable from roots except the

@@ -21,6 +21,7 @@ type vm struct {
 	require    goja.Value
 	sdk        *goja.Object
 	restClient *goja.Object
+	axios      *goja.Object // the axios module
 	errorCtor  *goja.Object
 	rangeError goja.Value
 	sdkErrors  map[string]*goja.Object              // SDK error classes by name
@@ -42,6 +43,7 @@ type vm struct {
 	guardErrs map[*goja.Object]struct{}
 	hostErrs  map[*goja.Object]error // HostFunc rejections and their Go errors
 	logger    *slog.Logger
+	fetch     HostFunc // Options.Fetch
 	redact    *redactor
 	ctx       context.Context
 	maxArray  int
@@ -77,6 +79,7 @@ func newVM(frozen bool) (v *vm, err error) {
 	must(host.Set("jsonScan", v.jsonScan))
 	must(host.Set("regexpExec", v.regexpExec))
 	must(host.Set("regexpBacktracks", v.regexpBacktracks))
+	must(host.Set("fetch", v.fetchRequest))
 	v.lim = r.NewObject()
 
 	fn, err := r.RunProgram(preludeProgram)
@@ -84,11 +87,12 @@ func newVM(frozen bool) (v *vm, err error) {
 		return nil, err
 	}
 	call, _ := goja.AssertFunction(fn)
-	sdk, err := call(goja.Undefined(), host, v.lim)
+	mods, err := call(goja.Undefined(), host, v.lim)
 	if err != nil {
 		return nil, err
 	}
-	v.sdk = sdk.ToObject(r)
+	v.sdk = mods.ToObject(r).Get("sdk").ToObject(r)
+	v.axios = mods.ToObject(r).Get("axios").ToObject(r)
 	v.restClient = v.sdk.Get("RestApiClient").ToObject(r)
 	v.errorCtor = r.Get("Error").ToObject(r)
 	v.rangeError = r.Get("RangeError")
@@ -138,7 +142,7 @@ func (v *vm) freeze() error {
 			roots = append(roots, val)
 		}
 	}
-	roots = append(roots, v.sdk, v.require)
+	roots = append(roots, v.sdk, v.axios, v.require)
 	fn, err := r.RunProgram(freezeProgram)
 	if err != nil {
 		return err
@@ -191,6 +195,7 @@ func (v *vm) setLimits(o Options) {
 	must(v.lim.Set("arr", o.MaxArrayLength))
 	v.r.SetMaxCallStackSize(o.MaxCallStackSize)
 	v.logger = o.Logger
+	v.fetch = o.Fetch
 	v.redact = newRedactor(o.Secrets)
 	v.maxArray = o.MaxArrayLength
 	v.maxString = o.MaxStringLength
@@ -202,7 +207,7 @@ func (v *vm) setLimits(o Options) {
 // none of it.
 func (v *vm) release() {
 	v.guardErrs, v.hostErrs = nil, nil
-	v.logger, v.redact, v.ctx, v.prog = nil, nil, nil, nil
+	v.logger, v.redact, v.ctx, v.prog, v.fetch = nil, nil, nil, nil, nil
 }
 
 // requireModule is the module's require: the SDK or an error naming the
@@ -211,6 +216,9 @@ func (v *vm) requireModule(call goja.FunctionCall) goja.Value {
 	spec := call.Argument(0).String()
 	if isSDKModule(spec) {
 		return v.sdk
+	}
+	if spec == "axios" {
+		return v.axios
 	}
 	panic(v.r.NewGoError(fmt.Errorf("import of %q is not allowed", spec)))
 }

@@ -1,0 +1,12 @@
+import { ConnectionError } from '@integration-app/sdk'
+import fetch from 'node-fetch'
+
+export default async function test({ credentials }) {
+  const res = await fetch('https://api.acme.example/v1/me', {
+    headers: { 'X-Api-Key': credentials.apiKey },
+  })
+  if (res.status !== 200) {
+    throw new ConnectionError({ message: `unexpected status ${res.status}` })
+  }
+  return true
+}
