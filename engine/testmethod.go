@@ -61,7 +61,25 @@ func (cl *Client) Test(ctx context.Context) error {
 		if m.Request != nil {
 			what += "'s responseMapping"
 		}
-		return &TestError{Reason: fmt.Sprintf("%s returned %s", what, describeValue(out))}
+		return &TestError{Reason: fmt.Sprintf("%s returned %s", what, describeFalsy(out))}
 	}
 	return nil
+}
+
+// describeFalsy names a falsy result exactly: it is never a secret (false,
+// 0, "" or nothing), and "returned false" says more than "a boolean".
+func describeFalsy(v any) string {
+	switch t := v.(type) {
+	case bool:
+		return "false"
+	case string:
+		return "an empty string"
+	case int64, int, float64:
+		return "0"
+	case map[string]any:
+		if t == nil {
+			return "nothing"
+		}
+	}
+	return describeValue(v)
 }
