@@ -10,6 +10,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/jsrt"
 )
 
@@ -48,6 +49,7 @@ func writeJSLimits(b *bytes.Buffer) error {
 		{"Heap growth", size(o.MaxHeapGrowth), "Growth of the process's live heap while a call runs. Over it: `jsrt: memory limit exceeded`."},
 		{"JSON nesting", count(jsrt.MaxJSONDepth) + " levels", "Depth of `JSON.parse` and `JSON.stringify` values."},
 		{"Console message", size(jsrt.MaxConsoleMessage), "One `console.*` message, after secrets are redacted; longer ones are cut."},
+		{"Response body", size(engine.MaxResponseBody), "A response `fetch` or `axios` reads; a larger one is an error."},
 		{"Imported files", count(jsrt.MaxImportFiles) + " files", "Files one method bundles, its own file included."},
 		{"Imported bytes", size(jsrt.MaxImportBytes), "Total size of the files one method bundles."},
 	}
