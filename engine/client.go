@@ -815,8 +815,9 @@ func (cl *Client) Delete(ctx context.Context, path string, opts ...RequestOption
 	return cl.Do(ctx, http.MethodDelete, path, nil, opts...)
 }
 
-// maxBody bounds what the JSON helpers and response handlers read.
-const maxBody = 32 << 20
+// MaxResponseBody bounds, in bytes, the response bodies the JSON helpers,
+// response handlers and the fetch and axios of JavaScript methods read.
+const MaxResponseBody = 32 << 20
 
 // Do sends one request with an optional JSON body and decodes the answer.
 func (cl *Client) Do(ctx context.Context, method, path string, body any, opts ...RequestOption) (any, error) {
@@ -869,7 +870,7 @@ func (cl *Client) send(ctx context.Context, method, path string, body any, opts 
 		return nil, redactError(unwrapURLError(err), cl.state.Load().redact)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
 	if err != nil {
 		return nil, fmt.Errorf("reading response: %w", err)
 	}

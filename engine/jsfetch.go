@@ -84,12 +84,12 @@ func sendFetch(ctx context.Context, client *http.Client, hosts *hostPolicy, inpu
 		return nil, fmt.Errorf("fetch %s failed: %w", method, unwrapFetchError(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: reading the response: %w", method, err)
 	}
-	if len(data) > maxBody {
-		return nil, fmt.Errorf("fetch %s: the response body is larger than the limit of %d MiB", method, maxBody>>20)
+	if len(data) > MaxResponseBody {
+		return nil, fmt.Errorf("fetch %s: the response body is larger than the limit of %d MiB", method, MaxResponseBody>>20)
 	}
 	var headers []any
 	for name, values := range resp.Header {

@@ -317,12 +317,12 @@ func TestFetchErrorsHideSecrets(t *testing.T) {
 	}
 }
 
-// A response body larger than the engine's body limit (maxBody) is an
+// A response body larger than the engine's body limit (MaxResponseBody) is an
 // error naming the limit, never a cut-off body handed to the method.
 func TestFetchBodyIsBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chunk := []byte(strings.Repeat("a", 1<<20))
-		for range maxBody>>20 + 1 {
+		for range MaxResponseBody>>20 + 1 {
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}

@@ -173,7 +173,7 @@ func (cl *Client) classify(resp *http.Response, st *clientState) (verdict, error
 // runHandlers reads the body (keeping it for the caller) and evaluates the
 // responseHandlers against {response: {status, headers, data}}.
 func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdict, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
 	resp.Body.Close()
 	if err != nil {
 		return false, verdict{}, redactError(err, st.redact)

@@ -2,6 +2,7 @@ package formulas
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -189,3 +190,7 @@ func KnownFormulas() []string {
 	slices.Sort(names)
 	return names
 }
+
+// UnsupportedFormulas returns the formulas of the integration.app reference
+// that this package refuses at compile time, each with the reason it gives.
+func UnsupportedFormulas() map[string]string { return maps.Clone(unsupportedFormulas) }

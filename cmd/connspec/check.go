@@ -20,6 +20,11 @@ Each mismatch is reported at the fixture's FILE:LINE. See docs/fixtures.md.
 Exit status: 0 when every fixture passes, 1 when one fails or a connector
 has errors or no fixtures, 2 for usage errors.`,
 		Args: cobra.MinimumNArgs(1),
+		Example: `  # replay the fixtures of every bundled connector
+  connspec check ./connectors
+
+  # one connector while you write it
+  connspec check ./my-connector`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkPaths(args); err != nil {
 				return err

@@ -40,6 +40,11 @@ fetches the token directly.
 
 Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 		Args: cobra.ExactArgs(1),
+		Example: `  # authorize GitHub in the browser and keep the credentials
+  connspec connect github --param clientId=ID --param clientSecret=SECRET --out creds.json
+
+  # then use them
+  connspec request github GET /user --param clientId=ID --param clientSecret=SECRET --credentials creds.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

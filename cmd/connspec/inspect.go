@@ -47,6 +47,11 @@ func newInspectCommand() *cobra.Command {
 		Use:   "inspect [--format text|json] PATH...",
 		Short: "Show a connector's auth types, options and methods with their source locations",
 		Args:  cobra.MinimumNArgs(1),
+		Example: `  # auth types, options and methods of a connector folder
+  connspec inspect ./connectors/github
+
+  # as JSON, for tools
+  connspec inspect --format json ./connectors/stripe`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err

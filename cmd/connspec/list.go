@@ -33,6 +33,10 @@ func newListCommand() *cobra.Command {
 		Use:   "list [--format text|json|markdown]",
 		Short: "List the bundled connectors with their auth types and options",
 		Args:  cobra.NoArgs,
+		Example: `  connspec list
+
+  # the catalog in docs/connectors.md
+  connspec list --format markdown > docs/connectors.md`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "text" && format != "json" && format != "markdown" {
 				return usageErrorf("--format must be text, json or markdown, not %q", format)

@@ -62,6 +62,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// rootExample is the Example of `connspec --help`: the first steps.
+const rootExample = `  # check the bundled connectors and your own
+  connspec validate ./connectors ./my-connector
+
+  # call an API through a bundled connector with an API key
+  connspec request stripe GET /v1/customers --input apiKey=sk_test_123
+
+  # run the connect page, the admin API and the auth proxy locally
+  connspec serve --insecure-no-key`
+
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "connspec",
@@ -70,6 +80,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.AddCommand(newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand(), newRekeyCommand())
+	root.Example = rootExample
+	root.AddCommand(newGenDocsCommand())
 	return root
 }
 

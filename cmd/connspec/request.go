@@ -27,6 +27,11 @@ status line and headers.
 
 Exit status: 0 on a 2xx answer, 1 otherwise, 2 for usage errors.`,
 		Args: cobra.ExactArgs(3),
+		Example: `  # GET through the bundled Stripe connector
+  connspec request stripe GET /v1/customers --input apiKey=sk_test_123
+
+  # POST a JSON body from a file, with an extra header, showing the response headers
+  connspec request ./my-connector POST /v1/items --input apiKey=k --data @item.json -H 'Idempotency-Key: 42' --include`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			method := strings.ToUpper(args[1])
 			body, err := requestBody(data)

@@ -60,6 +60,12 @@ browser requests. Credentials are sealed with
 the key in CONNSPEC_SECRET_KEY (base64 of 32 bytes), or with a key file made
 on first use; servers sharing a PostgreSQL database must share that key.`,
 		Args: cobra.NoArgs,
+		Example: `  # local development: the bundled connectors, no admin key, loopback only
+  connspec serve --insecure-no-key
+
+  # production: an admin key, PostgreSQL, OAuth app credentials, the public address
+  CONNSPEC_API_KEY=... CONNSPEC_SECRET_KEY=... connspec serve --addr :8080 \
+    --db postgres://connspec@db/connspec --params-file params.yml --public-url https://connect.example.com`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -220,6 +226,8 @@ connection input with the new key. Running servers may keep serving
 meanwhile (started with the same two variables); afterwards the old key can
 be dropped. See docs/serve.md.`,
 		Args: cobra.NoArgs,
+		Example: `  # after starting the servers with the new key and the old one
+  CONNSPEC_SECRET_KEY=NEW CONNSPEC_OLD_SECRET_KEYS=OLD connspec rekey --db postgres://connspec@db/connspec`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir := configDir()
 			cipher, err := loadCipher(keyFile, dir)

@@ -17,6 +17,14 @@ bundled connector. Prints "ok" or why the test failed.
 
 Exit status: 0 pass, 1 fail (including invalid input or credentials), 2 usage.`,
 		Args: cobra.ExactArgs(1),
+		Example: `  # run the Stripe connector's test with an API key
+  connspec test stripe --input apiKey=sk_test_123
+
+  # the same against a local stand-in of the API, printing each request
+  connspec test stripe --input apiKey=sk_test_123 --connect-to api.stripe.com=http://127.0.0.1:8080 --verbose
+
+  # a connection whose credentials are kept (and rewritten on refresh) in a file
+  connspec test ./my-connector --params-file params.json --credentials creds.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := f.connect(cmd.Context(), args[0], cmd.ErrOrStderr())
 			if err != nil {

@@ -25,6 +25,11 @@ FILE:LINE:COL: error|warning: MESSAGE.
 Exit status: 0 when there are no errors (warnings allowed), 1 when any
 connector has an error, 2 for usage or I/O errors.`,
 		Args: cobra.MinimumNArgs(1),
+		Example: `  # every bundled connector, and one of your own
+  connspec validate ./connectors ./my-connector
+
+  # a bundled connector by key, as JSON for tools
+  connspec validate --format json ./connectors/stripe`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err

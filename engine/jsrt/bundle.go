@@ -37,6 +37,10 @@ const (
 // and the only files an import may load (a key or an .env file never is).
 var importExts = []string{".ts", ".js", ".mjs", ".cjs", ".mts", ".cts", ".json"}
 
+// ImportExtensions returns the file endings a relative import may load, in
+// the order they are tried for an import written without one.
+func ImportExtensions() []string { return slices.Clone(importExts) }
+
 // allowedBareModule reports whether spec is a bare specifier left to the
 // runtime's require: the SDK and axios (checkImports and the runtime decide
 // which of them exist).

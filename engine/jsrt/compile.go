@@ -50,6 +50,13 @@ var sdkModules = []string{"@integration-app/sdk", "@integration-app/connector-sd
 // requests go through Options.Fetch.
 var hostModules = []string{"axios"}
 
+// SDKModules returns the import specifiers of the built-in SDK module (a
+// subpath of one, such as "@integration-app/sdk/errors", resolves there too).
+func SDKModules() []string { return slices.Clone(sdkModules) }
+
+// HostModules returns the other bare modules a method may import (axios).
+func HostModules() []string { return slices.Clone(hostModules) }
+
 func isSDKModule(spec string) bool {
 	for _, m := range sdkModules {
 		if spec == m || strings.HasPrefix(spec, m+"/") {
@@ -279,7 +286,7 @@ func walkAST(v reflect.Value, visit func(*ast.CallExpression)) {
 // exports a function to call, and reads that function's parameters. code is
 // the compiled code, used to place problems with the exports.
 func (p *Program) inspect(code string) ([]string, *Problem) {
-	o := Options{Timeout: compileTimeout, FreshRuntime: true}.withDefaults()
+	o := Options{Timeout: CompileTimeout, FreshRuntime: true}.withDefaults()
 	var fnSource string
 	err := p.run(context.Background(), o, func(v *vm, fn goja.Value) error {
 		fnSource = fn.String()

@@ -11,8 +11,9 @@ import (
 	"github.com/dop251/goja"
 )
 
-// maxLogMessage bounds one console message (in bytes, after redaction).
-const maxLogMessage = 16 << 10
+// MaxConsoleMessage bounds one console message, in bytes after redaction:
+// longer messages are cut.
+const MaxConsoleMessage = 16 << 10
 
 // log implements console.<method>(...args).
 func (v *vm) log(method string, args goja.Value) {
@@ -41,8 +42,8 @@ func (v *vm) log(method string, args goja.Value) {
 		vals[i] = obj.Get(strconv.Itoa(i))
 	}
 	msg := v.redact.String(v.format(vals))
-	if len(msg) > maxLogMessage {
-		cut := maxLogMessage
+	if len(msg) > MaxConsoleMessage {
+		cut := MaxConsoleMessage
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
 			cut--
 		}
@@ -92,7 +93,7 @@ func (v *vm) format(vals []goja.Value) string {
 		}
 	}
 	for _, arg := range vals[next:] {
-		if b.Len() > maxLogMessage {
+		if b.Len() > MaxConsoleMessage {
 			break
 		}
 		if b.Len() > 0 || next > 0 {

@@ -125,8 +125,14 @@ const (
 	defaultMaxString     = 16 << 20
 	defaultMaxArray      = 1 << 22
 	defaultMaxHeapGrowth = 512 << 20
-	compileTimeout       = time.Second
+	// CompileTimeout bounds the top-level code of a module when Compile
+	// runs it to find the default export.
+	CompileTimeout = time.Second
 )
+
+// DefaultOptions returns the limits a call gets when Options leaves them
+// zero (the generated docs/reference/javascript.md prints them).
+func DefaultOptions() Options { return Options{}.withDefaults() }
 
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
