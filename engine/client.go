@@ -870,9 +870,14 @@ func (cl *Client) send(ctx context.Context, method, path string, body any, opts 
 		return nil, redactError(unwrapURLError(err), cl.state.Load().redact)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading response: %w", err)
+	}
+	if len(data) > MaxResponseBody {
+		// Never a body cut short: text would come back truncated without
+		// a word. HTTPClient() streams bodies of any size.
+		return nil, fmt.Errorf("%s %s: the response body is larger than the limit of %d MiB (use HTTPClient to stream it)", method, cl.Redact(resp.Request.URL.Path), MaxResponseBody>>20)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &HTTPError{Method: method, URL: cl.Redact(resp.Request.URL.String()), Status: resp.StatusCode, Body: data}

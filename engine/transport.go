@@ -173,18 +173,31 @@ func (cl *Client) classify(resp *http.Response, st *clientState) (verdict, error
 // runHandlers reads the body (keeping it for the caller) and evaluates the
 // responseHandlers against {response: {status, headers, data}}.
 func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdict, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
-	resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
 	if err != nil {
+		resp.Body.Close()
 		return false, verdict{}, redactError(err, st.redact)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(data))
+	var body any
+	if len(data) > MaxResponseBody {
+		// Too large to judge by its content: the handlers see no data,
+		// and the caller still reads the whole body, never a cut one.
+		rest := resp.Body
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(data), rest), rest}
+	} else {
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		body = decodeBody(resp.Header.Get("Content-Type"), data)
+	}
 	headers := make(map[string]any, len(resp.Header))
 	for k, vs := range resp.Header {
 		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
 	}
 	vars := cl.vars(st.credentials)
-	vars["response"] = map[string]any{"status": int64(resp.StatusCode), "headers": headers, "data": decodeBody(resp.Header.Get("Content-Type"), data)}
+	vars["response"] = map[string]any{"status": int64(resp.StatusCode), "headers": headers, "data": body}
 	m := cl.auth.Methods["makeApiClient"]
 	out, err := st.config.handlers.Evaluate(vars)
 	if err != nil {
