@@ -84,6 +84,10 @@ type Server struct {
 	mux       *http.ServeMux
 	handler   http.Handler
 
+	// registered lists the mux's patterns, so a test can hold them
+	// against the OpenAPI document.
+	registered []route
+
 	mu      sync.Mutex
 	clients map[string]*cachedClient
 }
@@ -213,10 +217,13 @@ func (s *Server) routes() {
 		if admin {
 			next = s.requireKey(next)
 		}
+		s.registered = append(s.registered, route{pattern, admin})
 		m.Handle(pattern, s.instrument(pattern, next))
 	}
 	handle("GET /healthz", s.healthz, false)
 	m.Handle("GET /metrics", s.metrics.Handler())
+	s.registered = append(s.registered, route{"GET /metrics", false})
+	handle("GET /v1/openapi.json", s.openAPI, false)
 
 	handle("GET /v1/connectors", s.listConnectors, true)
 	handle("GET /v1/connectors/{key}", s.getConnector, true)
@@ -230,6 +237,7 @@ func (s *Server) routes() {
 	handle("GET /connect/{token}", s.connectPage, false)
 	// The form is refused from other sites whether or not there is a key.
 	m.Handle("POST /connect/{token}", s.instrument("POST /connect/{token}", s.crossOrigin().Handler(http.HandlerFunc(s.connectSubmit))))
+	s.registered = append(s.registered, route{"POST /connect/{token}", false})
 	handle("GET /oauth/callback", s.oauthCallback, false)
 	s.handler = s.guard(m)
 }
