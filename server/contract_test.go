@@ -64,6 +64,8 @@ type contractCheck struct {
 	next    http.RoundTripper
 	router  routers.Router
 	keyless bool // the server runs without an API key (InsecureNoKey)
+	// seen, when set, is told each validated answer by operation id.
+	seen func(operationID string, status int)
 }
 
 // withContractCheck returns a copy of c whose requests are validated.
@@ -112,6 +114,9 @@ func (c *contractCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	what := req.Method + " " + req.URL.Path
+	if c.seen != nil {
+		c.seen(route.Operation.OperationID, resp.StatusCode)
+	}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
 		Body: io.NopCloser(bytes.NewReader(respBody)), Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
 	if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
