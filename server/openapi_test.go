@@ -166,7 +166,9 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": 42}}, 422)
 	create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": "wrong"}}, 422)
 	create(map[string]any{"connector": "throwing", "input": map[string]any{}}, 502)
-	st.breakOnly(t, "PutConnection", func() { create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": canaryAPIKey}}, 500) })
+	st.breakOnly(t, "PutConnection", func() {
+		create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": canaryAPIKey}}, 500)
+	})
 	id := e.createKeyed(canaryAPIKey, "acc-1")
 	e.createKeyed(canaryAPIKey, "")
 
@@ -186,7 +188,9 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	want("DELETE", "/v1/connections/"+id, nil, testAdminKey, 200)
 	want("DELETE", "/v1/connections/"+id, nil, testAdminKey, 404)
 
-	session := func(body any, status int) []byte { return want("POST", "/v1/connect-sessions", body, testAdminKey, status) }
+	session := func(body any, status int) []byte {
+		return want("POST", "/v1/connect-sessions", body, testAdminKey, status)
+	}
 	session(map[string]any{"connector": "keyed", "account": "acc-1"}, 201)
 	session(map[string]any{"connector": "keyed", "account": "acc-1", "redirectUrl": "https://app.example/done"}, 201)
 	session(map[string]any{"connector": "keyed", "account": "acc-1", "redirectUrl": "javascript:alert(1)"}, 400)
