@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/server"
@@ -328,3 +330,21 @@ auth:
     code: |
       export default function () { throw new Error('no client today') }
 `
+
+// TestContractExamplesMatchTheirSchemas keeps the document's examples true:
+// a reader copies them.
+func TestContractExamplesMatchTheirSchemas(t *testing.T) {
+	doc, _ := loadContract(t)
+	n := 0
+	for name, ref := range doc.Components.Schemas {
+		for i, ex := range ref.Value.Examples {
+			n++
+			if err := ref.Value.VisitJSON(ex, openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("schema %s, example %d: %v", name, i, err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("the document has no examples")
+	}
+}
