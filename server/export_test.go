@@ -1,8 +1,4 @@
 package server
 
-// Route is a registered pattern, for tests.
-type Route = route
-
-// Routes lists the patterns the server registered and whether each needs
-// the API key.
-func (s *Server) Routes() []Route { return s.registered }
+// Patterns lists every pattern the server registered, in order.
+func (s *Server) Patterns() []string { return s.mux.patterns }

@@ -81,12 +81,8 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	publicURL *url.URL
-	mux       *http.ServeMux
+	mux       *routeMux
 	handler   http.Handler
-
-	// registered lists the mux's patterns, so a test can hold them
-	// against the OpenAPI document.
-	registered []route
 
 	mu      sync.Mutex
 	clients map[string]*cachedClient
@@ -210,19 +206,17 @@ func (s *Server) allowedHost(hostport string) bool {
 }
 
 func (s *Server) routes() {
-	m := http.NewServeMux()
+	m := &routeMux{ServeMux: http.NewServeMux()}
 	s.mux = m
 	handle := func(pattern string, h http.HandlerFunc, admin bool) {
 		var next http.Handler = h
 		if admin {
 			next = s.requireKey(next)
 		}
-		s.registered = append(s.registered, route{pattern, admin})
 		m.Handle(pattern, s.instrument(pattern, next))
 	}
 	handle("GET /healthz", s.healthz, false)
 	m.Handle("GET /metrics", s.metrics.Handler())
-	s.registered = append(s.registered, route{"GET /metrics", false})
 	handle("GET /v1/openapi.json", s.openAPI, false)
 
 	handle("GET /v1/connectors", s.listConnectors, true)
@@ -237,7 +231,6 @@ func (s *Server) routes() {
 	handle("GET /connect/{token}", s.connectPage, false)
 	// The form is refused from other sites whether or not there is a key.
 	m.Handle("POST /connect/{token}", s.instrument("POST /connect/{token}", s.crossOrigin().Handler(http.HandlerFunc(s.connectSubmit))))
-	s.registered = append(s.registered, route{"POST /connect/{token}", false})
 	handle("GET /oauth/callback", s.oauthCallback, false)
 	s.handler = s.guard(m)
 }
