@@ -240,7 +240,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{t: t, URL: url, Engine: eng, Store: o.store, Metrics: metrics, logs: logs, client: ts.Client()}
+	return &env{t: t, URL: url, Engine: eng, Store: o.store, Metrics: metrics, logs: logs, client: withContractCheck(t, ts.Client(), key == "")}
 }
 
 func testCipher(t testing.TB) *store.Cipher {
@@ -270,6 +270,9 @@ func (e *env) request(method, path string, body any, key string) (int, []byte) {
 	req, err := http.NewRequest(method, e.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)

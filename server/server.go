@@ -81,7 +81,7 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	publicURL *url.URL
-	mux       *http.ServeMux
+	mux       *routeMux
 	handler   http.Handler
 
 	mu      sync.Mutex
@@ -206,7 +206,7 @@ func (s *Server) allowedHost(hostport string) bool {
 }
 
 func (s *Server) routes() {
-	m := http.NewServeMux()
+	m := &routeMux{ServeMux: http.NewServeMux()}
 	s.mux = m
 	handle := func(pattern string, h http.HandlerFunc, admin bool) {
 		var next http.Handler = h
@@ -217,6 +217,7 @@ func (s *Server) routes() {
 	}
 	handle("GET /healthz", s.healthz, false)
 	m.Handle("GET /metrics", s.metrics.Handler())
+	handle("GET /v1/openapi.json", s.openAPI, false)
 
 	handle("GET /v1/connectors", s.listConnectors, true)
 	handle("GET /v1/connectors/{key}", s.getConnector, true)
