@@ -17,7 +17,7 @@ type goBlock struct {
 	code string
 }
 
-var goFence = regexp.MustCompile("(?ms)^```go\n(.*?)^```[ \t]*$")
+var goFence = regexp.MustCompile("(?ms)^```(?i:go|golang)[ \t]*\n(.*?)^```[ \t]*$")
 
 // readGoBlocks returns every ```go block of README.md and docs/*.md.
 func readGoBlocks(t *testing.T, root string) []goBlock {
