@@ -56,16 +56,44 @@ func readQuickstart(t *testing.T) (readme string, steps []quickstartStep) {
 		step := quickstartStep{kind: m[1], script: m[2]}
 		switch {
 		case step.kind == "connect page" && step.script == "":
-		case (step.kind == "run" || step.kind == "serve") && step.script != "":
+		case (step.kind == "run" || step.kind == "serve" || step.kind == "not run") && step.script != "":
 		default:
-			t.Fatalf("README.md: quickstart marker %q must precede a ```sh block for run and serve, and none for connect page", m[0])
+			t.Fatalf("README.md: quickstart marker %q must precede a ```sh block for run, serve and not run, and none for connect page", m[0])
 		}
-		steps = append(steps, step)
+		if step.kind != "not run" {
+			steps = append(steps, step)
+		}
 	}
 	if len(steps) == 0 {
 		t.Fatal("README.md has no <!-- quickstart: ... --> blocks")
 	}
+	checkEveryBlockMarked(t, string(data))
 	return string(data), steps
+}
+
+// checkEveryBlockMarked refuses a code block in the Quickstart section
+// without a marker: a step added there must say whether the test runs it.
+func checkEveryBlockMarked(t *testing.T, readme string) {
+	t.Helper()
+	start := strings.Index(readme, "\n## Quickstart\n")
+	if start < 0 {
+		t.Fatal("README.md has no ## Quickstart section")
+	}
+	section := readme[start+1:]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	lines := strings.Split(section, "\n")
+	inside := false
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "```") {
+			continue
+		}
+		if !inside && (i == 0 || !strings.HasPrefix(lines[i-1], "<!-- quickstart: ")) {
+			t.Errorf("README.md Quickstart: the block %q has no <!-- quickstart: run|serve|not run --> marker", strings.Join(lines[i:min(i+2, len(lines))], "\n"))
+		}
+		inside = !inside
+	}
 }
 
 // TestQuickstartHelperProcess is the connspec binary of the quickstart: it
