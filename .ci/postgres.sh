@@ -3,6 +3,8 @@
 # prints the URL to use as CONNSPEC_TEST_POSTGRES_URL. Installs the server
 # from Debian's packages when it is missing. Usage: eval "$(.ci/postgres.sh)"
 set -euo pipefail
+# Say which step failed: the caller sees only this script's standard error.
+trap 'echo ".ci/postgres.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
   echo "installing PostgreSQL" >&2
@@ -12,9 +14,12 @@ fi
 # The server refuses to run as root: use an unprivileged user of our own.
 id connspecpg >/dev/null 2>&1 || useradd --system --no-create-home connspecpg
 dir=$(mktemp -d /tmp/connspec-pg.XXXXXX)
+# On failure show the server's log, then remove the cluster's folder; on
+# success the stop command below removes it.
+trap 'status=$?; if [ "$status" -ne 0 ]; then [ -f "$dir/log" ] && tail -20 "$dir/log" >&2; rm -rf "$dir"; fi' EXIT
 chown connspecpg "$dir"
 port=${PGPORT_CONNSPEC:-55432}
 su connspecpg -s /bin/sh -c "'$bindir/initdb' -D '$dir/data' -A trust -U postgres >/dev/null"
 su connspecpg -s /bin/sh -c "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null"
 echo "export CONNSPEC_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'"
-echo "export CONNSPEC_TEST_POSTGRES_STOP=\"su connspecpg -s /bin/sh -c '$bindir/pg_ctl -D $dir/data -m fast stop'\""
+echo "export CONNSPEC_TEST_POSTGRES_STOP=\"su connspecpg -s /bin/sh -c '$bindir/pg_ctl -D $dir/data -m fast stop'; rm -rf '$dir'\""

@@ -576,6 +576,12 @@ func TestHostileInputs(t *testing.T) {
 					if group.caseGroup != groupSerial {
 						t.Parallel()
 					}
+					// A case that skips proves nothing: make it fail instead.
+					defer func() {
+						if t.Skipped() {
+							t.Errorf("hostile case %s skipped; every case must run", c.name)
+						}
+					}()
 					c.run(t, env)
 				})
 			}
@@ -1120,18 +1126,39 @@ var hostileGenerated = []generatedCase{
 		}
 		return writeFile(t, filepath.Join(dir, "doubling.yml"), []byte(b.String()))
 	}},
-	{name: "symlink-out-of-the-folder", category: "spec", expect: "make-api-client.js", write: func(t *testing.T, dir string) string {
-		secret := writeFile(t, filepath.Join(dir, "outside", "secret.js"), []byte("export default () => ({ baseUri: 'https://a.test' })\n"))
-		writeFile(t, filepath.Join(dir, "c", "spec.yml"), []byte("name: C\nauth:\n  type: client-credentials\n  makeApiClient:\n    implementationType: javascript\n"))
-		if err := os.Symlink(secret, filepath.Join(dir, "c", "auth", "make-api-client.js")); err != nil {
-			t.Skip("no symbolic links here:", err)
-		}
-		return filepath.Join(dir, "c")
-	}},
+	{name: "symlink-out-of-the-folder", category: "spec", expect: "make-api-client.js: path escapes", write: symlinkOut(func(dir string) (string, string) {
+		return filepath.Join(dir, "outside", "secret.js"), filepath.Join(dir, "c", "auth", "make-api-client.js")
+	})},
+	{name: "symlink-relative-out-of-the-folder", category: "spec", expect: "make-api-client.js: path escapes", write: symlinkOut(func(dir string) (string, string) {
+		return filepath.Join("..", "..", "outside", "secret.js"), filepath.Join(dir, "c", "auth", "make-api-client.js")
+	})},
+	{name: "symlink-auth-folder-out-of-the-folder", category: "spec", expect: "make-api-client.js: path escapes", write: symlinkOut(func(dir string) (string, string) {
+		return filepath.Join(dir, "outside"), filepath.Join(dir, "c", "auth")
+	})},
 	{name: "input-nested-10000-deep", category: "input", phase: "test", group: groupJS, expect: "nested too deeply", input: nestedInput(10000), write: func(t *testing.T, dir string) string {
 		// A JavaScript method receives the input: too deep to hand over.
 		return writeFile(t, filepath.Join(dir, "c.yml"), []byte(sane+"  test:\n    code: |\n      export default ({ connectionParameters }) => !!connectionParameters\n"))
 	}},
+}
+
+// symlinkOut writes a connector whose make-api-client.js is reached through
+// a symbolic link (made by paths: target, link) to outside/ beside the
+// connector's folder, where a method that reads a file lies in wait.
+func symlinkOut(paths func(dir string) (target, link string)) func(t *testing.T, dir string) string {
+	return func(t *testing.T, dir string) string {
+		writeFile(t, filepath.Join(dir, "outside", "secret.js"), []byte("export default () => ({ baseUri: 'https://a.test' })\n"))
+		writeFile(t, filepath.Join(dir, "outside", "make-api-client.js"), []byte("export default () => ({ baseUri: 'https://a.test' })\n"))
+		writeFile(t, filepath.Join(dir, "c", "spec.yml"), []byte("name: C\nauth:\n  type: client-credentials\n  makeApiClient:\n    implementationType: javascript\n"))
+		target, link := paths(dir)
+		// The link's folder must exist: the case once skipped forever because it did not.
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal("cannot make the symbolic link:", err)
+		}
+		return filepath.Join(dir, "c")
+	}
 }
 
 // nestedInput is connection input nested depth levels deep.

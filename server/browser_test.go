@@ -80,6 +80,7 @@ func browserContext(t *testing.T) *browserTab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
+		browserScratchEnv(t),
 		chromedp.WindowSize(1024, 800),
 		chromedp.CombinedOutput(output),
 	)
@@ -538,4 +539,13 @@ func TestBrowserOAuth2Denied(t *testing.T) {
 	}
 	tab.assertCleanConsole()
 	e.assertNoCanaries(tab.seenPages()...)
+}
+
+// browserScratchEnv points Chromium's home, caches and temporary files
+// (crash reports, singleton sockets) into the test's temporary directory,
+// which is removed with the test; otherwise they stay in $HOME and /tmp.
+func browserScratchEnv(t *testing.T) chromedp.ExecAllocatorOption {
+	dir := t.TempDir()
+	return chromedp.Env("HOME="+dir, "TMPDIR="+dir,
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 }

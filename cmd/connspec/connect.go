@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/connspec/connspec/connectors"
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/spec"
 )
@@ -198,15 +197,12 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 }
 
 func loadConnector(eng *engine.Engine, path string) (*engine.Connector, spec.Diagnostics, error) {
-	if _, err := os.Stat(path); err == nil {
-		c, diags := eng.Load(path)
-		return c, diags, nil
+	arg, err := resolveConnectorArg(path)
+	if err != nil {
+		return nil, nil, err
 	}
-	if connectors.Has(path) {
-		c, diags := eng.LoadFS(connectors.FS(), path)
-		return c, diags, nil
-	}
-	return nil, nil, usageErrorf("%s: no such file, directory or bundled connector", path)
+	c, diags := arg.load(eng)
+	return c, diags, nil
 }
 
 // pairKeys lists the keys of key=value pairs.

@@ -191,6 +191,9 @@ func checkCommandLine(line string) error {
 	if err != nil {
 		return err
 	}
+	if cmd == root && len(words) == 2 && (words[1] == "--version" || words[1] == "--help") {
+		return nil // the root's own flags
+	}
 	if cmd == root && len(words) > 1 {
 		return fmt.Errorf("no command %q", words[1])
 	}

@@ -56,20 +56,20 @@ func newInspectCommand() *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if err := checkPaths(args); err != nil {
+			targets, err := resolveConnectorArgs(args)
+			if err != nil {
 				return err
 			}
 			var views []inspection
 			var all spec.Diagnostics
-			for _, p := range args {
-				cs, diags := engine.ValidatePath(p)
+			for _, target := range targets {
+				cs, diags := target.validate()
 				all = append(all, diags...)
 				for _, c := range cs {
 					views = append(views, inspect(c))
 				}
 			}
 			out := cmd.OutOrStdout()
-			var err error
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")

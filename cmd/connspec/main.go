@@ -78,8 +78,10 @@ func newRootCommand() *cobra.Command {
 		Short:         "Declarative connector specs: validate, inspect and run API connectors",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       versionLine(),
 	}
-	root.AddCommand(newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand(), newRekeyCommand())
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand(), newRekeyCommand())
 	root.Example = rootExample
 	root.AddCommand(newGenDocsCommand())
 	return root

@@ -164,7 +164,8 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	logger.Info("serving", "addr", ln.Addr().String(), "public_url", f.publicURL, "connectors", n, "store", storeKind(f.db), "api_key", apiKey != "")
+	logger.Info("serving", "addr", ln.Addr().String(), "public_url", f.publicURL, "connectors", n, "store", storeKind(f.db),
+		"store_location", storeLocation(f.db, dir), "secret_key", keyLocation(f.keyFile, dir), "api_key", apiKey != "")
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -197,10 +198,7 @@ func configDir() string {
 // loadCipher makes the cipher of the store: the current key
 // (CONNSPEC_SECRET_KEY or the key file) and the old keys being rotated out.
 func loadCipher(keyFile, dir string) (*store.Cipher, error) {
-	if keyFile == "" {
-		keyFile = filepath.Join(dir, "secret.key")
-	}
-	key, err := store.LoadKey(keyFile)
+	key, err := store.LoadKey(keyFilePath(keyFile, dir))
 	if err != nil {
 		return nil, usageErrorf("secret key: %v", err)
 	}
@@ -291,12 +289,11 @@ func openStore(ctx context.Context, db, dir string, cipher *store.Cipher) (serve
 		}
 		return pg, pg.Close, nil
 	case db == "" || strings.HasPrefix(db, "sqlite:"):
-		path := strings.TrimPrefix(db, "sqlite:")
-		if path == "" {
+		path := sqlitePath(db, dir)
+		if db == "" || db == "sqlite:" {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, nil, err
 			}
-			path = filepath.Join(dir, "connspec.db")
 		}
 		sq, err := store.OpenSQLite(path, cipher)
 		if err != nil {

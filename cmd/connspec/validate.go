@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -18,8 +17,9 @@ func newValidateCommand() *cobra.Command {
 		Short: "Check connectors and report every problem at its file:line:col",
 		Long: `Validate loads and compiles connectors without running them.
 
-PATH is a connector file, a connector directory (with spec.yml), or a
-directory of connectors, searched recursively. Every problem is printed as
+PATH is a connector file, a connector directory (with spec.yml), a
+directory of connectors, searched recursively, or the key of a bundled
+connector (see connspec list); a path on disk wins over a key. Every problem is printed as
 FILE:LINE:COL: error|warning: MESSAGE.
 
 Exit status: 0 when there are no errors (warnings allowed), 1 when any
@@ -34,13 +34,14 @@ connector has an error, 2 for usage or I/O errors.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if err := checkPaths(args); err != nil {
+			targets, err := resolveConnectorArgs(args)
+			if err != nil {
 				return err
 			}
 			var all spec.Diagnostics
 			connectors := 0
-			for _, p := range args {
-				cs, diags := engine.ValidatePath(p)
+			for _, target := range targets {
+				cs, diags := target.validate()
 				connectors += len(cs)
 				all = append(all, diags...)
 			}
