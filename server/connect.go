@@ -160,6 +160,10 @@ func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown_option", fmt.Sprintf("connector %s has no option %q", req.Connector, req.Option))
 		return
 	}
+	if msg := s.unconfiguredSession(c, req.Option); msg != "" {
+		writeError(w, http.StatusConflict, "connector_not_configured", msg)
+		return
+	}
 	if req.RedirectURL != "" {
 		u, err := url.Parse(req.RedirectURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -486,6 +490,12 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request, sess connectSes
 // cookie named after the state, so parallel flows in one browser coexist.
 func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connectSession, info store.ConnectionInfo) {
 	info.ID = newID()
+	if msg := s.unconfigured(info.Connector, info.Option); msg != "" {
+		s.log.Warn("connect page: "+msg, "connector", info.Connector)
+		s.renderResult(w, http.StatusConflict, "This connection is not set up yet",
+			"The service that sent you here has not finished setting up this connection. Please tell its support team.", false)
+		return
+	}
 	ar, err := s.cfg.Engine.AuthorizationURL(r.Context(), s.connection(info), s.redirectURI())
 	if err != nil {
 		s.log.Warn("starting an authorization failed", "connector", info.Connector, "error", err.Error())

@@ -114,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}}
 	s.routes()
+	s.warnUnconfigured()
 	return s, nil
 }
 
