@@ -243,7 +243,7 @@ func baseUsable(a *spec.Auth) bool { return a != nil && a.Type != "" }
 // formPage describes the form for one auth option of a connector.
 func (s *Server) formPage(r *http.Request, c *engine.Connector, option string) *page {
 	sc := c.Spec
-	p := &page{Connector: displayName(sc), LogoURI: sc.LogoURI, Action: r.URL.Path, Option: option}
+	p := &page{Connector: displayName(sc), Logo: newLogo(displayName(sc), sc.LogoURI), Action: r.URL.Path, Option: option}
 	for _, k := range sc.Auth.OptionKeys {
 		o := sc.Auth.Options[k]
 		title := o.Title
