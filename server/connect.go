@@ -20,6 +20,7 @@ import (
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/internal/redact"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -338,7 +339,7 @@ func formFields(sch *spec.JSONSchema) []field {
 				f.Choices = append(f.Choices, fmt.Sprint(e))
 			}
 		}
-		if f.Kind == "text" && (str(prop["format"]) == "password" || prop["writeOnly"] == true || secretField(name)) {
+		if f.Kind == "text" && redact.SecretField(name, prop) {
 			f.Kind = "password"
 		}
 		if d, ok := prop["default"]; ok && f.Kind != "password" {
@@ -348,17 +349,6 @@ func formFields(sch *spec.JSONSchema) []field {
 		out = append(out, f)
 	}
 	return out
-}
-
-// secretField reports whether a field's name says it holds a secret.
-func secretField(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"key", "secret", "token", "password", "passwd"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
 }
 
 func str(v any) string { s, _ := v.(string); return s }
