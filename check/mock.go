@@ -23,6 +23,14 @@ type mock struct {
 	mu       sync.Mutex
 	used     map[*Exchange]int
 	problems []string
+	// unmatched counts the requests answered StatusNoFixture.
+	unmatched int
+}
+
+func (m *mock) unmatchedCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unmatched
 }
 
 func (m *mock) problem(line int, format string, args ...any) {
@@ -57,7 +65,10 @@ func (m *mock) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else {
 		m.problem(best.Line, "unexpected request %s: closest is this entry, but %s", target, why)
 	}
-	return &http.Response{StatusCode: 599, Status: "599 no fixture matches", Header: http.Header{}, Body: io.NopCloser(strings.NewReader("connspec check: no fixture request matches")), Request: req}, nil
+	m.mu.Lock()
+	m.unmatched++
+	m.mu.Unlock()
+	return &http.Response{StatusCode: StatusNoFixture, Status: "599 no fixture matches", Header: http.Header{}, Body: io.NopCloser(strings.NewReader("connspec check: no fixture request matches")), Request: req}, nil
 }
 
 // scrubURL shows a URL without its query values (they may be derived from

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"regexp"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -50,8 +51,24 @@ type runner struct {
 }
 
 func (r *runner) problem(line int, format string, args ...any) {
-	r.problems = append(r.problems, fmt.Sprintf("%s:%d: %s", r.f.File, line, fmt.Sprintf(format, args...)))
+	msg := fmt.Sprintf(format, args...)
+	if r.mock != nil && r.mock.unmatchedCount() > 0 && quotesNoFixture.MatchString(msg) {
+		msg += noFixtureNote
+	}
+	r.problems = append(r.problems, fmt.Sprintf("%s:%d: %s", r.f.File, line, msg))
 }
+
+// StatusNoFixture is the HTTP status the check's mock provider answers a
+// request with when no fixture entry matches it (the request is reported
+// as an "unexpected request" problem at the closest entry).
+const StatusNoFixture = 599
+
+// quotesNoFixture finds the status in a problem that quotes the mock's
+// answer (an error of the engine or a method: "HTTP 599").
+var quotesNoFixture = regexp.MustCompile(`\b599\b`)
+
+// noFixtureNote explains that status where a problem quotes it.
+const noFixtureNote = " (599 is connspec check's answer to a request no fixture entry matches: see the unexpected request reported for this fixture)"
 
 func runFixture(ctx context.Context, c *spec.Connector, f *Fixture, lib Library) Result {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -224,6 +241,9 @@ func (r *runner) calls(ctx context.Context, cl *engine.Client) {
 		case err != nil:
 			r.problem(c.Line, "%s %s failed: %v", method, c.Path, err)
 			continue
+		case c.Error != "" && resp.StatusCode == StatusNoFixture:
+			resp.Body.Close()
+			continue // the mock reported the unmatched request
 		case c.Error != "":
 			resp.Body.Close()
 			r.problem(c.Line, "%s %s answered %d; expected the connection error %s", method, c.Path, resp.StatusCode, c.Error)
@@ -231,7 +251,7 @@ func (r *runner) calls(ctx context.Context, cl *engine.Client) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode == 599 {
+		if resp.StatusCode == StatusNoFixture {
 			continue // the mock reported the unmatched request
 		}
 		if (c.Status == 0 && (resp.StatusCode < 200 || resp.StatusCode > 299)) || (c.Status != 0 && resp.StatusCode != c.Status) {

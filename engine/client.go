@@ -20,6 +20,7 @@ import (
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/internal/nesting"
+	"github.com/connspec/connspec/internal/redact"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -235,7 +236,7 @@ func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any,
 		return rec.Credentials, rec.Version, false, err
 	}
 	// A store's error may quote what it was given.
-	return creds, version, changed, redactError(err, newRedactor(creds, cl.conn.ConnectorParameters, cl.conn.ConnectionParameters))
+	return creds, version, changed, redactError(err, cl.auth.redactor(cl.conn.ConnectionParameters, creds, cl.conn.ConnectorParameters))
 }
 
 // buildState runs makeApiClient for one version of the credentials.
@@ -245,9 +246,10 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if err := nesting.Check(creds); err != nil {
 		return nil, fmt.Errorf("the credentials are %w", err)
 	}
-	// Connection input is redacted as well as credentials: with OAuth it is
-	// not part of the credentials, and may hold the app's client secret.
-	r := newRedactor(creds, cl.conn.ConnectorParameters, cl.conn.ConnectionParameters)
+	// Connection input is redacted as well as credentials (its secret fields:
+	// with OAuth it is not part of the credentials, and may hold the app's
+	// client secret); its shown fields stay readable even inside credentials.
+	r := cl.auth.redactor(cl.conn.ConnectionParameters, creds, cl.conn.ConnectorParameters)
 	m := cl.auth.Methods[spec.MethodMakeAPIClient]
 	// A proxy without makeApiClient takes the underlying client as it is.
 	var out any = map[string]any{}
@@ -291,12 +293,12 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	// them; a header or parameter named like a secret is redacted whole too.
 	extra := make([]string, 0, 4)
 	for k, vs := range cfg.headers {
-		if secretName(k) {
+		if redact.SecretName(k) {
 			extra = append(extra, vs...)
 		}
 	}
 	for k, vs := range cfg.query {
-		if secretName(k) {
+		if redact.SecretName(k) {
 			extra = append(extra, vs...)
 		}
 	}
@@ -952,16 +954,4 @@ func unwrapURLError(err error) error {
 		}
 	}
 	return err
-}
-
-// secretName reports whether a header or query parameter name suggests its
-// value is a credential.
-func secretName(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"auth", "key", "token", "secret", "sign", "pass", "session", "cookie", "credential"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
 }

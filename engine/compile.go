@@ -34,6 +34,9 @@ type Auth struct {
 	Methods         map[string]*Method
 	// hosts is the host policy the block's allowedHosts and methods make.
 	hosts *hostPolicy
+	// input are the schemas of the block's connection input (redaction
+	// tells secret fields from shown ones by them).
+	input []*spec.JSONSchema
 }
 
 // Method is a compiled auth method. Exactly one of Mapping, Script and
@@ -87,7 +90,7 @@ type compiler struct {
 
 func (cc *compiler) auth(c *spec.Connector, a *spec.Auth) *Auth {
 	t, _ := spec.LookupAuthType(a.Type)
-	out := &Auth{Spec: a, Type: t, Methods: map[string]*Method{}, EnabledConstant: true, hosts: newHostPolicy(c, a)}
+	out := &Auth{Spec: a, Type: t, Methods: map[string]*Method{}, EnabledConstant: true, hosts: newHostPolicy(c, a), input: specInputSchemas(c, a)}
 	if a.Enabled != nil {
 		out.Enabled, out.EnabledConstant = cc.enabled(a)
 	}

@@ -55,18 +55,7 @@ type Connection struct {
 // auth option's input schema and UI schema, falling back to the
 // connector's.
 func inputSchemas(c *Connector, a *Auth) []*spec.JSONSchema {
-	ui := a.Spec.UI
-	if ui == nil || ui.Schema == nil {
-		ui = c.Spec.UI
-	}
-	schemas := []*spec.JSONSchema{a.Spec.InputSchema}
-	if a.Spec.InputSchema == nil {
-		schemas[0] = c.Spec.InputSchema
-	}
-	if ui != nil {
-		schemas = append(schemas, ui.Schema)
-	}
-	return schemas
+	return specInputSchemas(c.Spec, a.Spec)
 }
 
 // withSchemaDefaults fills the schemas' defaults into the connector
@@ -208,7 +197,7 @@ func jsonValue(v any) any {
 // as apiClient (to exchange a login for a token, say).
 func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection, anonymous *Client) (map[string]any, bool, error) {
 	if m := a.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil {
-		r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters)
+		r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
 		out, err := e.runMethod(ctx, m, map[string]any{
 			"connectorParameters":  orEmpty(conn.ConnectorParameters),
 			"connectionParameters": orEmpty(conn.ConnectionParameters),

@@ -31,7 +31,7 @@ func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, r
 	}
 	// Connection input may hold secrets too: an OAuth app's client secret
 	// typed by the user, for one.
-	r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters)
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
 	out, err := e.runMethod(ctx, m, map[string]any{
 		"connectorParameters":  orEmpty(conn.ConnectorParameters),
 		"connectionInput":      orEmpty(conn.ConnectionParameters),
@@ -149,7 +149,7 @@ func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, cal
 	// Everything secret the flow knows: what a failure below quotes (the
 	// provider's error_description, a token endpoint echoing the request,
 	// a method's exception) is redacted with it.
-	r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters, verifier)
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters, verifier)
 	code, err := oauth2.ParseCallback(callback, state)
 	if err != nil {
 		return nil, redactCallbackError(err, r)
@@ -218,7 +218,7 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 			"credentials":          orEmpty(old),
 		}
 		maps.Copy(vars, extra)
-		out, err := e.runMethod(ctx, m, vars, nil, r.With(stringLeaves(tok.Raw, old, conn.ConnectorParameters, conn.ConnectionParameters)...))
+		out, err := e.runMethod(ctx, m, vars, nil, r.With(stringLeaves(tok.Raw, old, conn.ConnectorParameters)...))
 		if err != nil {
 			return nil, err
 		}

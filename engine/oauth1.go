@@ -40,7 +40,7 @@ func (e *Engine) authorizationURL1(ctx context.Context, a *Auth, conn Connection
 	}
 	temp, err := cfg.RequestToken(ctx, e.tokenHTTPClient(), redirectURI)
 	if err != nil {
-		return AuthorizationRequest{}, redactError(err, newRedactor(conn.ConnectorParameters, conn.ConnectionParameters))
+		return AuthorizationRequest{}, redactError(err, a.redactor(conn.ConnectionParameters, conn.ConnectorParameters))
 	}
 	u, err := cfg.AuthorizationURL(temp)
 	if err != nil {
@@ -59,7 +59,7 @@ func (e *Engine) completeAuthorization1(ctx context.Context, a *Auth, conn Conne
 	temp := &oauth1.Token{Token: tempToken, Secret: tempSecret}
 	// The oauth1 package scrubs what it sent; the connection's own secrets
 	// (the consumer secret among its parameters) are redacted here.
-	r := newRedactor(conn.ConnectorParameters, conn.ConnectionParameters, tempSecret)
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters, tempSecret)
 	verifier, err := oauth1.ParseCallback(callback, temp)
 	if err != nil {
 		var de *oauth1.DeniedError

@@ -20,6 +20,7 @@ import (
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/internal/redact"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -160,6 +161,10 @@ func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown_option", fmt.Sprintf("connector %s has no option %q", req.Connector, req.Option))
 		return
 	}
+	if msg := s.unconfiguredSession(c, req.Option); msg != "" {
+		writeError(w, http.StatusConflict, "connector_not_configured", msg)
+		return
+	}
 	if req.RedirectURL != "" {
 		u, err := url.Parse(req.RedirectURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -239,7 +244,7 @@ func baseUsable(a *spec.Auth) bool { return a != nil && a.Type != "" }
 // formPage describes the form for one auth option of a connector.
 func (s *Server) formPage(r *http.Request, c *engine.Connector, option string) *page {
 	sc := c.Spec
-	p := &page{Connector: displayName(sc), LogoURI: sc.LogoURI, Action: r.URL.Path, Option: option}
+	p := &page{Connector: displayName(sc), Logo: newLogo(displayName(sc), sc.LogoURI), Action: r.URL.Path, Option: option}
 	for _, k := range sc.Auth.OptionKeys {
 		o := sc.Auth.Options[k]
 		title := o.Title
@@ -334,7 +339,7 @@ func formFields(sch *spec.JSONSchema) []field {
 				f.Choices = append(f.Choices, fmt.Sprint(e))
 			}
 		}
-		if f.Kind == "text" && (str(prop["format"]) == "password" || prop["writeOnly"] == true || secretField(name)) {
+		if f.Kind == "text" && redact.SecretField(name, prop) {
 			f.Kind = "password"
 		}
 		if d, ok := prop["default"]; ok && f.Kind != "password" {
@@ -344,17 +349,6 @@ func formFields(sch *spec.JSONSchema) []field {
 		out = append(out, f)
 	}
 	return out
-}
-
-// secretField reports whether a field's name says it holds a secret.
-func secretField(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"key", "secret", "token", "password", "passwd"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
 }
 
 func str(v any) string { s, _ := v.(string); return s }
@@ -486,6 +480,12 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request, sess connectSes
 // cookie named after the state, so parallel flows in one browser coexist.
 func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connectSession, info store.ConnectionInfo) {
 	info.ID = newID()
+	if msg := s.unconfigured(info.Connector, info.Option); msg != "" {
+		s.log.Warn("connect page: "+msg, "connector", info.Connector)
+		s.renderResult(w, http.StatusConflict, "This connection is not set up yet",
+			"The service that sent you here has not finished setting up this connection. Please tell its support team.", false)
+		return
+	}
 	ar, err := s.cfg.Engine.AuthorizationURL(r.Context(), s.connection(info), s.redirectURI())
 	if err != nil {
 		s.log.Warn("starting an authorization failed", "connector", info.Connector, "error", err.Error())

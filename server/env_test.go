@@ -192,6 +192,8 @@ type envOptions struct {
 	sessionTTL time.Duration
 	// connectTo are development redirects for the engine and the server.
 	connectTo []engine.ConnectTo
+	// branding presents the embedding app on the connect page.
+	branding server.Branding
 	// quiet discards logs (benchmarks: kept logs would count as memory).
 	quiet bool
 }
@@ -233,7 +235,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, InsecureNoKey: key == "", PublicURL: url,
-		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo})
+		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo, Branding: o.branding})
 	if err != nil {
 		t.Fatal(err)
 	}

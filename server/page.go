@@ -5,6 +5,7 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ var pageTemplate = template.Must(template.ParseFS(templateFS, "templates/connect
 // outcome.
 type page struct {
 	Connector   string
-	LogoURI     string
+	Logo        logo
 	Description string
 	HelpURI     string
 	Action      string
@@ -31,6 +32,18 @@ type page struct {
 	FormToken string
 
 	Result *result
+
+	// App is the embedding application (set by render).
+	App appView
+	// Script is logoFallbackScript (set by render).
+	Script template.JS
+}
+
+// appView is the embedding application as the page shows it.
+type appView struct {
+	Name       string
+	Logo       logo
+	SupportURL string
 }
 
 type optionLink struct {
@@ -87,6 +100,13 @@ func (p *page) setError(path, msg string) {
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, p *page) {
+	b := s.cfg.Branding
+	if b.AppName != "" || b.AppLogoURL != "" {
+		p.App = appView{Name: b.AppName, Logo: newLogo(b.AppName, b.AppLogoURL)}
+		p.App.Logo.Small = true
+	}
+	p.App.SupportURL = b.SupportURL
+	p.Script = template.JS(logoFallbackScript)
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {
 		s.log.Error("rendering the connect page", "error", err.Error())
@@ -98,9 +118,21 @@ func (s *Server) render(w http.ResponseWriter, status int, p *page) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer") // the link's token must not leak to other sites
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self' https: http:; base-uri 'none'")
+	h.Set("Content-Security-Policy", s.pagePolicy)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// contentPolicy is the connect page's Content Security Policy: nothing is
+// loaded but images (logos over https, and the app logo wherever it is) and
+// the one logo fallback script, by its hash.
+func contentPolicy(b Branding) string {
+	img := "https: data:"
+	if u, err := url.Parse(b.AppLogoURL); err == nil && u.Scheme == "http" {
+		img += " http://" + u.Host // a development app logo served over http
+	}
+	return "default-src 'none'; style-src 'unsafe-inline'; img-src " + img + "; script-src " + logoFallbackHash +
+		"; form-action 'self' https: http:; base-uri 'none'"
 }
 
 func (s *Server) renderResult(w http.ResponseWriter, status int, title, message string, ok bool) {

@@ -67,6 +67,8 @@ type Config struct {
 	// where they send its host, so a connector runs unchanged against a
 	// local mock.
 	ConnectTo []engine.ConnectTo
+	// Branding presents the embedding application on the connect page.
+	Branding Branding
 	// SessionTTL is how long a connect link works (default 30 minutes).
 	SessionTTL time.Duration
 	// RecheckAfter is how long a cached client is used before its
@@ -83,6 +85,8 @@ type Server struct {
 	publicURL *url.URL
 	mux       *routeMux
 	handler   http.Handler
+	// pagePolicy is the connect page's Content-Security-Policy.
+	pagePolicy string
 
 	mu      sync.Mutex
 	clients map[string]*cachedClient
@@ -100,6 +104,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
 		return nil, fmt.Errorf("server: the public URL must be an absolute http(s) URL, not %q", cfg.PublicURL)
 	}
+	if err := cfg.Branding.check(); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -112,8 +119,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RecheckAfter <= 0 {
 		cfg.RecheckAfter = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}, pagePolicy: contentPolicy(cfg.Branding)}
 	s.routes()
+	s.warnUnconfigured()
 	return s, nil
 }
 

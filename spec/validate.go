@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/connspec/connspec/internal/redact"
 	"github.com/connspec/connspec/internal/suggest"
 	"github.com/connspec/connspec/schemas"
 )
@@ -268,7 +269,7 @@ func checkJSONSchema(doc *document, ptr string) (*jsonschema.Schema, Diagnostics
 	}
 	sch, err := compileSchemaValue(value)
 	if err == nil {
-		return sch, nil
+		return sch, secretKeywordProblems(doc, ptr, value)
 	}
 	var sve *jsonschema.SchemaValidationError
 	var ve *jsonschema.ValidationError
@@ -308,4 +309,26 @@ func compileSchemaValue(value any) (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	return c.Compile(embeddedSchemaURL)
+}
+
+// secretKeywordProblems refuses an x-connspec-secret that is not a boolean:
+// a misspelt "yes" must not leave a field unmarked (redaction would show it).
+func secretKeywordProblems(doc *document, ptr string, v any) Diagnostics {
+	var diags Diagnostics
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			at := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+			if _, ok := x.(bool); k == redact.SecretKeyword && !ok {
+				diags = append(diags, doc.at(at).Errorf(at, "%s: %s must be true (a secret, always redacted) or false (shown in errors and logs), not %s", describe(ptr), redact.SecretKeyword, fmt.Sprint(x)))
+				continue
+			}
+			diags = append(diags, secretKeywordProblems(doc, at, x)...)
+		}
+	case []any:
+		for i, x := range t {
+			diags = append(diags, secretKeywordProblems(doc, fmt.Sprintf("%s/%d", ptr, i), x)...)
+		}
+	}
+	return diags
 }

@@ -40,6 +40,7 @@ type serveFlags struct {
 	connectTo       []string
 	connectToRemote bool
 	workspace       workspaceFlags
+	branding        brandingFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -86,6 +87,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.BoolVar(&f.insecureNoKey, "insecure-no-key", false, "serve the admin API and the proxy without CONNSPEC_API_KEY (local development: loopback address and Host only)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	f.workspace.register(fl)
+	f.branding.register(fl)
 	return cmd
 }
 
@@ -157,7 +159,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		f.publicURL = "http://" + ln.Addr().String()
 	}
 	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, InsecureNoKey: apiKey == "", PublicURL: f.publicURL,
-		ConnectorParameters: params, Logger: logger, Metrics: metrics, ConnectTo: rules})
+		ConnectorParameters: params, Logger: logger, Metrics: metrics, ConnectTo: rules, Branding: f.branding.branding()})
 	if err != nil {
 		ln.Close()
 		return usageErrorf("%v", err)
