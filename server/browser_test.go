@@ -545,7 +545,13 @@ func TestBrowserOAuth2Denied(t *testing.T) {
 // (crash reports, singleton sockets) into the test's temporary directory,
 // which is removed with the test; otherwise they stay in $HOME and /tmp.
 func browserScratchEnv(t *testing.T) chromedp.ExecAllocatorOption {
-	dir := t.TempDir()
+	// Not t.TempDir: its path holds the test's name, and Chromium's
+	// singleton socket under TMPDIR must fit a Unix socket path (108 bytes).
+	dir, err := os.MkdirTemp("", "chr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	return chromedp.Env("HOME="+dir, "TMPDIR="+dir,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 }

@@ -108,7 +108,7 @@ func TestEveryAdminOperationAnswersAsDocumented(t *testing.T) {
 	doc, _ := loadContract(t)
 	api := newAPIServer(t, canaryAPIKey)
 	st := &breakableStore{Store: store.NewMemory()}
-	conns := map[string]string{"keyed": keyedConnector(api.URL), "oauthy": contractOAuthConnector, "throwing": throwingConnector}
+	conns := map[string]string{"keyed": keyedConnector(api.URL), "oauthy": contractOAuthConnector, "throwing": throwingConnector, "unset": unconfiguredConnector}
 	seen := &seenAnswers{m: map[string]bool{}}
 
 	e := newEnv(t, envOptions{connectors: conns, store: st})
@@ -213,6 +213,7 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	session(map[string]any{"connector": "keyed", "account": "acc-1", "redirectUrl": "javascript:alert(1)"}, 400)
 	session(map[string]any{"connector": "keyed", "account": "acc-1", "option": "nope"}, 400)
 	session(map[string]any{"connector": "nope", "account": "acc-1"}, 404)
+	session(map[string]any{"connector": "unset", "account": "acc-1"}, 409)
 	e.assertNoCanaries()
 }
 
@@ -334,6 +335,26 @@ auth:
       baseUri: https://api.example
       headers:
         Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}
+`
+
+// unconfiguredConnector requires a clientId no params file gives: 409
+// connector_not_configured.
+const unconfiguredConnector = `key: unset
+name: Unset
+parametersSchema:
+  type: object
+  required: [clientId]
+  properties: {clientId: {type: string}}
+auth:
+  type: oauth2
+  getOAuthConfig:
+    mapping:
+      clientId: {$var: connectorParameters.clientId}
+      authorizeUri: https://auth.example/authorize
+      tokenUri: https://auth.example/token
+  makeApiClient:
+    mapping:
+      baseUri: https://api.example
 `
 
 // throwingConnector fails to make a client: 502 connect_failed.
