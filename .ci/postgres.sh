@@ -18,8 +18,20 @@ dir=$(mktemp -d /tmp/connspec-pg.XXXXXX)
 # success the stop command below removes it.
 trap 'status=$?; if [ "$status" -ne 0 ]; then [ -f "$dir/log" ] && tail -20 "$dir/log" >&2; rm -rf "$dir"; fi' EXIT
 chown connspecpg "$dir"
-port=${PGPORT_CONNSPEC:-55432}
 su connspecpg -s /bin/sh -c "'$bindir/initdb' -D '$dir/data' -A trust -U postgres >/dev/null"
-su connspecpg -s /bin/sh -c "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null"
+# From 55432 on, the first port the server can bind: another cluster (a
+# second checkout's CI, say) may hold one.
+start() {
+  su connspecpg -s /bin/sh -c "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null"
+}
+port=${PGPORT_CONNSPEC:-55432}
+tries=20
+until start "$port" 2>/dev/null; do
+  tries=$((tries - 1))
+  if [ "$tries" -eq 0 ] || ! grep -q "Address already in use" "$dir/log"; then
+    start "$port" # once more, with its messages, to fail here
+  fi
+  port=$((port + 1))
+done
 echo "export CONNSPEC_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'"
 echo "export CONNSPEC_TEST_POSTGRES_STOP=\"su connspecpg -s /bin/sh -c '$bindir/pg_ctl -D $dir/data -m fast stop'; rm -rf '$dir'\""
