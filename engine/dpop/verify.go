@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,8 +165,13 @@ func (v *Verifier) Verify(proof string, c Check) (*Verified, error) {
 	if algs == nil {
 		algs = defaultAlgorithms
 	}
-	parser := jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
+	// The alg is checked in the key function, not by jwt.WithValidMethods,
+	// so that its refusal names the alg instead of a bad signature.
+	parser := jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 	tok, err := parser.ParseWithClaims(proof, &claims, func(t *jwt.Token) (any, error) {
+		if alg := t.Method.Alg(); !slices.Contains(algs, alg) || alg == "none" || strings.HasPrefix(alg, "HS") {
+			return nil, invalid("alg %q is not an allowed asymmetric algorithm", clip(alg))
+		}
 		jwk, pub, err = proofKey(t)
 		return pub, err
 	})
