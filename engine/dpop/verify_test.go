@@ -71,8 +71,8 @@ func TestVerifyRefusesBadProofs(t *testing.T) {
 	rs := Check{Method: "POST", URL: "https://as.example.com/token", AccessToken: token}
 	cases := []struct {
 		name, proof, want string
-		check            Check
-		nonce            bool
+		check             Check
+		nonce             bool
 	}{
 		{"typ JWT", craft(t, k, "ES256", map[string]any{"typ": "JWT"}, goodClaims()), "typ", check, false},
 		{"no typ", craft(t, k, "ES256", map[string]any{"typ": nil}, goodClaims()), "typ", check, false},
