@@ -29,24 +29,22 @@ type ProofOptions struct {
 
 // proofClaims are the claims of a DPoP proof (RFC 9449 section 4.2).
 type proofClaims struct {
-	JTI   string `json:"jti"`
-	HTM   string `json:"htm"`
-	HTU   string `json:"htu"`
-	IAT   int64  `json:"iat"`
-	Nonce string `json:"nonce,omitempty"`
-	ATH   string `json:"ath,omitempty"`
+	JTI   string           `json:"jti"`
+	HTM   string           `json:"htm"`
+	HTU   string           `json:"htu"`
+	IAT   *jwt.NumericDate `json:"iat"` // RFC 7519 allows fractions; proofs send whole seconds
+	Nonce string           `json:"nonce,omitempty"`
+	ATH   string           `json:"ath,omitempty"`
 }
 
 // GetExpirationTime and the other jwt.Claims methods: a proof has none of
 // these registered claims but iat, which the Verifier checks itself.
 func (proofClaims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
-func (c proofClaims) GetIssuedAt() (*jwt.NumericDate, error) {
-	return jwt.NewNumericDate(time.Unix(c.IAT, 0)), nil
-}
-func (proofClaims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
-func (proofClaims) GetIssuer() (string, error)              { return "", nil }
-func (proofClaims) GetSubject() (string, error)             { return "", nil }
-func (proofClaims) GetAudience() (jwt.ClaimStrings, error)  { return nil, nil }
+func (c proofClaims) GetIssuedAt() (*jwt.NumericDate, error)     { return c.IAT, nil }
+func (proofClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (proofClaims) GetIssuer() (string, error)                   { return "", nil }
+func (proofClaims) GetSubject() (string, error)                  { return "", nil }
+func (proofClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
 // Proof returns a DPoP proof JWT for a request with the given method and
 // absolute URL. The URL's query and fragment are left out of "htu"
@@ -70,7 +68,7 @@ func (k Key) Proof(method, rawURL string, opts ProofOptions) (string, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	claims := proofClaims{JTI: jti, HTM: method, HTU: htu, IAT: now.Unix(), Nonce: opts.Nonce}
+	claims := proofClaims{JTI: jti, HTM: method, HTU: htu, IAT: jwt.NewNumericDate(now.Truncate(time.Second)), Nonce: opts.Nonce}
 	if opts.AccessToken != "" {
 		claims.ATH = AccessTokenHash(opts.AccessToken)
 	}

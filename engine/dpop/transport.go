@@ -34,7 +34,8 @@ type Nonces struct {
 	m  map[string]string
 }
 
-// Get returns the nonce last seen from the origin of the URL's htu.
+// Get returns the nonce last seen from an origin, written as the scheme,
+// host and port part of [HTU]'s result ("https://as.example.com").
 func (n *Nonces) Get(origin string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()

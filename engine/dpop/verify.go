@@ -192,10 +192,10 @@ func (v *Verifier) Verify(proof string, c Check) (*Verified, error) {
 	if c.JKT != "" && c.JKT != jkt {
 		return nil, invalid("the proof's key is not the one the access token is bound to")
 	}
-	if err := v.remember(jkt+" "+claims.JTI, time.Unix(claims.IAT, 0)); err != nil {
+	if err := v.remember(jkt+" "+claims.JTI, claims.IAT.Time); err != nil {
 		return nil, err
 	}
-	return &Verified{JKT: jkt, Key: pub, JTI: claims.JTI, IssuedAt: time.Unix(claims.IAT, 0), Nonce: claims.Nonce, Algorithm: tok.Method.Alg()}, nil
+	return &Verified{JKT: jkt, Key: pub, JTI: claims.JTI, IssuedAt: claims.IAT.Time, Nonce: claims.Nonce, Algorithm: tok.Method.Alg()}, nil
 }
 
 // proofKey checks the proof's header and returns its embedded public key.
@@ -236,6 +236,8 @@ func proofKey(t *jwt.Token) (JWK, crypto.PublicKey, error) {
 // name the fault, never the token.
 func jwtReason(err error) string {
 	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed) && strings.Contains(err.Error(), "claim"):
+		return "claims do not decode (jti, htm, htu, nonce and ath are strings, iat a number)"
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "not a well-formed JWS compact JWT"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
@@ -256,7 +258,7 @@ func (v *Verifier) checkClaims(c proofClaims, want Check, wantHTU string) error 
 		return invalid("claim \"htm\" is missing")
 	case c.HTU == "":
 		return invalid("claim \"htu\" is missing")
-	case c.IAT == 0:
+	case c.IAT == nil:
 		return invalid("claim \"iat\" is missing")
 	}
 	if c.HTM != want.Method {
@@ -266,7 +268,7 @@ func (v *Verifier) checkClaims(c proofClaims, want Check, wantHTU string) error 
 		return invalid("htu does not match the request URL %s", wantHTU)
 	}
 	now := v.now()
-	iat := time.Unix(c.IAT, 0)
+	iat := c.IAT.Time
 	if iat.Before(now.Add(-orDefault(v.MaxAge, DefaultMaxAge))) {
 		return invalid("iat is too old")
 	}

@@ -90,7 +90,8 @@ func TestVerifyRefusesBadProofs(t *testing.T) {
 		{"no htm", craft(t, k, "ES256", nil, with(goodClaims(), "htm", nil)), "htm", check, false},
 		{"no htu", craft(t, k, "ES256", nil, with(goodClaims(), "htu", nil)), "htu", check, false},
 		{"no iat", craft(t, k, "ES256", nil, with(goodClaims(), "iat", nil)), "iat", check, false},
-		{"iat string", craft(t, k, "ES256", nil, with(goodClaims(), "iat", "now")), "", check, false},
+		{"iat string", craft(t, k, "ES256", nil, with(goodClaims(), "iat", "now")), "claims do not decode", check, false},
+		{"htu number", craft(t, k, "ES256", nil, with(goodClaims(), "htu", 7)), "claims do not decode", check, false},
 		{"htm GET", craft(t, k, "ES256", nil, with(goodClaims(), "htm", "GET")), "htm", check, false},
 		{"htm lower case", craft(t, k, "ES256", nil, with(goodClaims(), "htm", "post")), "htm", check, false},
 		{"htu other path", craft(t, k, "ES256", nil, with(goodClaims(), "htu", "https://as.example.com/token2")), "htu", check, false},
@@ -139,6 +140,11 @@ func tamper(t *testing.T, proof string) string {
 }
 
 func TestVerifyAcceptsAndRefusesReplay(t *testing.T) {
+	k := testKey(t, ES256)
+	frac := craft(t, k, "ES256", nil, with(goodClaims(), "iat", float64(testNow.Unix())+0.25))
+	if _, err := (&Verifier{Now: func() time.Time { return testNow }}).Verify(frac, Check{Method: "POST", URL: "https://as.example.com/token"}); err != nil {
+		t.Fatalf("fractional iat (a valid NumericDate) rejected: %v", err)
+	}
 	for _, alg := range []string{ES256, EdDSA, RS256} {
 		k := testKey(t, alg)
 		v := &Verifier{Now: func() time.Time { return testNow }}
