@@ -18,6 +18,7 @@ type provider struct {
 	v      Verifier
 	token  string
 	always bool // answer use_dpop_nonce with a new nonce every time
+	stuck  bool // answer use_dpop_nonce with the same nonce every time
 
 	mu       sync.Mutex
 	nonce    int
@@ -56,6 +57,8 @@ func (p *provider) serve(w http.ResponseWriter, r *http.Request) {
 	p.requests = append(p.requests, s)
 	if p.always {
 		p.nonce++
+	}
+	if p.always || p.stuck {
 		err = &ProofError{Reason: "always", nonce: true}
 	}
 	nonce := fmt.Sprintf("nonce-%d", p.nonce)
@@ -181,6 +184,21 @@ func TestTransportRetriesOnce(t *testing.T) {
 		if resp.StatusCode == 200 || len(p.seen()) != 2 {
 			t.Fatalf("%s: %d after %d requests, want the error after exactly 2", path, resp.StatusCode, len(p.seen()))
 		}
+	}
+}
+
+// A server that refuses the very nonce it gave is not asked again with it.
+func TestTransportNoRetryWithTheSameNonce(t *testing.T) {
+	p := newProvider(t)
+	p.stuck = true
+	c := &http.Client{Transport: &Transport{Key: testKey(t, ES256)}}
+	postForm(t, c, p.URL+"/token", strings.NewReader("x"))
+	if n := len(p.seen()); n != 2 {
+		t.Fatalf("first request: %d requests, want 2", n)
+	}
+	resp, _ := postForm(t, c, p.URL+"/token", strings.NewReader("x"))
+	if n := len(p.seen()); n != 3 || resp.StatusCode != 400 {
+		t.Fatalf("second request: %d after %d requests, want the 400 after 1 more", resp.StatusCode, n)
 	}
 }
 
