@@ -73,7 +73,7 @@ func ParseServiceAccount(data []byte) (*ServiceAccount, error) {
 	}
 	key, err := ParsePrivateKey([]byte(f.PrivateKey), "RS256")
 	if err != nil {
-		return nil, fmt.Errorf("jwtgrant: service-account key file's private_key: %w", err)
+		return nil, fmt.Errorf("jwtgrant: service-account key file's private_key: %s", strings.TrimPrefix(err.Error(), "jwtgrant: "))
 	}
 	key.KeyID = f.PrivateKeyID
 	return &ServiceAccount{ClientEmail: f.ClientEmail, TokenURI: f.TokenURI, ProjectID: f.ProjectID, Key: key}, nil
