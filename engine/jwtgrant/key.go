@@ -30,6 +30,9 @@ import (
 // requires 2048 bits or more for RS* and PS*.
 const MinRSABits = 2048
 
+// maxPEM bounds the PEM text read; a private key is a few KiB.
+const maxPEM = 64 << 10
+
 // Key is a private key together with the JWS algorithm it signs with and
 // an optional key id (the "kid" header). It is safe for concurrent use.
 // Formatting a Key with fmt shows its algorithm and key id, never the key.
@@ -125,7 +128,7 @@ func defaultAlgorithm(k any) (string, error) {
 // "\n" sequences instead of line breaks (as in JSON or environment
 // variables) is read too.
 //
-// It refuses, naming the reason: input without a private key, more than one
+// It refuses, naming the reason: input over 64 KiB, input without a private key, more than one
 // private key, encrypted keys, RSA keys under MinRSABits, and an alg that
 // the key cannot sign with (RS256 with an EC key, ES256 with a P-384 key,
 // ...). Errors never contain key material.
@@ -167,6 +170,9 @@ func keyKind(k any) string {
 
 // decodePEM finds the one private key in pemText.
 func decodePEM(pemText []byte) (any, error) {
+	if len(pemText) > maxPEM {
+		return nil, fmt.Errorf("jwtgrant: privateKey is larger than %d bytes", maxPEM)
+	}
 	text := strings.TrimSpace(string(pemText))
 	if !strings.Contains(text, "\n") && strings.Contains(text, `\n`) {
 		text = strings.ReplaceAll(text, `\n`, "\n")

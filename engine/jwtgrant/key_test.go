@@ -1,6 +1,7 @@
 package jwtgrant
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -124,6 +125,7 @@ func TestParsePrivateKeyRefuses(t *testing.T) {
 		{"alg none", "none", rsaPEM, `unsupported signing algorithm "none"`},
 		{"lower-case alg", "rs256", rsaPEM, `unsupported signing algorithm "rs256"`},
 		{"P-224 curve", "", sec1PEM(t, p224), "P-256, P-384 or P-521"},
+		{"over 64 KiB", "", append(bytes.Repeat([]byte("canary "), 10<<10), rsaPEM...), "larger than 65536 bytes"},
 	}
 	secretParts := []string{"canary", base64.StdEncoding.EncodeToString(rsaKey.D.Bytes())[:24], rsaKey.D.String()[:24]}
 	for _, tc := range cases {
