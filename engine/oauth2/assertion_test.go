@@ -406,3 +406,35 @@ func TestClientAssertionFromMap(t *testing.T) {
 		}
 	}
 }
+
+// TestClientAssertionNotInErrors: a token endpoint that echoes the request
+// back in its error gets neither the client assertion nor the client
+// secret it was MACed with into the error.
+func TestClientAssertionNotInErrors(t *testing.T) {
+	const secret = "canary-client-secret-0123456789abcdef"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": "got " + string(b) + " " + r.Header.Get("Authorization")})
+	}))
+	defer echo.Close()
+	signer, err := ClientSecretJWT("cid", secret, "HS256", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{ClientID: "cid", ClientSecret: secret, ClientAuthLocation: AuthClientSecretJWT, ClientAssertion: signer,
+		TokenURI: echo.URL, GrantType: GrantClientCredentials, Now: func() time.Time { return testNow }}
+	_, err = cfg.ClientCredentials(context.Background(), echo.Client())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{secret, "eyJ", "canary"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q contains %q", err, s)
+		}
+	}
+	if !strings.Contains(err.Error(), "client_assertion_type=urn") {
+		t.Errorf("error %q lost the public part of the echo", err)
+	}
+}
