@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -63,7 +64,7 @@ func ClientSecretJWT(clientID, clientSecret, alg string, audience string) (Clien
 	}
 	key, err := jwtgrant.NewHMACKey([]byte(clientSecret), alg)
 	if err != nil {
-		return nil, fmt.Errorf("oauth2: client_secret_jwt: %w", err)
+		return nil, fmt.Errorf("oauth2: client_secret_jwt: %s", jwtgrantText(err))
 	}
 	return clientAssertion(clientID, key, audience), nil
 }
@@ -121,11 +122,17 @@ func (c *Config) assertionFromMap(m map[string]any) error {
 	}
 	key, err := jwtgrant.ParsePrivateKey([]byte(pemKey), alg)
 	if err != nil {
-		return fmt.Errorf("oauth2: clientPrivateKey: %w", err)
+		return fmt.Errorf("oauth2: clientPrivateKey: %s", jwtgrantText(err))
 	}
 	key.KeyID = kid
 	c.ClientAssertion, err = PrivateKeyJWT(c.ClientID, key, aud)
 	return err
+}
+
+// jwtgrantText is a jwtgrant error's text without its package prefix, to
+// follow this package's.
+func jwtgrantText(err error) string {
+	return strings.TrimPrefix(err.Error(), "jwtgrant: ")
 }
 
 // isAssertionAuth reports whether loc asks for JWT client authentication.
