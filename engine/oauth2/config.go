@@ -134,8 +134,8 @@ func (c Config) now() time.Time {
 // "false"), grantType, defaultExpiresIn and refreshMargin (seconds, a number
 // or a numeric string); with clientAuthLocation private_key_jwt or
 // client_secret_jwt also clientPrivateKey, clientKeyId, clientAssertionAlg
-// and clientAssertionAudience (see PrivateKeyJWT). Values may be string, float64, any Go integer, bool,
-// json.Number, []any, []string, map[string]any or map[string]string; nil
+// and clientAssertionAudience (see PrivateKeyJWT). Values may be string,
+// float64, any Go integer, bool, json.Number, []any, []string, map[string]any or map[string]string; nil
 // values count as absent and unknown keys are ignored.
 //
 // Errors name the key, never a value that could be secret. tokenUri is
