@@ -56,8 +56,15 @@ type Config struct {
 	// ClientAuthLocation says where client credentials go on token requests:
 	// "headers" (HTTP Basic with client_id and client_secret each
 	// form-url-encoded, RFC 6749 section 2.3.1), "body" or "both" ("" too:
-	// integration.app's OAuth2 page says "both if not specified").
+	// integration.app's OAuth2 page says "both if not specified"), or
+	// "private_key_jwt" / "client_secret_jwt" with ClientAssertion.
 	ClientAuthLocation string
+	// ClientAssertion, with ClientAuthLocation private_key_jwt or
+	// client_secret_jwt, authenticates the client with a JWT (RFC 7523
+	// section 2.2) instead of its secret: see PrivateKeyJWT and
+	// ClientSecretJWT. The two fields must agree; a request where they do
+	// not is refused.
+	ClientAssertion ClientAssertion
 	// TokenRequestFormat is the token request body encoding: "form" ("" too)
 	// or "json".
 	TokenRequestFormat string
@@ -125,8 +132,10 @@ func (c Config) now() time.Time {
 // tokenParams, refreshParams, tokenHeaders, extra (objects whose scalar
 // values are stringified), skipPkce, noRefreshToken (booleans or "true" /
 // "false"), grantType, defaultExpiresIn and refreshMargin (seconds, a number
-// or a numeric string). Values may be string, float64, any Go integer, bool,
-// json.Number, []any, []string, map[string]any or map[string]string; nil
+// or a numeric string); with clientAuthLocation private_key_jwt or
+// client_secret_jwt also clientPrivateKey, clientKeyId, clientAssertionAlg
+// and clientAssertionAudience (see PrivateKeyJWT). Values may be string,
+// float64, any Go integer, bool, json.Number, []any, []string, map[string]any or map[string]string; nil
 // values count as absent and unknown keys are ignored.
 //
 // Errors name the key, never a value that could be secret. tokenUri is
@@ -189,6 +198,9 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 			return Config{}, err
 		}
 	}
+	if err := c.assertionFromMap(m); err != nil {
+		return Config{}, err
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -198,13 +210,16 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 // Validate checks the enums and URIs of c: tokenUri is required, and
 // authorizeUri for the authorization_code grant. Errors name the key.
 func (c Config) Validate() error {
-	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth); err != nil {
+	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth, AuthPrivateKeyJWT, AuthClientSecretJWT); err != nil {
 		return err
 	}
 	if err := read.OneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {
 		return err
 	}
 	if err := read.OneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials); err != nil {
+		return err
+	}
+	if err := c.checkClientAssertion(); err != nil {
 		return err
 	}
 	if c.TokenURI == "" {

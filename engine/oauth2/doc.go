@@ -1,7 +1,9 @@
 // Package oauth2 is the OAuth 2.0 protocol layer of connspec: authorization
 // URLs with PKCE (RFC 7636), the redirect callback, token requests for the
-// authorization_code, refresh_token and client_credentials grants, and the
-// parsing of token endpoint responses (RFC 6749).
+// authorization_code, refresh_token and client_credentials grants, the JWT
+// bearer grant and JWT client authentication (private_key_jwt,
+// client_secret_jwt; RFC 7523, with keys and claims from engine/jwtgrant),
+// and the parsing of token endpoint responses (RFC 6749).
 //
 // The package knows nothing about the connector YAML format. The engine turns
 // the result of a connector's getOAuthConfig method into a [Config] with

@@ -92,7 +92,11 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	}
 	body := copyParams(params)
 	var basic string
-	if c.ClientID != "" {
+	if c.ClientAssertion != nil || isAssertionAuth(c.ClientAuthLocation) {
+		if err := c.addClientAssertion(body, uri); err != nil {
+			return nil, err
+		}
+	} else if c.ClientID != "" {
 		loc := c.clientAuthLocation()
 		inHeader := c.ClientSecret != "" && loc != AuthInBody
 		inBody := c.ClientSecret == "" || loc != AuthInHeaders
@@ -175,7 +179,7 @@ func copyParams(m map[string]string) map[string]string {
 // publicParams are token request fields that are not secret. Every other
 // field may be: besides the standard ones, a connector's tokenParams and
 // refreshParams often carry an app secret or a signed assertion.
-var publicParams = map[string]bool{"grant_type": true, "client_id": true, "redirect_uri": true, "scope": true}
+var publicParams = map[string]bool{"grant_type": true, "client_id": true, "redirect_uri": true, "scope": true, "client_assertion_type": true}
 
 // minExtraSecret is the length below which a value other than the standard
 // secret fields is not scrubbed: short values ("1", "web") are too common in
@@ -192,7 +196,7 @@ func secretsOf(body, headers map[string]string, clientSecret, basic string) []st
 			out = append(out, s, url.QueryEscape(s))
 		}
 	}
-	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion"} {
+	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion", "client_assertion"} {
 		add(body[k])
 	}
 	for k, v := range body {
