@@ -35,6 +35,7 @@ func connectorSchema() (*jsonschema.Schema, map[string]any, error) {
 			return
 		}
 		formatSchemaRaw, _ = doc.(map[string]any)
+		registeredAuthTypes(formatSchemaRaw)
 		c := jsonschema.NewCompiler()
 		c.UseLoader(noLoader{})
 		if err := c.AddResource(schemas.ConnectorID, doc); err != nil {
@@ -44,6 +45,25 @@ func connectorSchema() (*jsonschema.Schema, map[string]any, error) {
 		formatSchema, formatSchemaErr = c.Compile(schemas.ConnectorID)
 	})
 	return formatSchema, formatSchemaRaw, formatSchemaErr
+}
+
+// registeredAuthTypes makes the schema's auth type enums the registered
+// types: a type an embedder registers (RegisterAuthType, with its engine
+// behaviour) loads without an edit to the embedded schema. The published
+// schema lists the built-in types; a test keeps it in step with them.
+func registeredAuthTypes(doc map[string]any) {
+	defs, _ := doc["definitions"].(map[string]any)
+	var names []any
+	for _, n := range AuthTypeNames() {
+		names = append(names, n)
+	}
+	for _, block := range []string{"auth", "authOption"} {
+		def, _ := defs[block].(map[string]any)
+		props, _ := def["properties"].(map[string]any)
+		if t, ok := props["type"].(map[string]any); ok {
+			t["enum"] = names
+		}
+	}
 }
 
 // noLoader refuses every external $ref: a connector must not make the
