@@ -138,3 +138,12 @@ func (cl *Client) credentialsFromInput(ctx context.Context, inputIsCredentials b
 	}
 	return cl.eng.obtainCredentials(ctx, cl.auth, conn, anonymous, inputIsCredentials)
 }
+
+// HasAuthorizationFlow reports whether connections of the auth type are
+// made through an interactive flow ([Engine.AuthorizationURL]): its kind is
+// an [Authorizer].
+func HasAuthorizationFlow(authType string) bool {
+	k, _ := lookupKind(authType)
+	_, ok := k.(Authorizer)
+	return ok
+}

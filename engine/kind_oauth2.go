@@ -2,13 +2,30 @@ package engine
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/spec"
 )
 
-func init() { RegisterKind("oauth2", KindFunc(openOAuth2)) }
+func init() { RegisterKind("oauth2", oauth2Kind{}) }
+
+// oauth2Kind is OAuth 2.0: its clients' sessions, and the authorization
+// code flow.
+type oauth2Kind struct{}
+
+func (oauth2Kind) Open(ctx context.Context, cl *Client) (Session, error) { return openOAuth2(ctx, cl) }
+
+// AuthorizationURL starts the authorization code flow.
+func (oauth2Kind) AuthorizationURL(ctx context.Context, e *Engine, a *Auth, conn Connection, redirectURI string) (AuthorizationRequest, error) {
+	return e.authorizationURL2(ctx, a, conn, redirectURI)
+}
+
+// CompleteAuthorization exchanges the callback's code.
+func (oauth2Kind) CompleteAuthorization(ctx context.Context, e *Engine, a *Auth, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
+	return e.completeAuthorization2(ctx, a, conn, callback, redirectURI, state, verifier)
+}
 
 // oauth2Session is an OAuth 2.0 connection: credentials from the
 // authorization code flow (or the client credentials grant, fetched on

@@ -175,4 +175,3 @@ func TestTypeWithoutKindIsRefusedAtCompile(t *testing.T) {
 		t.Fatalf("want an error naming the type, got %v", diags)
 	}
 }
-

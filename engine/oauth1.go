@@ -111,7 +111,23 @@ func queryMap(q url.Values) map[string]any {
 	return out
 }
 
-func init() { RegisterKind("oauth1", KindFunc(openOAuth1)) }
+func init() { RegisterKind("oauth1", oauth1Kind{}) }
+
+// oauth1Kind is OAuth 1.0a: its clients' sessions, and the three-legged
+// flow.
+type oauth1Kind struct{}
+
+func (oauth1Kind) Open(ctx context.Context, cl *Client) (Session, error) { return openOAuth1(ctx, cl) }
+
+// AuthorizationURL obtains temporary credentials and the authorize URL.
+func (oauth1Kind) AuthorizationURL(ctx context.Context, e *Engine, a *Auth, conn Connection, redirectURI string) (AuthorizationRequest, error) {
+	return e.authorizationURL1(ctx, a, conn, redirectURI)
+}
+
+// CompleteAuthorization exchanges the temporary credentials and verifier.
+func (oauth1Kind) CompleteAuthorization(ctx context.Context, e *Engine, a *Auth, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
+	return e.completeAuthorization1(ctx, a, conn, callback, redirectURI, state, verifier)
+}
 
 // oauth1Session is an OAuth 1.0a connection: token credentials from the
 // three-legged flow or typed by the user (getCredentialsFromConnectionParameters),
