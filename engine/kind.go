@@ -87,7 +87,7 @@ func (cl *Client) openSession(ctx context.Context) (Session, error) {
 	return k.Open(ctx, cl)
 }
 
-// KindFunc is a Kind whose clients all share one Session.
+// KindFunc is a Kind made of its Open function.
 type KindFunc func(ctx context.Context, cl *Client) (Session, error)
 
 // Open calls f.

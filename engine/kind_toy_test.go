@@ -175,3 +175,19 @@ func TestTypeWithoutKindIsRefusedAtCompile(t *testing.T) {
 		t.Fatalf("want an error naming the type, got %v", diags)
 	}
 }
+
+// TestAuthorizationFlowIsTheKinds: the authorization flow is offered by the
+// kinds that have one, and refused by name for the others (the toy kind
+// included) instead of running another type's flow.
+func TestAuthorizationFlowIsTheKinds(t *testing.T) {
+	for typ, want := range map[string]bool{"oauth2": true, "oauth1": true, "client-credentials": false, "proxy": false, "integration-app-token": false, staticHeaderType: false, "no-such-type": false} {
+		if got := HasAuthorizationFlow(typ); got != want {
+			t.Errorf("HasAuthorizationFlow(%q) = %v, want %v", typ, got, want)
+		}
+	}
+	e := newEngine(t, nil, strings.ReplaceAll(toyConnector(staticHeaderType), "{{URL}}", "https://api.example.com"))
+	_, err := e.AuthorizationURL(context.Background(), Connection{Connector: "c", ConnectionParameters: map[string]any{"key": "k"}}, "https://app.example.com/cb")
+	if err == nil || !strings.Contains(err.Error(), staticHeaderType+", which has no authorization flow") {
+		t.Errorf("AuthorizationURL of a kind without a flow: %v", err)
+	}
+}
