@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/connspec/connspec/spec"
@@ -21,6 +22,12 @@ type proxySession struct {
 }
 
 func (s proxySession) source() source { return proxySource{under: s.under} }
+
+// Apply adds what the underlying connection's kind adds (a signature, a
+// minted token): the proxy's state holds the underlying credentials.
+func (s proxySession) Apply(req *http.Request, _ *Client, st *clientState) error {
+	return s.under.session.Apply(req, s.under, st)
+}
 
 // openProxy opens the underlying connection: conn.Base, or one for the same
 // account when a resolver or token type needs nothing stored.
