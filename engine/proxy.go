@@ -23,6 +23,9 @@ type proxySession struct {
 
 func (s proxySession) source() source { return proxySource{under: s.under} }
 
+// Ready is the underlying kind's: the credentials are the same.
+func (s proxySession) Ready(creds map[string]any) bool { return s.under.session.Ready(creds) }
+
 // Apply adds what the underlying connection's kind adds (a signature, a
 // minted token): the proxy's state holds the underlying credentials.
 func (s proxySession) Apply(req *http.Request, _ *Client, st *clientState) error {
