@@ -67,7 +67,11 @@ func (staticHeaderSession) Renew(_ context.Context, _ *Client, cur *clientState)
 }
 
 func (staticHeaderSession) Apply(req *http.Request, _ *Client, st *clientState) error {
-	req.Header.Set(staticHeader, fmt.Sprintf("%v/%v", st.credentials["key"], st.credentials["generation"]))
+	v := fmt.Sprint(st.credentials["key"])
+	if gen, ok := st.credentials["generation"]; ok {
+		v += fmt.Sprintf("/%v", gen)
+	}
+	req.Header.Set(staticHeader, v)
 	return nil
 }
 
@@ -189,5 +193,42 @@ func TestAuthorizationFlowIsTheKinds(t *testing.T) {
 	_, err := e.AuthorizationURL(context.Background(), Connection{Connector: "c", ConnectionParameters: map[string]any{"key": "k"}}, "https://app.example.com/cb")
 	if err == nil || !strings.Contains(err.Error(), staticHeaderType+", which has no authorization flow") {
 		t.Errorf("AuthorizationURL of a kind without a flow: %v", err)
+	}
+}
+
+// TestResolverIsALayerOverAnyKind: an auth resolver stands in for how the
+// toy kind obtains and renews credentials (asked again, forced, after a
+// refusal; the kind's Renew never runs), while the kind still applies them.
+func TestResolverIsALayerOverAnyKind(t *testing.T) {
+	const first, second = "toy-canary-resolved-1", "toy-canary-resolved-2"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(staticHeader) != second {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	e := newEngine(t, srv, toyConnector(staticHeaderType))
+	var calls, forced atomic.Int64
+	e.DefineAuthResolver("c", func(_ context.Context, run RunContext, _ IntegrationInfo) (*AuthResult, error) {
+		calls.Add(1)
+		if run.ForceRefresh {
+			forced.Add(1)
+			return &AuthResult{Type: "apiKey", Token: second}, nil
+		}
+		return &AuthResult{Type: "apiKey", Token: first}, nil
+	})
+	cl := mustClient(t, e, Connection{Account: &Account{ID: "a-1"}})
+	if got := get(t, cl, "/x"); got["ok"] != true {
+		t.Fatalf("got %v", got)
+	}
+	if calls.Load() != 2 || forced.Load() != 1 {
+		t.Errorf("resolver called %d times (%d forced), want 2 (1 forced)", calls.Load(), forced.Load())
+	}
+	for _, k := range []string{first, second} {
+		if n, ok := staticRenewals.Load(k); ok && n.(*atomic.Int64).Load() != 0 {
+			t.Errorf("the kind's Renew ran for resolved credentials")
+		}
 	}
 }
