@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -24,7 +26,38 @@ const (
 	HeaderMembraneToken       = "X-Membrane-Token"
 )
 
-func isAppTokenType(t string) bool { return t == "integration-app-token" }
+func init() { RegisterKind(appTokenType, KindFunc(openAppToken)) }
+
+const appTokenType = "integration-app-token"
+
+// appTokenSession is an integration-app-token (membrane-token) connection:
+// a token minted per account from the engine's workspace secret, sent in a
+// header, minted again when it is due.
+type appTokenSession struct {
+	BaseSession
+	// membrane is set when the connector names the type membrane-token:
+	// the token goes in that header as well.
+	membrane bool
+}
+
+func openAppToken(_ context.Context, cl *Client) (Session, error) {
+	return appTokenSession{membrane: cl.auth.Spec.TypeName == "membrane-token"}, nil
+}
+
+// Mint signs a token for the connection's account.
+func (s appTokenSession) Mint(_ context.Context, cl *Client) (map[string]any, error) {
+	return cl.mintAppToken()
+}
+
+// Apply sends the token.
+func (s appTokenSession) Apply(req *http.Request, _ *Client, st *clientState) error {
+	tok, _ := st.credentials["token"].(string)
+	req.Header.Set(HeaderIntegrationAppToken, tok)
+	if s.membrane {
+		req.Header.Set(HeaderMembraneToken, tok)
+	}
+	return nil
+}
 
 // Errors of integration-app-token connections made without what the token
 // is minted from; test them with errors.Is.
@@ -39,7 +72,7 @@ var (
 // connection an Account.
 func (c *Connector) NeedsWorkspace(option string) bool {
 	a, err := c.auth(option)
-	return err == nil && a != nil && a.Spec != nil && isAppTokenType(a.Spec.Type)
+	return err == nil && a != nil && a.Spec != nil && a.Spec.Type == appTokenType
 }
 
 // mintAppToken signs a token for the connection's account. Nothing is

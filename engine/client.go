@@ -10,14 +10,11 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/connspec/connspec/engine/oauth1"
-	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/internal/nesting"
 	"github.com/connspec/connspec/internal/redact"
@@ -42,17 +39,16 @@ type Client struct {
 	// noRefresh is set on the clients given to methods that obtain or
 	// refresh credentials themselves, so they never recurse into a refresh.
 	noRefresh bool
-	// oauth is the evaluated getOAuthConfig of an oauth2 connection,
-	// oauth1 that of an oauth1 connection.
-	oauth  *oauth2.Config
-	oauth1 *oauth1.Config
+	// session is the client's behaviour of its auth kind (how credentials
+	// are obtained, renewed and applied); src is where its credentials
+	// come from (the store, the kind's minting, a resolver, the connection
+	// a proxy rides on).
+	session Session
+	src     source
 	// startCredentials are the credentials the connection was given.
 	startCredentials map[string]any
-	// info names the integration; resolver, when set, supplies credentials.
-	info     IntegrationInfo
-	resolver AuthResolver
-	// underlying is the connection a proxy connection rides on.
-	underlying *Client
+	// info names the integration.
+	info IntegrationInfo
 	// keepRaw: proxy connections ride on this client and overlay their
 	// configuration on its raw makeApiClient result.
 	keepRaw bool
@@ -140,49 +136,20 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 			return nil, err
 		}
 	}
-	if a.Methods[spec.MethodMakeAPIClient] == nil && a.Spec.Type != "proxy" {
+	if a.Methods[spec.MethodMakeAPIClient] == nil && (a.Type == nil || a.Type.Methods[spec.MethodMakeAPIClient].Required) {
 		return nil, fmt.Errorf("connector %s has no makeApiClient for this option", c.Spec.Key)
 	}
-	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, resolver: resolver, keepRaw: keepRaw}
+	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, keepRaw: keepRaw}
 	cl.conn.Credentials = nil
 	cl.http = &http.Client{Transport: &transport{client: cl}, CheckRedirect: cl.checkRedirect}
-	if a.Spec.Type == "oauth2" {
-		cfg, err := e.oauthConfig(ctx, a, conn, "", "")
-		if err != nil {
-			return nil, err
-		}
-		cl.oauth = &cfg
+	if cl.session, err = cl.openSession(ctx); err != nil {
+		return nil, err
 	}
-	if a.Spec.Type == "oauth1" {
-		cfg, err := e.oauth1Config(ctx, a, conn, "")
-		if err != nil {
-			return nil, err
-		}
-		cl.oauth1 = &cfg
-	}
-	if a.Spec.Type == "proxy" {
-		return cl.startProxy(ctx)
-	}
-	var creds map[string]any
-	var storeVersion int64
-	var until time.Time
-	changed := false
-	switch {
-	case cl.resolver != nil:
-		creds, until, err = cl.resolve(ctx, false, nil)
-	case isAppTokenType(a.Spec.Type):
-		creds, err = cl.mintAppToken()
-	default:
-		creds, storeVersion, changed, err = cl.initialCredentials(ctx)
-	}
+	cl.src = cl.chooseSource(resolver)
+	st, changed, err := cl.src.start(ctx, cl)
 	if err != nil {
 		return nil, err
 	}
-	st, err := cl.buildState(ctx, creds, 1)
-	if err != nil {
-		return nil, err
-	}
-	st.storeVersion, st.resolvedUntil = storeVersion, until
 	cl.state.Store(st)
 	if changed {
 		if err := cl.persist(ctx, st, "connection input"); err != nil {
@@ -206,25 +173,10 @@ func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any,
 			return nil, 0, false, err
 		}
 	}
-	conn := cl.conn
-	conn.Credentials = cl.startCredentials
-	switch {
-	case len(conn.Credentials) > 0:
-		creds = maps.Clone(conn.Credentials)
-	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
-		// The token is fetched on first use, like a refresh.
-		creds = map[string]any{}
-	default:
-		var anonymous *Client
-		if m := cl.auth.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil && m.Script != nil {
-			// Best effort: a makeApiClient that needs credentials cannot build it.
-			if st, err := cl.buildState(ctx, map[string]any{}, 0); err == nil {
-				anonymous = cl.methodClient(st)
-			}
-		}
-		if creds, changed, err = e.obtainCredentials(ctx, cl.auth, conn, anonymous); err != nil {
-			return nil, 0, false, err
-		}
+	if len(cl.startCredentials) > 0 {
+		creds = maps.Clone(cl.startCredentials)
+	} else if creds, changed, err = cl.session.Start(ctx, cl); err != nil {
+		return nil, 0, false, err
 	}
 	if id == "" || len(creds) == 0 {
 		return creds, 0, changed, nil
@@ -273,14 +225,8 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	}
 	allowed, hosts := cl.auth.Spec.AllowedHosts, cl.auth.hosts
 	input := inputValues(cl.conn.ConnectionParameters)
-	if cl.underlying != nil {
-		// A proxy connection: the underlying connection's configuration,
-		// with this connector's makeApiClient on top.
-		ust := cl.underlying.state.Load()
-		raw = overlayConfig(ust.raw, raw)
-		allowed = append(slices.Clone(allowed), ust.config.allowed...)
-		hosts = hosts.merge(ust.config.hosts)
-		input = append(input, inputValues(cl.underlying.conn.ConnectionParameters)...)
+	if o, ok := cl.src.(configOverlay); ok {
+		raw, allowed, hosts, input = o.overlay(raw, allowed, hosts, input)
 	}
 	cfg, err := parseAPIConfig(raw, hosts, allowed, input, stringLeaves(creds))
 	if err != nil {
@@ -370,35 +316,16 @@ func (cl *Client) persist(ctx context.Context, st *clientState, reason string) e
 	return nil
 }
 
-// canRefresh reports whether the credentials of st can be renewed: by the
-// connector's refreshCredentials, or by OAuth 2.0 (a refresh token, or the
-// client credentials grant).
+// canRefresh reports whether the credentials of st can be renewed (by
+// their source: the kind, the connector's refreshCredentials, a resolver,
+// the connection a proxy rides on).
 func (cl *Client) canRefresh(st *clientState) bool {
-	switch {
-	case cl.noRefresh:
-		return false
-	case cl.underlying != nil:
-		return st.base != cl.underlying.state.Load() || cl.underlying.canRefresh(st.base)
-	case cl.resolver != nil, isAppTokenType(cl.auth.Spec.Type):
-		return true
-	case cl.auth.hasMethod(spec.MethodRefreshCredentials):
-		return true
-	case cl.oauth != nil && cl.oauth.GrantType == oauth2.GrantClientCredentials:
-		return true
-	case cl.oauth != nil && cl.oauth.NoRefreshToken:
-		// The docs' noRefreshToken: "the API doesn't support refresh
-		// tokens", so none is sent even when a response carried one.
-		return false
-	case cl.oauth != nil:
-		rt, _ := st.credentials["refresh_token"].(string)
-		return rt != ""
-	}
-	return false
+	return !cl.noRefresh && cl.src.canRenew(cl, st)
 }
 
-// needsRefresh reports whether st should be renewed before it is used: its
-// access token is missing (client credentials not fetched yet) or expires
-// within the refresh margin.
+// needsRefresh reports whether st should be renewed before it is used: the
+// API refused it, or its source says it is due (an access token still to
+// be fetched, expiry within the refresh margin).
 func (cl *Client) needsRefresh(st *clientState) bool {
 	if !cl.canRefresh(st) {
 		return false
@@ -406,45 +333,23 @@ func (cl *Client) needsRefresh(st *clientState) bool {
 	if st.rejected.Load() {
 		return true
 	}
-	if cl.underlying != nil {
-		ust := cl.underlying.state.Load()
-		return st.base != ust || cl.underlying.needsRefresh(ust)
-	}
-	if !st.resolvedUntil.IsZero() && !cl.eng.now().Before(st.resolvedUntil) {
-		return true
-	}
-	if cl.oauth != nil && cl.resolver == nil {
-		if at, _ := st.credentials["access_token"].(string); at == "" {
-			return true
-		}
-	}
-	return !st.renewAt.IsZero() && !cl.eng.now().Before(st.renewAt)
+	return cl.src.due(cl, st)
 }
 
 // usable reports whether st's access token can still be sent.
 func (cl *Client) usable(st *clientState) bool {
-	if st.rejected.Load() {
+	if st.rejected.Load() || !cl.session.Ready(st.credentials) {
 		return false
-	}
-	if cl.oauth != nil {
-		if at, _ := st.credentials["access_token"].(string); at == "" {
-			return false
-		}
 	}
 	return st.expiresAt.IsZero() || cl.eng.now().Before(st.expiresAt)
 }
 
-func (cl *Client) refreshMargin() time.Duration {
-	if cl.oauth != nil {
-		return cl.oauth.RefreshMargin // ConfigFromMap's default is 60s
-	}
-	return oauth2.DefaultRefreshMargin
-}
+func (cl *Client) refreshMargin() time.Duration { return cl.session.RefreshMargin() }
 
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
 func (cl *Client) methodClient(st *clientState) *Client {
-	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, oauth: cl.oauth, oauth1: cl.oauth1, info: cl.info}
+	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, session: cl.session, src: cl.src, info: cl.info}
 	mc.http = &http.Client{Transport: &transport{client: mc}, CheckRedirect: mc.checkRedirect}
 	mc.state.Store(st)
 	return mc
@@ -453,7 +358,7 @@ func (cl *Client) methodClient(st *clientState) *Client {
 // lock takes the connection's renewal lock: per connection ID across the
 // engine's clients, else per client.
 func (cl *Client) lock() func() {
-	if cl.conn.ID != "" && cl.resolver == nil && cl.underlying == nil {
+	if cl.conn.ID != "" && cl.src.shared() {
 		return cl.eng.lock(cl.conn.ID)
 	}
 	cl.refreshMu.Lock()
@@ -477,34 +382,15 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 		// the store's copy of the same credentials, is renewed again).
 		return nil
 	}
-	if cl.underlying != nil {
-		return cl.refreshProxy(ctx, cur, force)
-	}
-	if cl.resolver != nil {
-		creds, until, err := cl.resolve(ctx, force, cur.redact)
-		if err != nil {
-			return err
-		}
-		next, err := cl.buildState(ctx, creds, cur.version+1)
-		if err != nil {
-			return err
-		}
-		next.resolvedUntil = until
-		cl.state.Store(next)
-		return nil
-	}
-	if isAppTokenType(cl.auth.Spec.Type) {
-		creds, err := cl.mintAppToken()
-		if err != nil {
-			return err
-		}
-		next, err := cl.buildState(ctx, creds, cur.version+1)
-		if err != nil {
-			return err
-		}
-		cl.state.Store(next)
-		return nil
-	}
+	return cl.src.renew(ctx, cl, cur, force)
+}
+
+// renewStored is the renewal of stored credentials, the one mechanism every
+// renewable kind gets, run with the connection's lock held: it fails fast
+// on a defunct connection, holds the store's lock across instances, writes
+// what an earlier renewal could not store, adopts a newer stored version
+// instead of renewing, and stores the renewal with compare-and-swap.
+func (cl *Client) renewStored(ctx context.Context, cur *clientState, force bool) error {
 	if cl.defunct.Load() != nil {
 		// The provider refused the refresh token (invalid_grant) while this
 		// request waited for the lock: it is not presented again; only new
@@ -577,7 +463,7 @@ func sameCredentials(a, b *clientState) bool {
 // write it is logged, not returned; recordState reports whether it was
 // written.
 func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr error) bool {
-	if cl.conn.ID == "" || cl.resolver != nil || cl.underlying != nil {
+	if cl.conn.ID == "" || !cl.src.shared() {
 		return true
 	}
 	state := store.State{Status: store.StatusConnected, NextRefresh: st.renewAt}
@@ -688,7 +574,7 @@ func (cl *Client) flushUnstored(ctx context.Context) error {
 }
 
 // renew obtains new credentials: the connector's refreshCredentials (its
-// result merged into the credentials), or an OAuth 2.0 token request.
+// result merged into the credentials), or the kind's renewal.
 func (cl *Client) renew(ctx context.Context, cur *clientState) (map[string]any, error) {
 	if m := cl.auth.Methods[spec.MethodRefreshCredentials]; m != nil {
 		out, err := cl.eng.runMethod(ctx, m, cl.vars(maps.Clone(cur.credentials)), cl.methodClient(cur), cur.redact)
@@ -703,21 +589,7 @@ func (cl *Client) renew(ctx context.Context, cur *clientState) (map[string]any, 
 		maps.Copy(creds, update)
 		return creds, nil
 	}
-	cfg, hc := *cl.oauth, cl.eng.tokenHTTPClient()
-	var tok *oauth2.Token
-	var err error
-	method := spec.MethodGetCredentialsFromRefreshTokenResponse
-	if cfg.GrantType == oauth2.GrantClientCredentials {
-		tok, err = cfg.ClientCredentials(ctx, hc)
-		method = spec.MethodGetCredentialsFromAccessTokenResponse
-	} else {
-		rt, _ := cur.credentials["refresh_token"].(string)
-		tok, err = cfg.Refresh(ctx, hc, rt)
-	}
-	if err != nil {
-		return nil, redactError(tokenError(err), cur.redact)
-	}
-	return cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil, cur.redact)
+	return cl.session.Renew(ctx, cl, cur)
 }
 
 // commit makes creds the connection's credentials: stored first (with

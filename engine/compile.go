@@ -90,6 +90,11 @@ type compiler struct {
 
 func (cc *compiler) auth(c *spec.Connector, a *spec.Auth) *Auth {
 	t, _ := spec.LookupAuthType(a.Type)
+	if _, ok := lookupKind(a.Type); a.Type != "" && !ok {
+		// A type the spec knows but the engine cannot run: refused here,
+		// not when the first connection is made.
+		cc.diags = append(cc.diags, a.Pos.Errorf("/auth/type", "auth type %q has no engine implementation (engine.RegisterKind)", a.Type))
+	}
 	out := &Auth{Spec: a, Type: t, Methods: map[string]*Method{}, EnabledConstant: true, hosts: newHostPolicy(c, a), input: specInputSchemas(c, a)}
 	if a.Enabled != nil {
 		out.Enabled, out.EnabledConstant = cc.enabled(a)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -194,8 +193,10 @@ func jsonValue(v any) any {
 //
 // anonymous, when not nil, is a client made from makeApiClient without
 // credentials, offered to a JavaScript getCredentialsFromConnectionParameters
-// as apiClient (to exchange a login for a token, say).
-func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection, anonymous *Client) (map[string]any, bool, error) {
+// as apiClient (to exchange a login for a token, say). Without that
+// method, the input is the credentials when inputIsCredentials; else they
+// come from an authorization flow, not completed yet.
+func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection, anonymous *Client, inputIsCredentials bool) (map[string]any, bool, error) {
 	if m := a.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil {
 		r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
 		out, err := e.runMethod(ctx, m, map[string]any{
@@ -212,7 +213,7 @@ func (e *Engine) obtainCredentials(ctx context.Context, a *Auth, conn Connection
 		}
 		return creds, true, nil
 	}
-	if slices.Contains([]string{"", "client-credentials", "proxy", "integration-app-token"}, a.Spec.Type) {
+	if inputIsCredentials {
 		return maps.Clone(orEmpty(conn.ConnectionParameters)), true, nil
 	}
 	return nil, false, fmt.Errorf("connection to %s has no credentials: complete the %s authorization first: %w", conn.Connector, a.Spec.Type, ErrAuthorizationRequired)

@@ -75,28 +75,41 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 	return cfg, nil
 }
 
-// oauthAuth returns the OAuth auth block of a connection, and conn with
-// the schemas' defaults filled in.
-func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, error) {
+// Authorizer is a Kind whose credentials come from an interactive flow:
+// the user is sent to the provider, whose callback completes it.
+type Authorizer interface {
+	Kind
+	// AuthorizationURL starts the flow for conn.
+	AuthorizationURL(ctx context.Context, e *Engine, a *Auth, conn Connection, redirectURI string) (AuthorizationRequest, error)
+	// CompleteAuthorization finishes it with the callback's query and
+	// returns the credentials, stored when conn has an ID.
+	CompleteAuthorization(ctx context.Context, e *Engine, a *Auth, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error)
+}
+
+// oauthAuth returns the auth block of a connection and its kind's
+// authorization flow, and conn with the schemas' defaults filled in.
+func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, Authorizer, error) {
 	c, ok := e.Connector(conn.Connector)
 	if !ok {
-		return conn, nil, fmt.Errorf("no connector %q is registered", conn.Connector)
+		return conn, nil, nil, fmt.Errorf("no connector %q is registered", conn.Connector)
 	}
 	a, err := c.auth(conn.Option)
 	if err != nil {
-		return conn, nil, err
+		return conn, nil, nil, err
 	}
-	if a.Spec.Type != "oauth2" && a.Spec.Type != "oauth1" {
-		return conn, nil, fmt.Errorf("connector %s (option %q) is %s, not oauth2 or oauth1", c.Spec.Key, conn.Option, a.Spec.Type)
+	k, _ := lookupKind(a.Spec.Type)
+	flow, ok := k.(Authorizer)
+	if !ok {
+		return conn, nil, nil, fmt.Errorf("connector %s (option %q) is %s, which has no authorization flow", c.Spec.Key, conn.Option, a.Spec.Type)
 	}
 	conn = withSchemaDefaults(c, a, conn)
 	if err := a.checkEnabled(c.Spec.Key, conn.Option, conn.ConnectorParameters); err != nil {
-		return conn, nil, err
+		return conn, nil, nil, err
 	}
 	if err := validateInput(c, a, conn.ConnectionParameters); err != nil {
-		return conn, nil, err
+		return conn, nil, nil, err
 	}
-	return conn, a, nil
+	return conn, a, flow, nil
 }
 
 // AuthorizationURL starts an authorization code flow for conn: it returns
@@ -105,13 +118,15 @@ func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, error) {
 // For OAuth 1.0a it first obtains temporary credentials: State is then the
 // temporary token and Verifier its secret.
 func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirectURI string) (AuthorizationRequest, error) {
-	conn, a, err := e.oauthAuth(conn)
+	conn, a, flow, err := e.oauthAuth(conn)
 	if err != nil {
 		return AuthorizationRequest{}, err
 	}
-	if a.Spec.Type == "oauth1" {
-		return e.authorizationURL1(ctx, a, conn, redirectURI)
-	}
+	return flow.AuthorizationURL(ctx, e, a, conn, redirectURI)
+}
+
+// authorizationURL2 starts an OAuth 2.0 authorization code flow.
+func (e *Engine) authorizationURL2(ctx context.Context, a *Auth, conn Connection, redirectURI string) (AuthorizationRequest, error) {
 	state, err := oauth2.NewState()
 	if err != nil {
 		return AuthorizationRequest{}, err
@@ -139,13 +154,15 @@ func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirect
 // conn has an ID, stores them. A provider error in the callback is an
 // *oauth2.CallbackError.
 func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
-	conn, a, err := e.oauthAuth(conn)
+	conn, a, flow, err := e.oauthAuth(conn)
 	if err != nil {
 		return nil, err
 	}
-	if a.Spec.Type == "oauth1" {
-		return e.completeAuthorization1(ctx, a, conn, callback, redirectURI, state, verifier)
-	}
+	return flow.CompleteAuthorization(ctx, e, a, conn, callback, redirectURI, state, verifier)
+}
+
+// completeAuthorization2 finishes an OAuth 2.0 authorization code flow.
+func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
 	// Everything secret the flow knows: what a failure below quotes (the
 	// provider's error_description, a token endpoint echoing the request,
 	// a method's exception) is redacted with it.

@@ -111,15 +111,56 @@ func queryMap(q url.Values) map[string]any {
 	return out
 }
 
-// sign1 signs an outgoing request of an oauth1 connection with its token
-// credentials (none for two-legged, consumer-only access).
-func (cl *Client) sign1(req *http.Request, st *clientState) error {
+func init() { RegisterKind("oauth1", oauth1Kind{}) }
+
+// oauth1Kind is OAuth 1.0a: its clients' sessions, and the three-legged
+// flow.
+type oauth1Kind struct{}
+
+func (oauth1Kind) Open(ctx context.Context, cl *Client) (Session, error) { return openOAuth1(ctx, cl) }
+
+// AuthorizationURL obtains temporary credentials and the authorize URL.
+func (oauth1Kind) AuthorizationURL(ctx context.Context, e *Engine, a *Auth, conn Connection, redirectURI string) (AuthorizationRequest, error) {
+	return e.authorizationURL1(ctx, a, conn, redirectURI)
+}
+
+// CompleteAuthorization exchanges the temporary credentials and verifier.
+func (oauth1Kind) CompleteAuthorization(ctx context.Context, e *Engine, a *Auth, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
+	return e.completeAuthorization1(ctx, a, conn, callback, redirectURI, state, verifier)
+}
+
+// oauth1Session is an OAuth 1.0a connection: token credentials from the
+// three-legged flow or typed by the user (getCredentialsFromConnectionParameters),
+// never renewed by the protocol, and every request signed.
+type oauth1Session struct {
+	BaseSession
+	cfg oauth1.Config
+}
+
+// openOAuth1 evaluates the connection's getOAuthConfig.
+func openOAuth1(ctx context.Context, cl *Client) (Session, error) {
+	cfg, err := cl.eng.oauth1Config(ctx, cl.auth, cl.conn, "")
+	if err != nil {
+		return nil, err
+	}
+	return &oauth1Session{cfg: cfg}, nil
+}
+
+// Start: the credentials come from the authorization flow, or the
+// connector's getCredentialsFromConnectionParameters.
+func (s *oauth1Session) Start(ctx context.Context, cl *Client) (map[string]any, bool, error) {
+	return cl.credentialsFromInput(ctx, false)
+}
+
+// Apply signs an outgoing request with the token credentials (none for
+// two-legged, consumer-only access).
+func (s *oauth1Session) Apply(req *http.Request, _ *Client, st *clientState) error {
 	var tok *oauth1.Token
 	if t, _ := st.credentials["oauth_token"].(string); t != "" {
 		secret, _ := st.credentials["oauth_token_secret"].(string)
 		tok = &oauth1.Token{Token: t, Secret: secret}
 	}
-	if err := cl.oauth1.Sign(req, tok, nil); err != nil {
+	if err := s.cfg.Sign(req, tok, nil); err != nil {
 		return redactError(fmt.Errorf("signing the request: %w", err), st.redact)
 	}
 	return nil

@@ -3,15 +3,38 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 
 	"github.com/connspec/connspec/spec"
 )
 
-// startProxy makes a proxy connection: it rides on a connection of the
-// connector or integration its proxyKey names (conn.Base, or one for the
-// same account when a resolver or token type needs nothing stored), whose
-// credentials and refresh it shares.
-func (cl *Client) startProxy(ctx context.Context) (*Client, error) {
+func init() { RegisterKind(proxyType, KindFunc(openProxy)) }
+
+const proxyType = "proxy"
+
+// proxySession is a proxy connection: it rides on a connection of the
+// connector or integration its proxyKey names, whose credentials and
+// renewal it shares (its source), with its own makeApiClient on top.
+type proxySession struct {
+	BaseSession
+	under *Client
+}
+
+func (s proxySession) source() source { return proxySource{under: s.under} }
+
+// Ready is the underlying kind's: the credentials are the same.
+func (s proxySession) Ready(creds map[string]any) bool { return s.under.session.Ready(creds) }
+
+// Apply adds what the underlying connection's kind adds (a signature, a
+// minted token): the proxy's state holds the underlying credentials.
+func (s proxySession) Apply(req *http.Request, _ *Client, st *clientState) error {
+	return s.under.session.Apply(req, s.under, st)
+}
+
+// openProxy opens the underlying connection: conn.Base, or one for the same
+// account when a resolver or token type needs nothing stored.
+func openProxy(ctx context.Context, cl *Client) (Session, error) {
 	key := cl.auth.Spec.ProxyKey
 	base := Connection{Connector: key, Account: cl.conn.Account}
 	if cl.conn.Base != nil {
@@ -31,18 +54,49 @@ func (cl *Client) startProxy(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the %s connection %s rides on: %w", key, cl.connector.Spec.Key, err)
 	}
-	cl.underlying = under
-	st, err := cl.proxyState(ctx, 1)
-	if err != nil {
-		return nil, err
-	}
-	cl.state.Store(st)
-	return cl, nil
+	return proxySession{under: under}, nil
 }
 
-// proxyState builds a proxy connection's state from the underlying one.
-func (cl *Client) proxyState(ctx context.Context, version int) (*clientState, error) {
-	ust := cl.underlying.state.Load()
+// proxySource: the credentials of the underlying connection.
+type proxySource struct{ under *Client }
+
+func (s proxySource) start(ctx context.Context, cl *Client) (*clientState, bool, error) {
+	st, err := s.state(ctx, cl, 1)
+	return st, false, err
+}
+
+func (s proxySource) canRenew(_ *Client, st *clientState) bool {
+	return st.base != s.under.state.Load() || s.under.canRefresh(st.base)
+}
+
+func (s proxySource) due(_ *Client, st *clientState) bool {
+	ust := s.under.state.Load()
+	return st.base != ust || s.under.needsRefresh(ust)
+}
+
+// renew renews the underlying connection (once, shared with every other
+// user of it) when it is due or was rejected, then rebuilds.
+func (s proxySource) renew(ctx context.Context, cl *Client, cur *clientState, force bool) error {
+	ust := s.under.state.Load()
+	if cur.base == ust && (force || s.under.needsRefresh(ust)) {
+		err := s.under.refresh(ctx, ust.version, force)
+		if err != nil && !(transientTokenError(err) && s.under.usable(ust)) {
+			return err
+		}
+	}
+	next, err := s.state(ctx, cl, cur.version+1)
+	if err != nil {
+		return err
+	}
+	cl.state.Store(next)
+	return nil
+}
+
+func (proxySource) shared() bool { return false }
+
+// state builds a proxy connection's state from the underlying one.
+func (s proxySource) state(ctx context.Context, cl *Client, version int) (*clientState, error) {
+	ust := s.under.state.Load()
 	st, err := cl.buildState(ctx, ust.credentials, version)
 	if err != nil {
 		return nil, err
@@ -55,22 +109,21 @@ func (cl *Client) proxyState(ctx context.Context, version int) (*clientState, er
 	return st, nil
 }
 
-// refreshProxy renews the underlying connection (once, shared with every
-// other user of it) when it is due or was rejected, then rebuilds.
-func (cl *Client) refreshProxy(ctx context.Context, cur *clientState, force bool) error {
-	ust := cl.underlying.state.Load()
-	if cur.base == ust && (force || cl.underlying.needsRefresh(ust)) {
-		err := cl.underlying.refresh(ctx, ust.version, force)
-		if err != nil && !(transientTokenError(err) && cl.underlying.usable(ust)) {
-			return err
-		}
-	}
-	next, err := cl.proxyState(ctx, cur.version+1)
-	if err != nil {
-		return err
-	}
-	cl.state.Store(next)
-	return nil
+// configOverlay is a source whose clients build their API configuration on
+// another's.
+type configOverlay interface {
+	overlay(raw map[string]any, allowed []string, hosts *hostPolicy, input []inputValue) (map[string]any, []string, *hostPolicy, []inputValue)
+}
+
+// overlay puts the proxy's makeApiClient result on the underlying
+// connection's configuration.
+func (s proxySource) overlay(raw map[string]any, allowed []string, hosts *hostPolicy, input []inputValue) (map[string]any, []string, *hostPolicy, []inputValue) {
+	ust := s.under.state.Load()
+	raw = overlayConfig(ust.raw, raw)
+	allowed = append(slices.Clone(allowed), ust.config.allowed...)
+	hosts = hosts.merge(ust.config.hosts)
+	input = append(input, inputValues(s.under.conn.ConnectionParameters)...)
+	return raw, allowed, hosts, input
 }
 
 // proxyCycles reports proxy connectors whose chain of proxyKeys comes back
@@ -81,14 +134,14 @@ func proxyCycles(connectors map[string]*Connector, integrations map[string]*Inte
 			key = in.Connector
 		}
 		c := connectors[key]
-		if c == nil || c.Auth == nil || c.Auth.Spec.Type != "proxy" {
+		if c == nil || c.Auth == nil || c.Auth.Spec.Type != proxyType {
 			return "", c
 		}
 		return c.Auth.Spec.ProxyKey, c
 	}
 	var diags spec.Diagnostics
 	for key, c := range connectors {
-		if c.Auth == nil || c.Auth.Spec.Type != "proxy" {
+		if c.Auth == nil || c.Auth.Spec.Type != proxyType {
 			continue
 		}
 		seen := map[string]bool{key: true}

@@ -156,7 +156,7 @@ type resolved struct {
 // unless force is set; concurrent calls for one account share one call.
 // known redacts the resolver's errors: when it is asked again after a 401,
 // its error may well quote the token it gave before.
-func (cl *Client) resolve(ctx context.Context, force bool, known *redactor) (map[string]any, time.Time, error) {
+func (cl *Client) resolve(ctx context.Context, resolver AuthResolver, force bool, known *redactor) (map[string]any, time.Time, error) {
 	e := cl.eng
 	account := ""
 	if cl.conn.Account != nil {
@@ -170,7 +170,7 @@ func (cl *Client) resolve(ctx context.Context, force bool, known *redactor) (map
 			return maps.Clone(r.(resolved).credentials), r.(resolved).until, nil
 		}
 	}
-	res, err := cl.resolver(ctx, RunContext{Account: cl.conn.Account, ForceRefresh: force}, cl.info)
+	res, err := resolver(ctx, RunContext{Account: cl.conn.Account, ForceRefresh: force}, cl.info)
 	if err != nil || res == nil {
 		e.resolverCache.Delete(key)
 		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: redactError(err, known)}

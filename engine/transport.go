@@ -100,7 +100,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // prepare clones req for the wire: URL joined to baseUri and checked, then
-// headers, query and Basic auth of the current configuration.
+// headers, query and Basic auth of the current configuration, then what the
+// auth kind adds (a signature, a token header).
 func (cl *Client) prepare(req *http.Request, st *clientState, replay bool) (*http.Request, error) {
 	cfg := st.config
 	u := cfg.resolve(req.URL)
@@ -130,17 +131,8 @@ func (cl *Client) prepare(req *http.Request, st *clientState, replay bool) (*htt
 	if cfg.basic != nil {
 		out.SetBasicAuth(cfg.basic[0], cfg.basic[1])
 	}
-	if cl.oauth1 != nil {
-		if err := cl.sign1(out, st); err != nil {
-			return nil, err
-		}
-	}
-	if isAppTokenType(cl.auth.Spec.Type) {
-		tok, _ := st.credentials["token"].(string)
-		out.Header.Set(HeaderIntegrationAppToken, tok)
-		if cl.auth.Spec.TypeName == "membrane-token" {
-			out.Header.Set(HeaderMembraneToken, tok)
-		}
+	if err := cl.session.Apply(out, cl, st); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

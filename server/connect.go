@@ -267,7 +267,7 @@ func (s *Server) formPage(r *http.Request, c *engine.Connector, option string) *
 			p.Fields = formFields(ui.Schema)
 		}
 	}
-	p.Redirects = a.Type == "oauth2" || a.Type == "oauth1"
+	p.Redirects = engine.HasAuthorizationFlow(a.Type)
 	return p
 }
 

@@ -180,7 +180,9 @@ func init() {
 }
 
 // RegisterAuthType adds an auth type (or replaces one of the same name).
-// It is meant to be called from init functions.
+// It is meant to be called from init functions. The loader accepts every
+// registered type (the embedded schema lists the built-in ones); the engine
+// runs a type through the engine.Kind registered under the same name.
 func RegisterAuthType(t AuthType) {
 	authTypesMu.Lock()
 	defer authTypesMu.Unlock()

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/connspec/connspec/engine/oauth2"
+	"github.com/connspec/connspec/spec"
+)
+
+// Kind is the engine half of an auth type: what a client of the type does.
+// The spec half (the methods the type allows, for validation, inspect and
+// the docs) is the spec.AuthType registered under the same name; Compile
+// refuses a type that has no Kind.
+//
+// How credentials are renewed is not the kind's business beyond Renew: the
+// coordination around it (one renewal at a time per connection, the store's
+// compare-and-swap, adopting another instance's renewal, the defunct state,
+// writing credentials the store failed to take) is one mechanism in the
+// engine that every renewable kind gets.
+type Kind interface {
+	// Open prepares a new client of the kind (evaluates getOAuthConfig,
+	// say) and returns what the client keeps of it. cl has its
+	// connection, connector and auth block, but no credentials yet.
+	Open(ctx context.Context, cl *Client) (Session, error)
+}
+
+// Session is one client's behaviour of its kind.
+type Session interface {
+	// Start returns the credentials of a connection that was given none
+	// and has none stored, and whether they are new (to be stored and
+	// reported to the credentials hook).
+	Start(ctx context.Context, cl *Client) (creds map[string]any, changed bool, err error)
+	// CanRenew reports whether Renew can renew creds.
+	CanRenew(creds map[string]any) bool
+	// Renew returns new credentials in place of cur's.
+	Renew(ctx context.Context, cl *Client, cur *clientState) (map[string]any, error)
+	// Ready reports whether creds can be sent at all; false (an access
+	// token still to be fetched) renews them before the first request.
+	Ready(creds map[string]any) bool
+	// Apply adds to an outgoing request what makeApiClient's configuration
+	// (headers, query, Basic auth) does not: a signature, a token header.
+	Apply(req *http.Request, cl *Client, st *clientState) error
+	// RefreshMargin is how long before their expiry credentials are renewed.
+	RefreshMargin() time.Duration
+}
+
+// Minter is a Session whose credentials are minted from the engine's own
+// configuration: never stored, and minted again when they are due, by each
+// client on its own.
+type Minter interface {
+	Mint(ctx context.Context, cl *Client) (map[string]any, error)
+}
+
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[string]Kind{}
+)
+
+// RegisterKind registers the engine behaviour of the auth type name (the
+// spec.AuthType's Name; aliases find it through it). It replaces a kind of
+// the same name, and is meant to be called from init functions.
+func RegisterKind(name string, k Kind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	kinds[name] = k
+}
+
+// lookupKind returns the kind registered for the auth type name.
+func lookupKind(name string) (Kind, bool) {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	k, ok := kinds[name]
+	return k, ok
+}
+
+// openSession opens the kind of the client's auth block.
+func (cl *Client) openSession(ctx context.Context) (Session, error) {
+	name := cl.auth.Spec.Type
+	k, ok := lookupKind(name)
+	if !ok {
+		return nil, fmt.Errorf("connector %s: auth type %q has no engine implementation (engine.RegisterKind)", cl.connector.Spec.Key, name)
+	}
+	return k.Open(ctx, cl)
+}
+
+// KindFunc is a Kind made of its Open function.
+type KindFunc func(ctx context.Context, cl *Client) (Session, error)
+
+// Open calls f.
+func (f KindFunc) Open(ctx context.Context, cl *Client) (Session, error) { return f(ctx, cl) }
+
+// BaseSession is the behaviour a kind gets unless it says otherwise:
+// credentials from the connection input (or the connector's
+// getCredentialsFromConnectionParameters), not renewable (a connector's
+// refreshCredentials renews any kind), always ready, nothing added to a
+// request, the default refresh margin. Kinds embed it.
+type BaseSession struct{}
+
+// Start makes credentials from the connection input.
+func (BaseSession) Start(ctx context.Context, cl *Client) (map[string]any, bool, error) {
+	return cl.credentialsFromInput(ctx, true)
+}
+
+// CanRenew reports false.
+func (BaseSession) CanRenew(map[string]any) bool { return false }
+
+// Renew fails: only CanRenew credentials are renewed.
+func (BaseSession) Renew(context.Context, *Client, *clientState) (map[string]any, error) {
+	return nil, fmt.Errorf("these credentials cannot be renewed")
+}
+
+// Ready reports true.
+func (BaseSession) Ready(map[string]any) bool { return true }
+
+// Apply adds nothing.
+func (BaseSession) Apply(*http.Request, *Client, *clientState) error { return nil }
+
+// RefreshMargin is oauth2.DefaultRefreshMargin.
+func (BaseSession) RefreshMargin() time.Duration { return oauth2.DefaultRefreshMargin }
+
+// credentialsFromInput makes a new connection's credentials from its input:
+// through getCredentialsFromConnectionParameters when the connector has it,
+// else the input itself when inputIsCredentials, else it is an error (the
+// credentials come from an authorization flow).
+func (cl *Client) credentialsFromInput(ctx context.Context, inputIsCredentials bool) (map[string]any, bool, error) {
+	conn := cl.conn
+	conn.Credentials = cl.startCredentials
+	var anonymous *Client
+	if m := cl.auth.Methods[spec.MethodGetCredentialsFromConnectionParameters]; m != nil && m.Script != nil {
+		// Best effort: a makeApiClient that needs credentials cannot build it.
+		if st, err := cl.buildState(ctx, map[string]any{}, 0); err == nil {
+			anonymous = cl.methodClient(st)
+		}
+	}
+	return cl.eng.obtainCredentials(ctx, cl.auth, conn, anonymous, inputIsCredentials)
+}
+
+// HasAuthorizationFlow reports whether connections of the auth type are
+// made through an interactive flow ([Engine.AuthorizationURL]): its kind is
+// an [Authorizer].
+func HasAuthorizationFlow(authType string) bool {
+	k, _ := lookupKind(authType)
+	_, ok := k.(Authorizer)
+	return ok
+}
