@@ -127,6 +127,13 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	// What the user typed must match the form, unless a resolver or stored
 	// credentials stand in for it.
 	validate := resolver == nil && (len(conn.Credentials) == 0 || len(conn.ConnectionParameters) > 0)
+	if validate && conn.ID != "" && len(conn.Credentials) == 0 && len(conn.ConnectionParameters) == 0 {
+		// A connection known by its ID alone: its stored credentials
+		// stand in for the input, as given credentials do.
+		if _, err := e.store.Get(ctx, conn.ID); err == nil {
+			validate = false
+		}
+	}
 	conn = withSchemaDefaults(c, a, conn)
 	if err := a.checkEnabled(c.Spec.Key, conn.Option, conn.ConnectorParameters); err != nil {
 		return nil, err
