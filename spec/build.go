@@ -505,9 +505,11 @@ func sourceSuffixes() string {
 }
 
 // kebab turns a method name into its file-name stem: makeApiClient ->
-// make-api-client, getOAuthConfig -> get-oauth-config.
+// make-api-client, getOAuthConfig -> get-oauth-config, getGitHubAppConfig
+// -> get-github-app-config.
 func kebab(name string) string {
 	name = strings.ReplaceAll(name, "OAuth", "Oauth")
+	name = strings.ReplaceAll(name, "GitHub", "Github")
 	var b strings.Builder
 	for i, r := range name {
 		if r >= 'A' && r <= 'Z' {
