@@ -436,3 +436,38 @@ func TestGitHubAppKeyNeverShown(t *testing.T) {
 		t.Errorf("a JWT is shown: %s", out)
 	}
 }
+
+// TestGitHubAppConfigInJavaScript: getGitHubAppConfig may be JavaScript;
+// a key echoed into a thrown error is redacted.
+func TestGitHubAppConfigInJavaScript(t *testing.T) {
+	gh := newFakeGitHub(t, time.Now)
+	js := func(body string) string {
+		return strings.Replace(gitHubAppConnector(gh.Server, ""), `  getGitHubAppConfig:
+    mapping:
+      appId: {$var: connectorParameters.appId}
+      privateKey: {$var: connectorParameters.privateKey}
+      installationId: {$var: connectionInput.installationId}
+      apiBase: `+gh.URL+`/gh
+`, `  getGitHubAppConfig:
+    implementationType: javascript
+    code: |
+      export default function ({ connectorParameters: p, connectionInput: i }) {
+        `+body+`
+      }
+`, 1)
+	}
+	cl := mustClient(t, newEngine(t, nil, js(`return { appId: p.appId, privateKey: p.privateKey, installationId: String(i.installationId), apiBase: "`+gh.URL+`/gh" }`)), gitHubAppConn(31))
+	get(t, cl, "/x")
+	if !strings.HasPrefix(gh.token(), "ghs_inst31_") {
+		t.Errorf("token %q", gh.token())
+	}
+	_, pemText := gitHubAppKey(t)
+	_, err := newEngine(t, nil, js(`throw new Error("bad key " + p.privateKey)`)).Client(context.Background(), gitHubAppConn(31))
+	if err == nil || strings.Contains(err.Error(), pemCanary(pemText)) {
+		t.Errorf("err = %v, want an error without the key", err)
+	}
+	_, err = newEngine(t, nil, js(`return "not an object"`)).Client(context.Background(), gitHubAppConn(31))
+	if err == nil || !strings.Contains(err.Error(), "must return an object") {
+		t.Errorf("err = %v, want the result's shape named", err)
+	}
+}
