@@ -147,10 +147,9 @@ auth:
       properties:
         privateKey: {type: string, format: password}
         subject: {type: string}
-        tokenUri: {type: string}
   getJwtBearerConfig:
     mapping:
-      tokenUri: {$firstNotEmpty: [{$var: connectionInput.tokenUri}, "{{URL}}/token"]}
+      tokenUri: {{URL}}/token
       issuer: svc@example.com
       subject: {$var: connectionInput.subject}
       scopes: [a.read, b.write]
@@ -162,6 +161,29 @@ auth:
       headers:
         Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}
 `
+
+// jwtConnectorJS is a connector whose getJwtBearerConfig is JavaScript
+// returning result.
+func jwtConnectorJS(result string) string {
+	return `name: J
+key: c
+auth:
+  type: jwt-bearer
+  ui:
+    schema:
+      type: object
+      properties:
+        privateKey: {type: string, format: password}
+        tokenUri: {type: string}
+  getJwtBearerConfig:
+    implementationType: javascript
+    code: |
+      export default ({connectionInput}) => ` + result + `
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}/v1
+`
+}
 
 // jwtClock is a settable clock for an engine.
 type jwtClock struct{ ns atomic.Int64 }
@@ -379,7 +401,10 @@ func TestJWTBearerTokenHostIsTheAuthors(t *testing.T) {
 		})
 	}
 	t.Run("typed tokenUri", func(t *testing.T) {
-		_, err := newEngine(t, ts.srv, jwtConnector).Client(context.Background(), Connection{Connector: "c", ConnectionParameters: map[string]any{
+		// A mapping that does this is refused at load (validate's probe);
+		// JavaScript is held to the rule when it runs.
+		src := jwtConnectorJS(`({tokenUri: connectionInput.tokenUri, issuer: "i", privateKey: connectionInput.privateKey})`)
+		_, err := newEngine(t, ts.srv, src).Client(context.Background(), Connection{Connector: "c", ConnectionParameters: map[string]any{
 			"privateKey": pkcs8PEM(t, jwtTestRSA()), "tokenUri": "https://evil.example.com/token"}})
 		var he *HostError
 		if !errors.As(err, &he) || he.Field != "tokenUri" {
@@ -429,19 +454,7 @@ func TestJWTBearerConfigRefused(t *testing.T) {
 		})
 	}
 	// A JavaScript method's unknown key is refused when it runs.
-	js := strings.Replace(jwtConnector, `  getJwtBearerConfig:
-    mapping:
-      tokenUri: {$firstNotEmpty: [{$var: connectionInput.tokenUri}, "{{URL}}/token"]}
-      issuer: svc@example.com
-      subject: {$var: connectionInput.subject}
-      scopes: [a.read, b.write]
-      privateKey: {$var: connectionInput.privateKey}
-      lifetime: 120
-`, `  getJwtBearerConfig:
-    implementationType: javascript
-    code: |
-      export default ({connectionInput}) => ({tokenUri: "{{URL}}/token", issuer: "i", privateKey: connectionInput.privateKey, subjet: "x"})
-`, 1)
+	js := jwtConnectorJS(`({tokenUri: "{{URL}}/token", issuer: "i", privateKey: connectionInput.privateKey, subjet: "x"})`)
 	_, err := newEngine(t, ts.srv, js).Client(context.Background(), Connection{Connector: "c", ConnectionParameters: map[string]any{"privateKey": pemKey}})
 	if err == nil || !strings.Contains(err.Error(), `no key "subjet"`) {
 		t.Errorf("javascript result with an unknown key: %v", err)
