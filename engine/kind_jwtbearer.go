@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -67,7 +68,7 @@ func openJWTBearer(ctx context.Context, cl *Client) (Session, error) {
 	}
 	s, err := newJWTBearerSession(cl, raw)
 	if err != nil {
-		return nil, redactedMethodError(m, err, r.With(s.secretTexts()...))
+		return nil, redactedMethodError(m, err, r.With(s.secrets...))
 	}
 	s.cfg.Now = cl.eng.now
 	// Sign once now: a claim the library refuses (a lifetime over an hour,
@@ -78,19 +79,11 @@ func openJWTBearer(ctx context.Context, cl *Client) (Session, error) {
 	return s, nil
 }
 
-// secretTexts returns the key texts known so far (s may be partly built).
-func (s *jwtBearerSession) secretTexts() []string {
-	if s == nil {
-		return nil
-	}
-	return s.secrets
-}
-
 // newJWTBearerSession reads getJwtBearerConfig's result. On error it still
 // returns the session with the secret texts it read, for redaction.
 func newJWTBearerSession(cl *Client, raw map[string]any) (*jwtBearerSession, error) {
 	s := &jwtBearerSession{}
-	for k := range raw {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !slices.Contains(spec.JWTBearerConfigKeys, k) {
 			return s, fmt.Errorf("jwt-bearer: the result has no key %q: connspec would not use it (keys: %s)", k, strings.Join(spec.JWTBearerConfigKeys, ", "))
 		}
