@@ -209,6 +209,9 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	// with OAuth it is not part of the credentials, and may hold the app's
 	// client secret); its shown fields stay readable even inside credentials.
 	r := cl.auth.redactor(cl.conn.ConnectionParameters, creds, cl.conn.ConnectorParameters)
+	if sh, ok := cl.session.(SecretHolder); ok {
+		r = r.With(sh.Secrets()...)
+	}
 	m := cl.auth.Methods[spec.MethodMakeAPIClient]
 	// A proxy without makeApiClient takes the underlying client as it is.
 	var out any = map[string]any{}

@@ -375,14 +375,15 @@ func urlFields(m map[string]any) []string {
 }
 
 // probeInputHosts is the host rule at validate time, for the methods whose
-// result names where secrets go (getOAuthConfig, makeApiClient) when they
+// result names where secrets go (getOAuthConfig, getJwtBearerConfig,
+// makeApiClient) when they
 // are mappings or expressions: each is evaluated once with a marker in
 // every connection input field, and a URL whose host a marker reaches must
 // match a host or pattern the author wrote. JavaScript methods are held to
 // the same rule when they run.
 func probeInputHosts(a *Auth) spec.Diagnostics {
 	var diags spec.Diagnostics
-	for _, name := range []string{spec.MethodGetOAuthConfig, spec.MethodMakeAPIClient} {
+	for _, name := range []string{spec.MethodGetOAuthConfig, spec.MethodGetJWTBearerConfig, spec.MethodMakeAPIClient} {
 		m := a.Methods[name]
 		if m == nil || m.Mapping == nil || m.Spec.Inherited {
 			continue

@@ -48,6 +48,13 @@ type Session interface {
 	RefreshMargin() time.Duration
 }
 
+// SecretHolder is a Session that holds secrets of its own besides the
+// connection input and the credentials (a private key taken out of a
+// pasted key file): the client redacts them wherever it redacts those.
+type SecretHolder interface {
+	Secrets() []string
+}
+
 // Minter is a Session whose credentials are minted from the engine's own
 // configuration: never stored, and minted again when they are due, by each
 // client on its own.

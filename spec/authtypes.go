@@ -32,6 +32,9 @@ type MethodRule struct {
 	// WhyRequired, when set, explains in the missing-method error why a
 	// required method cannot be left out.
 	WhyRequired string
+	// ResultKeys, when set, are the only keys the method's result may
+	// have: a literal mapping with another key is refused at load.
+	ResultKeys []string
 }
 
 // AuthType describes one auth type: its name, aliases and the methods it

@@ -411,6 +411,9 @@ func (l *loader) checkShape(m *Method, authType string) {
 			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys, false)...)
 		}
 	}
+	if t, ok := LookupAuthType(authType); ok && t.Methods[m.Name].ResultKeys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
+		l.add(checkKeys(m.Body.File, m.Mapping, m.Name+" result", kindsOf(t.Methods[m.Name].ResultKeys...), true)...)
+	}
 }
 
 // oauthConfigKeys are the keys getOAuthConfig's result may have, by auth type.
