@@ -30,7 +30,7 @@ func init() { RegisterKind("github-app", KindFunc(openGitHubApp)) }
 const gitHubAppRefreshMargin = 5 * time.Minute
 
 // gitHubAppKeys are the keys getGitHubAppConfig may return.
-var gitHubAppKeys = []string{"apiBase", "appId", "installationId", "permissions", "privateKey", "repositories"}
+var gitHubAppKeys = spec.GitHubAppConfigKeys
 
 // gitHubAppSession is a connection to one installation of a GitHub App.
 type gitHubAppSession struct {

@@ -5,6 +5,10 @@ package spec
 // permissions.
 const MethodGetGitHubAppConfig = "getGitHubAppConfig"
 
+// GitHubAppConfigKeys are the keys getGitHubAppConfig's result may have;
+// validate refuses any other in a literal mapping, the engine at run time.
+var GitHubAppConfigKeys = []string{"apiBase", "appId", "installationId", "permissions", "privateKey", "repositories"}
+
 // github-app (a connspec extension): GitHub App installation access tokens,
 // minted with the app's private key and renewed before their one-hour
 // expiry. The engine half is engine/kind_githubapp.go.
@@ -17,6 +21,7 @@ func init() {
 				Required:        true,
 				Implementations: anyImpl,
 				Inputs:          []string{"connectorParameters", "connectionInput", "connectionParameters"},
+				ResultKeys:      GitHubAppConfigKeys,
 				WhyRequired:     "it names the app (appId, privateKey) and the installation (installationId) whose tokens the connection uses",
 			},
 		}),
