@@ -154,3 +154,29 @@ func HasAuthorizationFlow(authType string) bool {
 	_, ok := k.(Authorizer)
 	return ok
 }
+
+// runConfigMethod runs the connection's config method name (a kind's
+// getJwtBearerConfig, getGitHubAppConfig) with the connector parameters and
+// connection input, and returns its object result with the method and the
+// redactor its errors go through.
+func (cl *Client) runConfigMethod(ctx context.Context, name string) (map[string]any, *Method, *redactor, error) {
+	m := cl.auth.Methods[name]
+	if m == nil {
+		return nil, nil, nil, fmt.Errorf("connector %s: auth type %s has no %s", cl.connector.Spec.Key, cl.auth.Spec.Type, name)
+	}
+	conn := cl.conn
+	r := cl.auth.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
+	out, err := cl.eng.runMethod(ctx, m, map[string]any{
+		"connectorParameters":  orEmpty(conn.ConnectorParameters),
+		"connectionInput":      orEmpty(conn.ConnectionParameters),
+		"connectionParameters": orEmpty(conn.ConnectionParameters),
+	}, nil, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw, ok := out.(map[string]any)
+	if !ok {
+		return nil, nil, nil, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
+	}
+	return raw, m, r, nil
+}

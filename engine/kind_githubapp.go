@@ -54,23 +54,9 @@ func (s *gitHubAppSession) redactor(r *redactor) *redactor {
 
 // openGitHubApp evaluates getGitHubAppConfig and parses the app's key.
 func openGitHubApp(ctx context.Context, cl *Client) (Session, error) {
-	m := cl.auth.Methods[spec.MethodGetGitHubAppConfig]
-	if m == nil {
-		return nil, fmt.Errorf("connector %s: github-app auth has no %s", cl.connector.Spec.Key, spec.MethodGetGitHubAppConfig)
-	}
-	conn := cl.conn
-	r := cl.auth.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
-	out, err := cl.eng.runMethod(ctx, m, map[string]any{
-		"connectorParameters":  orEmpty(conn.ConnectorParameters),
-		"connectionInput":      orEmpty(conn.ConnectionParameters),
-		"connectionParameters": orEmpty(conn.ConnectionParameters),
-	}, nil, r)
+	raw, m, r, err := cl.runConfigMethod(ctx, spec.MethodGetGitHubAppConfig)
 	if err != nil {
 		return nil, err
-	}
-	raw, ok := out.(map[string]any)
-	if !ok {
-		return nil, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
 	}
 	s, err := parseGitHubAppConfig(raw)
 	if err != nil {

@@ -246,20 +246,7 @@ func TestGitHubAppRenewalStorm(t *testing.T) {
 	for _, s := range stores {
 		clients = append(clients, mustClient(t, newEngine(t, nil, gitHubAppConnector(gh.Server, ""), WithStore(s)), conn))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Go(func() {
-			if _, err := clients[i%2].Get(context.Background(), "/x"); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	getConcurrently(t, clients, 20, "/x", "")
 	if n := gh.exchanges.Load(); n != 1 {
 		t.Errorf("%d installation token exchanges for 20 concurrent requests on two engines, want 1", n)
 	}

@@ -48,23 +48,9 @@ type jwtBearerSession struct {
 // everything the grant needs before the client is handed out: the key
 // parses, the claims sign, and the token endpoint passes the host policy.
 func openJWTBearer(ctx context.Context, cl *Client) (Session, error) {
-	m := cl.auth.Methods[spec.MethodGetJWTBearerConfig]
-	if m == nil {
-		return nil, fmt.Errorf("connector %s: auth type jwt-bearer has no %s", cl.connector.Spec.Key, spec.MethodGetJWTBearerConfig)
-	}
-	conn := cl.conn
-	r := cl.auth.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
-	out, err := cl.eng.runMethod(ctx, m, map[string]any{
-		"connectorParameters":  orEmpty(conn.ConnectorParameters),
-		"connectionInput":      orEmpty(conn.ConnectionParameters),
-		"connectionParameters": orEmpty(conn.ConnectionParameters),
-	}, nil, r)
+	raw, m, r, err := cl.runConfigMethod(ctx, spec.MethodGetJWTBearerConfig)
 	if err != nil {
 		return nil, err
-	}
-	raw, ok := out.(map[string]any)
-	if !ok {
-		return nil, methodError(m, fmt.Errorf("must return an object, not %s", describeValue(out)))
 	}
 	s, err := newJWTBearerSession(cl, raw)
 	if err != nil {

@@ -274,24 +274,7 @@ func TestJWTBearerStorm(t *testing.T) {
 	get(t, clients[0], "/me") // the first token, stored
 	clock.add(2 * time.Hour)  // expired
 	ts.tokens.Store(1)
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Go(func() {
-			out, err := clients[i%2].Get(context.Background(), "/me")
-			if err == nil && fmt.Sprint(out) != "map[ok:true]" {
-				err = fmt.Errorf("got %v", out)
-			}
-			if err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	getConcurrently(t, clients, 20, "/me", "map[ok:true]")
 	if n := ts.tokens.Load(); n != 2 {
 		t.Errorf("%d token requests for 20 concurrent calls on an expired token across two engines, want 1 after the first", n-1)
 	}

@@ -114,24 +114,7 @@ func TestToyKindEndToEnd(t *testing.T) {
 	for _, s := range stores {
 		clients = append(clients, mustClient(t, newEngine(t, srv, toyConnector(staticHeaderType), WithStore(s)), conn))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Go(func() {
-			out, err := clients[i%2].Get(context.Background(), "/me")
-			if err == nil && fmt.Sprint(out) != "map[ok:true]" {
-				err = fmt.Errorf("got %v", out)
-			}
-			if err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	getConcurrently(t, clients, 20, "/me", "map[ok:true]")
 	n, _ := staticRenewals.Load(key)
 	if got := n.(*atomic.Int64).Load(); got != 1 {
 		t.Errorf("%d renewals for 20 concurrent refused requests on two engines, want 1", got)
