@@ -44,13 +44,18 @@ type gitHubAppSession struct {
 	secrets *[]string
 }
 
-// redactor returns r that also hides the session's secrets.
-func (s *gitHubAppSession) redactor(r *redactor) *redactor {
+// Secrets are the config's secret values, which every state's redactor
+// hides (SecretHolder).
+func (s *gitHubAppSession) Secrets() []string {
 	if s.secrets == nil {
-		return r
+		return nil
 	}
-	return r.With(*s.secrets...)
+	return *s.secrets
 }
+
+// redactor returns r that also hides the session's secrets, for errors
+// before the client has a state.
+func (s *gitHubAppSession) redactor(r *redactor) *redactor { return r.With(s.Secrets()...) }
 
 // openGitHubApp evaluates getGitHubAppConfig and parses the app's key.
 func openGitHubApp(ctx context.Context, cl *Client) (Session, error) {
@@ -237,7 +242,7 @@ func (s *gitHubAppSession) CanRenew(map[string]any) bool { return true }
 
 // Renew signs an app JWT and exchanges it for a new installation token.
 func (s *gitHubAppSession) Renew(ctx context.Context, cl *Client, cur *clientState) (map[string]any, error) {
-	r := s.redactor(cur.redact)
+	r := cur.redact // holds Secrets (SecretHolder)
 	appJWT, err := jwtgrant.GitHubAppJWT(s.key, s.appID, cl.eng.now())
 	if err != nil {
 		return nil, redactError(err, r)
