@@ -26,13 +26,23 @@ type Branding struct {
 
 // check refuses links the page could not show safely.
 func (b Branding) check() error {
+	// Both links are shown to every end user: one carrying user
+	// information (user:password@) is refused, and the message then does
+	// not quote it.
 	if b.AppLogoURL != "" {
-		if u, err := url.Parse(b.AppLogoURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(b.AppLogoURL)
+		if err == nil && u.User != nil {
+			return fmt.Errorf("server: the app logo URL must not carry user information (user@host): every end user sees it")
+		}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("server: the app logo URL must be an absolute http(s) URL, not %q", b.AppLogoURL)
 		}
 	}
 	if b.SupportURL != "" {
 		u, err := url.Parse(b.SupportURL)
+		if err == nil && u.User != nil {
+			return fmt.Errorf("server: the support URL must not carry user information (user@host): every end user sees it")
+		}
 		ok := err == nil && ((u.Scheme == "http" || u.Scheme == "https") && u.Host != "" || u.Scheme == "mailto" && u.Opaque != "")
 		if !ok {
 			return fmt.Errorf("server: the support URL must be an absolute http(s) URL or a mailto: link, not %q", b.SupportURL)

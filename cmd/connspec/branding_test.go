@@ -24,6 +24,8 @@ func TestServeRefusesBadBrandingLinks(t *testing.T) {
 		{[]string{"--app-logo-url", "/logo.png"}, nil, "app logo URL"},
 		{nil, map[string]string{envSupportURL: "ftp://help.example"}, `support URL must be an absolute http(s) URL or a mailto: link, not "ftp://help.example"`},
 		{nil, map[string]string{envAppLogoURL: "data:image/png;base64,AAAA"}, "app logo URL"},
+		{[]string{"--app-logo-url", "https://cdn:canary-pw-77@logo.example/x.png"}, nil, "app logo URL must not carry user information"},
+		{nil, map[string]string{envSupportURL: "https://help:canary-pw-77@help.example"}, "support URL must not carry user information"},
 	}
 	for _, tc := range cases {
 		for k, v := range tc.env {
@@ -35,6 +37,9 @@ func TestServeRefusesBadBrandingLinks(t *testing.T) {
 		code := run(args, io.Discard, &stderr)
 		if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v %v: exit %d: %s", tc.args, tc.env, code, stderr.String())
+		}
+		if strings.Contains(stderr.String(), "canary-pw-77") {
+			t.Errorf("the refusal shows the password: %s", stderr.String())
 		}
 		for k := range tc.env {
 			t.Setenv(k, "")
