@@ -30,6 +30,10 @@ type Client struct {
 	auth      *Auth
 	conn      Connection
 	http      *http.Client
+	// wire is the transport the connection's requests go out on, API and
+	// token requests alike: the engine's, with what the connection adds
+	// below its kind's credentials (a TLS client certificate).
+	wire http.RoundTripper
 
 	state     atomic.Pointer[clientState]
 	refreshMu sync.Mutex
@@ -148,6 +152,7 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	}
 	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, keepRaw: keepRaw}
 	cl.conn.Credentials = nil
+	cl.wire = e.transport
 	cl.http = &http.Client{Transport: &transport{client: cl}, CheckRedirect: cl.checkRedirect}
 	if cl.session, err = cl.openSession(ctx); err != nil {
 		return nil, err
@@ -359,7 +364,7 @@ func (cl *Client) refreshMargin() time.Duration { return cl.session.RefreshMargi
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
 func (cl *Client) methodClient(st *clientState) *Client {
-	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, session: cl.session, src: cl.src, info: cl.info}
+	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, session: cl.session, src: cl.src, info: cl.info, wire: cl.wire}
 	mc.http = &http.Client{Transport: &transport{client: mc}, CheckRedirect: mc.checkRedirect}
 	mc.state.Store(st)
 	return mc
@@ -837,3 +842,7 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// tokenHTTPClient sends the connection's token requests: over its wire,
+// never following redirects.
+func (cl *Client) tokenHTTPClient() *http.Client { return tokenHTTPClient(cl.wire) }

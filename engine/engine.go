@@ -242,9 +242,13 @@ func (e *Engine) lock(id string) func() {
 
 // tokenHTTPClient sends token requests: through the engine's transport,
 // never following redirects (a token endpoint that redirects is an error).
-func (e *Engine) tokenHTTPClient() *http.Client {
+func (e *Engine) tokenHTTPClient() *http.Client { return tokenHTTPClient(e.transport) }
+
+// tokenHTTPClient sends token requests through rt, never following
+// redirects.
+func tokenHTTPClient(rt http.RoundTripper) *http.Client {
 	return &http.Client{
-		Transport:     e.transport,
+		Transport:     rt,
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -247,7 +247,7 @@ func (s *gitHubAppSession) Renew(ctx context.Context, cl *Client, cur *clientSta
 	if err != nil {
 		return nil, redactError(err, r)
 	}
-	tok, err := jwtgrant.ExchangeInstallationToken(ctx, cl.eng.tokenHTTPClient(), appJWT, s.req)
+	tok, err := jwtgrant.ExchangeInstallationToken(ctx, cl.tokenHTTPClient(), appJWT, s.req)
 	if errors.Is(err, jwtgrant.ErrInstallationNotFound) {
 		return nil, &ConnectionError{
 			Key:     KeyConnectionIsDefunct,

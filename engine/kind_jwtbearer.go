@@ -243,7 +243,7 @@ func (s *jwtBearerSession) RefreshMargin() time.Duration { return oauth2.Default
 // Renew signs a fresh assertion and exchanges it for an access token.
 func (s *jwtBearerSession) Renew(ctx context.Context, cl *Client, cur *clientState) (map[string]any, error) {
 	r := cur.redact
-	tok, err := s.cfg.JWTBearer(ctx, cl.eng.tokenHTTPClient(), s.key, s.claims)
+	tok, err := s.cfg.JWTBearer(ctx, cl.tokenHTTPClient(), s.key, s.claims)
 	if errors.Is(err, oauth2.ErrInvalidGrant) {
 		err = &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the provider rejected the signed assertion (invalid_grant): check the key, issuer, subject, audience and scopes", Err: err}
 	}

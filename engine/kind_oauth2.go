@@ -75,7 +75,7 @@ func (s *oauth2Session) CanRenew(creds map[string]any) bool {
 // Renew requests a token: the client credentials grant again, or the
 // refresh token grant.
 func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState) (map[string]any, error) {
-	cfg, hc := s.cfg, cl.eng.tokenHTTPClient()
+	cfg, hc := s.cfg, cl.tokenHTTPClient()
 	var tok *oauth2.Token
 	var err error
 	method := spec.MethodGetCredentialsFromRefreshTokenResponse

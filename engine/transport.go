@@ -58,7 +58,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := cl.eng.transport.RoundTrip(out)
+		resp, err := cl.wire.RoundTrip(out)
 		if err != nil {
 			return nil, redactError(err, st.redact)
 		}
