@@ -48,6 +48,10 @@ type Engine struct {
 	integrations  map[string]*Integration
 	resolvers     map[string]AuthResolver
 	resolverCache sync.Map // integration + account -> resolved
+
+	// certTransports are the transports presenting connections' TLS client
+	// certificates (layer_mtls.go).
+	certTransports transportCache
 }
 
 // CredentialsHook is told every change of a connection's credentials
@@ -240,9 +244,13 @@ func (e *Engine) lock(id string) func() {
 	return m.Unlock
 }
 
-// tokenHTTPClient sends token requests: through the engine's transport,
-// never following redirects (a token endpoint that redirects is an error).
-func (e *Engine) tokenHTTPClient() *http.Client { return tokenHTTPClient(e.transport) }
+// tokenHTTPClient sends an authorization flow's token requests: over the
+// connection's wire ctx carries (the engine's transport, or one presenting
+// its client certificate), never following redirects (a token endpoint
+// that redirects is an error).
+func (e *Engine) tokenHTTPClient(ctx context.Context) *http.Client {
+	return tokenHTTPClient(e.wireOf(ctx).rt)
+}
 
 // tokenHTTPClient sends token requests through rt, never following
 // redirects.

@@ -19,11 +19,12 @@ const maxFetchRedirects = 10
 
 // jsFetch is the HTTP side of a JavaScript method's fetch and axios
 // (jsrt.Options.Fetch): raw requests, with no credentials added, sent
-// through the engine's transport. Every URL, redirects included, passes the
+// through rt (the connection's wire: the engine's transport, or one
+// presenting the connection's TLS client certificate). Every URL, redirects included, passes the
 // host policy of the method's auth block with the connection input the
 // method was given, so a host an end user typed is only reached when it
 // fills a pattern the author wrote. Errors have r's secrets redacted.
-func (e *Engine) jsFetch(hosts *hostPolicy, vars map[string]any, r *redactor) jsrt.HostFunc {
+func (e *Engine) jsFetch(rt http.RoundTripper, hosts *hostPolicy, vars map[string]any, r *redactor) jsrt.HostFunc {
 	var input []inputValue
 	for _, name := range []string{"connectionInput", "connectionParameters"} {
 		if m, ok := vars[name].(map[string]any); ok {
@@ -31,7 +32,7 @@ func (e *Engine) jsFetch(hosts *hostPolicy, vars map[string]any, r *redactor) js
 		}
 	}
 	client := &http.Client{
-		Transport: e.transport,
+		Transport: rt,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxFetchRedirects {
 				return fmt.Errorf("fetch: stopped after %d redirects", maxFetchRedirects)

@@ -160,13 +160,18 @@ func HasAuthorizationFlow(authType string) bool {
 // connection input, and returns its object result with the method and the
 // redactor its errors go through.
 func (cl *Client) runConfigMethod(ctx context.Context, name string) (map[string]any, *Method, *redactor, error) {
-	m := cl.auth.Methods[name]
+	return cl.eng.runConfigMethod(ctx, cl.connector.Spec.Key, cl.auth, cl.conn, name)
+}
+
+// runConfigMethod is Client.runConfigMethod for an auth block and a
+// connection with no client yet (an authorization flow's).
+func (e *Engine) runConfigMethod(ctx context.Context, connector string, a *Auth, conn Connection, name string) (map[string]any, *Method, *redactor, error) {
+	m := a.Methods[name]
 	if m == nil {
-		return nil, nil, nil, fmt.Errorf("connector %s: auth type %s has no %s", cl.connector.Spec.Key, cl.auth.Spec.Type, name)
+		return nil, nil, nil, fmt.Errorf("connector %s: auth type %s has no %s", connector, a.Spec.Type, name)
 	}
-	conn := cl.conn
-	r := cl.auth.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
-	out, err := cl.eng.runMethod(ctx, m, map[string]any{
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
+	out, err := e.runMethod(ctx, m, map[string]any{
 		"connectorParameters":  orEmpty(conn.ConnectorParameters),
 		"connectionInput":      orEmpty(conn.ConnectionParameters),
 		"connectionParameters": orEmpty(conn.ConnectionParameters),

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -29,7 +30,7 @@ func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, 
 			opts.Logger = e.logger
 		}
 		opts.Secrets = r.Secrets()
-		opts.Fetch = e.jsFetch(m.hosts, vars, r)
+		opts.Fetch = e.jsFetch(e.methodWire(ctx, api), m.hosts, vars, r)
 		out, err = m.Script.Call(ctx, input, opts)
 	default:
 		return nil, methodError(m, errNotCompiled)
@@ -38,6 +39,16 @@ func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, 
 		return nil, redactedMethodError(m, err, r)
 	}
 	return out, nil
+}
+
+// methodWire is the transport a method's fetch goes out on: its
+// connection's wire (presenting its client certificate), from the client
+// it runs on or the context of the flow or client construction running it.
+func (e *Engine) methodWire(ctx context.Context, api *Client) http.RoundTripper {
+	if api != nil && api.base.rt != nil {
+		return api.base.rt
+	}
+	return e.wireOf(ctx).rt
 }
 
 // hasMethod reports whether a has a method with the given name.

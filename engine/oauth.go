@@ -72,6 +72,11 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 		return oauth2.Config{}, redactedMethodError(m, err, r)
 	}
 	cfg.Now = e.now // expiry is computed on the engine's clock
+	if oauth2.IsTLSClientAuth(cfg.ClientAuthLocation) {
+		if err := checkClientCertificate(e.wireOf(ctx), cfg.ClientAuthLocation); err != nil {
+			return oauth2.Config{}, redactedMethodError(m, err, r)
+		}
+	}
 	return cfg, nil
 }
 
@@ -122,6 +127,9 @@ func (e *Engine) AuthorizationURL(ctx context.Context, conn Connection, redirect
 	if err != nil {
 		return AuthorizationRequest{}, err
 	}
+	if ctx, err = e.flowContext(ctx, a, conn); err != nil {
+		return AuthorizationRequest{}, err
+	}
 	return flow.AuthorizationURL(ctx, e, a, conn, redirectURI)
 }
 
@@ -156,6 +164,9 @@ func (e *Engine) authorizationURL2(ctx context.Context, a *Auth, conn Connection
 func (e *Engine) CompleteAuthorization(ctx context.Context, conn Connection, callback url.Values, redirectURI, state, verifier string) (map[string]any, error) {
 	conn, a, flow, err := e.oauthAuth(conn)
 	if err != nil {
+		return nil, err
+	}
+	if ctx, err = e.flowContext(ctx, a, conn); err != nil {
 		return nil, err
 	}
 	return flow.CompleteAuthorization(ctx, e, a, conn, callback, redirectURI, state, verifier)
@@ -200,7 +211,7 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 			return nil, methodError(m, fmt.Errorf("must return the token response object, not %s", describeValue(out)))
 		}
 		tok = tokenFromMap(raw, e.now(), cfg.DefaultExpiresIn)
-	} else if tok, err = cfg.Exchange(ctx, e.tokenHTTPClient(), code, redirectURI, verifier); err != nil {
+	} else if tok, err = cfg.Exchange(ctx, e.tokenHTTPClient(ctx), code, redirectURI, verifier); err != nil {
 		return nil, redactError(tokenError(err), r)
 	}
 	creds, err := e.credentialsFromToken(ctx, a, spec.MethodGetCredentialsFromAccessTokenResponse, conn, tok, nil, map[string]any{

@@ -38,7 +38,7 @@ func (e *Engine) authorizationURL1(ctx context.Context, a *Auth, conn Connection
 	if err != nil {
 		return AuthorizationRequest{}, err
 	}
-	temp, err := cfg.RequestToken(ctx, e.tokenHTTPClient(), redirectURI)
+	temp, err := cfg.RequestToken(ctx, e.tokenHTTPClient(ctx), redirectURI)
 	if err != nil {
 		return AuthorizationRequest{}, redactError(err, a.redactor(conn.ConnectionParameters, conn.ConnectorParameters))
 	}
@@ -69,7 +69,7 @@ func (e *Engine) completeAuthorization1(ctx context.Context, a *Auth, conn Conne
 		}
 		return nil, redactError(err, r)
 	}
-	tok, err := cfg.AccessToken(ctx, e.tokenHTTPClient(), temp, verifier)
+	tok, err := cfg.AccessToken(ctx, e.tokenHTTPClient(ctx), temp, verifier)
 	if err != nil {
 		return nil, redactError(err, r.With(verifier))
 	}

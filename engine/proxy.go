@@ -54,6 +54,9 @@ func openProxy(ctx context.Context, cl *Client) (Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the %s connection %s rides on: %w", key, cl.connector.Spec.Key, err)
 	}
+	// The proxy's requests go out on the wire of the connection it rides
+	// on, presenting that connection's client certificate.
+	cl.wire, cl.base = under.wire, under.base
 	return proxySession{under: under}, nil
 }
 

@@ -109,10 +109,11 @@ var (
 // commonMethods are allowed for every auth type.
 func commonMethods() map[string]MethodRule {
 	return map[string]MethodRule{
-		MethodMakeAPIClient:      {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
-		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: apiInputs, Inherited: true},
-		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: apiInputs},
-		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: apiInputs, Inherited: true},
+		MethodMakeAPIClient:        {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
+		MethodTest:                 {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: apiInputs, Inherited: true},
+		MethodRefreshCredentials:   {Implementations: []string{ImplJavaScript}, Inputs: apiInputs},
+		MethodDisconnect:           {Implementations: []string{ImplJavaScript}, Inputs: apiInputs, Inherited: true},
+		MethodGetClientCertificate: clientCertificateRule(),
 	}
 }
 
@@ -161,6 +162,9 @@ func init() {
 	proxyClient := proxyMethods[MethodMakeAPIClient]
 	proxyClient.Required = false
 	proxyMethods[MethodMakeAPIClient] = proxyClient
+	// A proxy's requests go out on the wire of the connection it rides on,
+	// with that connection's client certificate.
+	delete(proxyMethods, MethodGetClientCertificate)
 	RegisterAuthType(AuthType{
 		Name:             "proxy",
 		Title:            "Rides on a connection of another connector",

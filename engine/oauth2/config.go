@@ -57,7 +57,9 @@ type Config struct {
 	// "headers" (HTTP Basic with client_id and client_secret each
 	// form-url-encoded, RFC 6749 section 2.3.1), "body" or "both" ("" too:
 	// integration.app's OAuth2 page says "both if not specified"), or
-	// "private_key_jwt" / "client_secret_jwt" with ClientAssertion.
+	// "private_key_jwt" / "client_secret_jwt" with ClientAssertion, or
+	// "tls_client_auth" / "self_signed_tls_client_auth" (RFC 8705: client_id
+	// in the body, the TLS client certificate authenticates).
 	ClientAuthLocation string
 	// ClientAssertion, with ClientAuthLocation private_key_jwt or
 	// client_secret_jwt, authenticates the client with a JWT (RFC 7523
@@ -210,7 +212,11 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 // Validate checks the enums and URIs of c: tokenUri is required, and
 // authorizeUri for the authorization_code grant. Errors name the key.
 func (c Config) Validate() error {
-	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth, AuthPrivateKeyJWT, AuthClientSecretJWT); err != nil {
+	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth, AuthPrivateKeyJWT, AuthClientSecretJWT,
+		AuthTLSClientAuth, AuthSelfSignedTLSClientAuth); err != nil {
+		return err
+	}
+	if err := c.checkTLSClientAuth(); err != nil {
 		return err
 	}
 	if err := read.OneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {

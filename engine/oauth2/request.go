@@ -96,6 +96,8 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 		if err := c.addClientAssertion(body, uri); err != nil {
 			return nil, err
 		}
+	} else if IsTLSClientAuth(c.ClientAuthLocation) {
+		body["client_id"] = c.ClientID // the certificate is the credential; no secret goes anywhere
 	} else if c.ClientID != "" {
 		loc := c.clientAuthLocation()
 		inHeader := c.ClientSecret != "" && loc != AuthInBody
