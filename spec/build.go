@@ -287,6 +287,7 @@ func (l *loader) checkRequired(a *Auth, ptr string, t *AuthType) {
 	if t.RequiresProxyKey && a.ProxyKey == "" {
 		l.add(a.Pos.Errorf("", "%s is of type proxy but has no proxyKey: name the connector it rides on", where))
 	}
+	l.checkClientCertificate(a, where)
 }
 
 // declaredMethod reads a method written in the spec.
