@@ -299,7 +299,7 @@ func TestMTLSWithTransportRefused(t *testing.T) {
 	certPEM, keyPEM := ca.valid(t, "c")
 	src := strings.ReplaceAll(mtlsAPIKey, "{{URL}}", "https://api.example.com")
 	for name, opts := range map[string][]Option{
-		"WithTransport":                  {WithTransport(rt)},
+		"WithTransport":                   {WithTransport(rt)},
 		"WithTransport and WithConnectTo": {WithTransport(rt), WithConnectTo(ConnectTo{Host: "api.example.com", Target: &url.URL{Scheme: "https", Host: "127.0.0.1:1"}})},
 	} {
 		t.Run(name, func(t *testing.T) {
