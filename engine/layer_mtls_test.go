@@ -8,12 +8,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -626,4 +628,45 @@ func TestMTLSFetchPresentsCertificate(t *testing.T) {
 	if err := cl.Test(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMTLSKeyNeverShown: a private key the connection input does not hold
+// as it is (here base64 of the PEM, decoded by getClientCertificate) is
+// still redacted from method errors and logs.
+func TestMTLSKeyNeverShown(t *testing.T) {
+	ca := newMTLSCA(t, "test CA")
+	srv := newMTLSServer(t, ca, http.HandlerFunc(peerCN))
+	src := strings.Replace(mtlsAPIKey, `  getClientCertificate:
+    mapping:
+      certificate: {$var: connectionInput.cert}
+      privateKey: {$var: connectionInput.key}
+`, `  getClientCertificate:
+    implementationType: javascript
+    code: |
+      export default function ({connectionInput}) { return {certificate: connectionInput.cert, privateKey: atob(connectionInput.key)} }
+  test:
+    implementationType: javascript
+    code: |
+      export default function ({connectionInput}) { console.log("key", atob(connectionInput.key)); throw new Error("oops " + atob(connectionInput.key)) }
+`, 1)
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	certPEM, keyPEM := ca.valid(t, "secretive")
+	cl := mustClient(t, mtlsEngine(t, srv, src, WithLogger(logger)), Connection{ConnectionParameters: map[string]any{
+		"apiKey": "sk_1", "cert": certPEM, "key": base64.StdEncoding.EncodeToString([]byte(keyPEM))}})
+	if got := get(t, cl, "/me"); got["cn"] != "secretive" {
+		t.Fatalf("the server saw %v", got)
+	}
+	err := cl.Test(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "oops") {
+		t.Fatalf("got %v", err)
+	}
+	assertNoPEM(t, err.Error(), keyPEM)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "key") {
+		t.Fatalf("nothing was logged: %q", logs.String())
+	}
+	assertNoPEM(t, logs.String(), keyPEM)
 }
