@@ -17,6 +17,7 @@ import (
 	"log"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -357,16 +358,39 @@ func TestMTLSTransportsShared(t *testing.T) {
 	if n := e.certTransports.len(); n != 2 {
 		t.Errorf("%d cached transports, want 2", n)
 	}
+	// The first transport holds an idle connection; evicting it closes it.
+	closed := make(chan struct{})
+	plain := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	plain.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			close(closed)
+		}
+	}
+	plain.Start()
+	defer plain.Close()
 	var c transportCache
-	var closed atomic.Int64
-	for i := range maxCertTransports + 10 {
+	first := &http.Transport{}
+	rt := c.get([32]byte{0xff, 0xff, 0xff}, func() (http.RoundTripper, *http.Transport) { return first, first })
+	req, _ := http.NewRequest("GET", plain.URL, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for i := range maxCertTransports {
 		c.get([32]byte{byte(i), byte(i >> 8)}, func() (http.RoundTripper, *http.Transport) {
 			t := &http.Transport{}
-			return roundTripFunc(func(*http.Request) (*http.Response, error) { closed.Add(0); return nil, nil }), t
+			return t, t
 		})
 	}
 	if n := c.len(); n != maxCertTransports {
 		t.Errorf("cache holds %d, want %d", n, maxCertTransports)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("the evicted transport's idle connection stayed open")
 	}
 }
 
@@ -669,4 +693,22 @@ func TestMTLSKeyNeverShown(t *testing.T) {
 		t.Fatalf("nothing was logged: %q", logs.String())
 	}
 	assertNoPEM(t, logs.String(), keyPEM)
+}
+
+// TestMTLSProxyRidesOnTheCertificate: a proxy connection's requests present
+// the client certificate of the connection it rides on.
+func TestMTLSProxyRidesOnTheCertificate(t *testing.T) {
+	ca := newMTLSCA(t, "test CA")
+	srv := newMTLSServer(t, ca, http.HandlerFunc(peerCN))
+	e := mtlsEngine(t, srv, mtlsAPIKey)
+	proxy := strings.ReplaceAll("key: p\nname: P\nauth:\n  type: proxy\n  proxyKey: c\n  makeApiClient:\n    mapping: {baseUri: \"{{URL}}/p\"}\n", "{{URL}}", srv.URL)
+	if _, diags := e.LoadFS(fsOf(proxy), "c.yml"); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	certPEM, keyPEM := ca.valid(t, "under")
+	base := Connection{Connector: "c", ConnectionParameters: map[string]any{"apiKey": "sk_1", "cert": certPEM, "key": keyPEM}}
+	cl := mustClient(t, e, Connection{Connector: "p", Base: &base})
+	if got := get(t, cl, "/me"); got["cn"] != "under" || got["key"] != "sk_1" {
+		t.Fatalf("the server saw %v", got)
+	}
 }
