@@ -34,9 +34,9 @@ type Client struct {
 	// token requests alike: the engine's, with what the connection adds
 	// below its kind's credentials (a TLS client certificate).
 	wire http.RoundTripper
-	// base is the wire before any layer above the TLS one: what its
+	// baseWire is the wire before any layer above the TLS one: what its
 	// methods' fetch and its redactor use.
-	base connWire
+	baseWire connWire
 
 	state     atomic.Pointer[clientState]
 	refreshMu sync.Mutex
@@ -155,11 +155,11 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	}
 	cl := &Client{eng: e, connector: c, auth: a, conn: conn, startCredentials: conn.Credentials, info: info, keepRaw: keepRaw}
 	cl.conn.Credentials = nil
-	if cl.base, err = e.connectionWire(ctx, c.Spec.Key, a, conn); err != nil {
+	if cl.baseWire, err = e.connectionWire(ctx, c.Spec.Key, a, conn); err != nil {
 		return nil, err
 	}
-	cl.wire = cl.base.rt
-	ctx = withWire(ctx, cl.base)
+	cl.wire = cl.baseWire.rt
+	ctx = withWire(ctx, cl.baseWire)
 	cl.http = &http.Client{Transport: &transport{client: cl}, CheckRedirect: cl.checkRedirect}
 	if cl.session, err = cl.openSession(ctx); err != nil {
 		return nil, err
@@ -220,8 +220,8 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	// Connection input is redacted as well as credentials (its secret fields:
 	// with OAuth it is not part of the credentials, and may hold the app's
 	// client secret); its shown fields stay readable even inside credentials.
-	r := cl.auth.redactor(cl.conn.ConnectionParameters, creds, cl.conn.ConnectorParameters).With(cl.base.secrets...)
-	ctx = withWire(ctx, cl.base)
+	r := cl.auth.redactor(cl.conn.ConnectionParameters, creds, cl.conn.ConnectorParameters).With(cl.baseWire.secrets...)
+	ctx = withWire(ctx, cl.baseWire)
 	if sh, ok := cl.session.(SecretHolder); ok {
 		r = r.With(sh.Secrets()...)
 	}
@@ -372,7 +372,7 @@ func (cl *Client) refreshMargin() time.Duration { return cl.session.RefreshMargi
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
 func (cl *Client) methodClient(st *clientState) *Client {
-	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, session: cl.session, src: cl.src, info: cl.info, wire: cl.wire, base: cl.base}
+	mc := &Client{eng: cl.eng, connector: cl.connector, auth: cl.auth, conn: cl.conn, noRefresh: true, session: cl.session, src: cl.src, info: cl.info, wire: cl.wire, baseWire: cl.baseWire}
 	mc.http = &http.Client{Transport: &transport{client: mc}, CheckRedirect: mc.checkRedirect}
 	mc.state.Store(st)
 	return mc

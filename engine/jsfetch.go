@@ -20,10 +20,11 @@ const maxFetchRedirects = 10
 // jsFetch is the HTTP side of a JavaScript method's fetch and axios
 // (jsrt.Options.Fetch): raw requests, with no credentials added, sent
 // through rt (the connection's wire: the engine's transport, or one
-// presenting the connection's TLS client certificate). Every URL, redirects included, passes the
-// host policy of the method's auth block with the connection input the
-// method was given, so a host an end user typed is only reached when it
-// fills a pattern the author wrote. Errors have r's secrets redacted.
+// presenting the connection's TLS client certificate). Every URL,
+// redirects included, passes the host policy of the method's auth block
+// with the connection input the method was given, so a host an end user
+// typed is only reached when it fills a pattern the author wrote. Errors
+// have r's secrets redacted.
 func (e *Engine) jsFetch(rt http.RoundTripper, hosts *hostPolicy, vars map[string]any, r *redactor) jsrt.HostFunc {
 	var input []inputValue
 	for _, name := range []string{"connectionInput", "connectionParameters"} {

@@ -45,8 +45,8 @@ func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, 
 // connection's wire (presenting its client certificate), from the client
 // it runs on or the context of the flow or client construction running it.
 func (e *Engine) methodWire(ctx context.Context, api *Client) http.RoundTripper {
-	if api != nil && api.base.rt != nil {
-		return api.base.rt
+	if api != nil && api.baseWire.rt != nil {
+		return api.baseWire.rt
 	}
 	return e.wireOf(ctx).rt
 }

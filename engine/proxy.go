@@ -56,7 +56,7 @@ func openProxy(ctx context.Context, cl *Client) (Session, error) {
 	}
 	// The proxy's requests go out on the wire of the connection it rides
 	// on, presenting that connection's client certificate.
-	cl.wire, cl.base = under.wire, under.base
+	cl.wire, cl.baseWire = under.wire, under.baseWire
 	return proxySession{under: under}, nil
 }
 

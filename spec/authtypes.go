@@ -108,13 +108,14 @@ var (
 
 // commonMethods are allowed for every auth type.
 func commonMethods() map[string]MethodRule {
-	return map[string]MethodRule{
-		MethodMakeAPIClient:        {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
-		MethodTest:                 {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: apiInputs, Inherited: true},
-		MethodRefreshCredentials:   {Implementations: []string{ImplJavaScript}, Inputs: apiInputs},
-		MethodDisconnect:           {Implementations: []string{ImplJavaScript}, Inputs: apiInputs, Inherited: true},
-		MethodGetClientCertificate: clientCertificateRule(),
+	m := map[string]MethodRule{
+		MethodMakeAPIClient:      {Required: true, Implementations: anyImpl, Inputs: clientInputs, Inherited: true},
+		MethodTest:               {Implementations: []string{ImplJavaScript, ImplMapping, ImplRestAPIMapping}, Inputs: apiInputs, Inherited: true},
+		MethodRefreshCredentials: {Implementations: []string{ImplJavaScript}, Inputs: apiInputs},
+		MethodDisconnect:         {Implementations: []string{ImplJavaScript}, Inputs: apiInputs, Inherited: true},
 	}
+	m[MethodGetClientCertificate] = clientCertificateRule() // a layer under every type (clientcert.go)
+	return m
 }
 
 func withMethods(base map[string]MethodRule, extra map[string]MethodRule) map[string]MethodRule {
