@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -62,7 +63,7 @@ func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, 
 	cert, err := mtls.Parse(certPEM, keyPEM)
 	if err != nil {
 		// mtls's errors name the problem (expired, mismatched), never the PEM.
-		return connWire{}, redactedMethodError(m, fmt.Errorf("%s: %s", spec.MethodGetClientCertificate, strings.TrimPrefix(err.Error(), "mtls: ")), r)
+		return connWire{}, redactedMethodError(m, errors.New(strings.TrimPrefix(err.Error(), "mtls: ")), r)
 	}
 	rt, err := e.certTransport(cert, certPEM, keyPEM)
 	if err != nil {
@@ -76,7 +77,7 @@ func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, 
 func readClientCertificate(raw map[string]any) (certPEM, keyPEM string, err error) {
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !slices.Contains(spec.ClientCertificateKeys, k) {
-			return "", "", fmt.Errorf("%s: the result has no key %q: connspec would not use it (keys: %s)", spec.MethodGetClientCertificate, k, strings.Join(spec.ClientCertificateKeys, ", "))
+			return "", "", fmt.Errorf("the result has no key %q: connspec would not use it (keys: %s)", k, strings.Join(spec.ClientCertificateKeys, ", "))
 		}
 	}
 	// The key first: an error about the certificate is redacted with it.
@@ -88,9 +89,9 @@ func readClientCertificate(raw map[string]any) (certPEM, keyPEM string, err erro
 	}
 	switch {
 	case certPEM == "":
-		return "", keyPEM, fmt.Errorf("%s: certificate is empty (a PEM certificate is required)", spec.MethodGetClientCertificate)
+		return "", keyPEM, errors.New("certificate is empty (a PEM certificate is required)")
 	case keyPEM == "":
-		return "", "", fmt.Errorf("%s: privateKey is empty (the certificate's PEM private key is required)", spec.MethodGetClientCertificate)
+		return "", "", errors.New("privateKey is empty (the certificate's PEM private key is required)")
 	}
 	return certPEM, keyPEM, nil
 }
