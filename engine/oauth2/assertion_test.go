@@ -391,7 +391,7 @@ func TestClientAssertionFromMap(t *testing.T) {
 		"private key not PEM":   {base(map[string]any{"clientAuthLocation": "private_key_jwt", "clientPrivateKey": canary}), "clientPrivateKey"},
 		"alg does not fit key":  {base(map[string]any{"clientAuthLocation": "private_key_jwt", "clientPrivateKey": pemKey, "clientAssertionAlg": "ES256"}), "ES256 cannot sign"},
 		"short secret":          {base(map[string]any{"clientAuthLocation": "client_secret_jwt"}), "at least 32 bytes"},
-		"unknown location":      {base(map[string]any{"clientAuthLocation": "tls_client_auth"}), "clientAuthLocation must be one of"},
+		"unknown location":      {base(map[string]any{"clientAuthLocation": "tls_client_authx"}), "clientAuthLocation must be one of"},
 		"key not a string":      {base(map[string]any{"clientAuthLocation": "private_key_jwt", "clientPrivateKey": map[string]any{"k": canary}}), "clientPrivateKey"},
 		"no client id with jwt": {map[string]any{"tokenUri": "https://as.example/token", "grantType": "client_credentials", "clientAuthLocation": "private_key_jwt", "clientPrivateKey": pemKey}, "needs a clientId"},
 	}
