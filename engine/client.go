@@ -84,6 +84,9 @@ type clientState struct {
 	raw map[string]any
 	// base is the underlying connection's state a proxy state was made from.
 	base *clientState
+	// wire is what the requests made with these credentials go out on,
+	// when the session is a Wirer; nil means the client's wire.
+	wire http.RoundTripper
 	// rejected is set when the API refused these credentials (a 401): they
 	// are renewed before the next request and not sent again meanwhile,
 	// even when their renewal fails.
@@ -270,6 +273,11 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 		raw = nil
 	}
 	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.With(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
+	if w, ok := cl.session.(Wirer); ok {
+		if st.wire, err = w.Wire(cl.wire, creds); err != nil {
+			return nil, redactError(err, st.redact)
+		}
+	}
 	if !st.expiresAt.IsZero() {
 		// Renew the refresh margin before expiry, but never sooner than
 		// halfway through what is left: a token that lives one second must
@@ -360,6 +368,14 @@ func (cl *Client) usable(st *clientState) bool {
 }
 
 func (cl *Client) refreshMargin() time.Duration { return cl.session.RefreshMargin() }
+
+// wireOf returns what st's requests go out on.
+func (cl *Client) wireOf(st *clientState) http.RoundTripper {
+	if st.wire != nil {
+		return st.wire
+	}
+	return cl.wire
+}
 
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.
