@@ -220,6 +220,15 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if sh, ok := cl.session.(SecretHolder); ok {
 		r = r.With(sh.Secrets()...)
 	}
+	var wire http.RoundTripper
+	if w, ok := cl.session.(Wirer); ok {
+		var secrets []string
+		var err error
+		if wire, secrets, err = w.Wire(cl.wire, creds); err != nil {
+			return nil, redactError(err, r)
+		}
+		r = r.With(secrets...)
+	}
 	m := cl.auth.Methods[spec.MethodMakeAPIClient]
 	// A proxy without makeApiClient takes the underlying client as it is.
 	var out any = map[string]any{}
@@ -273,11 +282,7 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 		raw = nil
 	}
 	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.With(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
-	if w, ok := cl.session.(Wirer); ok {
-		if st.wire, err = w.Wire(cl.wire, creds); err != nil {
-			return nil, redactError(err, st.redact)
-		}
-	}
+	st.wire = wire
 	if !st.expiresAt.IsZero() {
 		// Renew the refresh margin before expiry, but never sooner than
 		// halfway through what is left: a token that lives one second must

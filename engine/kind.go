@@ -59,10 +59,12 @@ type SecretHolder interface {
 // own, made from the credentials (a DPoP key that signs a proof for every
 // request): buildState calls Wire once per version of the credentials,
 // and that version's requests go out on its result instead of base (the
-// client's wire). A Wire error fails the credentials like a makeApiClient
-// error. Token requests are the session's own business.
+// client's wire); a nil transport means base. secrets are what the
+// transport holds beyond the credentials' values (a private key's
+// members), redacted with them. A Wire error fails the credentials like a
+// makeApiClient error. Token requests are the session's own business.
 type Wirer interface {
-	Wire(base http.RoundTripper, creds map[string]any) (http.RoundTripper, error)
+	Wire(base http.RoundTripper, creds map[string]any) (rt http.RoundTripper, secrets []string, err error)
 }
 
 // Minter is a Session whose credentials are minted from the engine's own

@@ -125,9 +125,9 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 }
 
 // Wire sends a DPoP connection's API requests with proofs.
-func (s *oauth2Session) Wire(base http.RoundTripper, creds map[string]any) (http.RoundTripper, error) {
+func (s *oauth2Session) Wire(base http.RoundTripper, creds map[string]any) (http.RoundTripper, []string, error) {
 	if s.dpop == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	return s.dpop.wire(base, creds)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -51,7 +52,7 @@ func newDPoPLayer(cfg oauth2.Config, a *Auth) (*dpopLayer, error) {
 func checkDPoPMethods(a *Auth) error {
 	for _, name := range []string{spec.MethodRefreshCredentials, spec.MethodGetTokenData} {
 		if a.Methods[name] != nil {
-			return fmt.Errorf("getOAuthConfig asks for dpop, but the connector has %s, whose token requests carry no DPoP proof", name)
+			return fmt.Errorf("getOAuthConfig asks for dpop, but the connector has %s, whose token requests carry no dpop proof", name)
 		}
 	}
 	return nil
@@ -76,12 +77,12 @@ func newDPoPKey(alg string) (dpop.Key, string, error) {
 func dpopKeyOf(creds map[string]any) (dpop.Key, error) {
 	raw, ok := creds[DPoPCredentialsKey].(string)
 	if !ok || raw == "" {
-		return dpop.Key{}, &ConnectionError{Key: KeyConnectionIsDefunct, Message: fmt.Sprintf("the credentials have no DPoP key (%s): authorise the connection again", DPoPCredentialsKey)}
+		return dpop.Key{}, &ConnectionError{Key: KeyConnectionIsDefunct, Message: fmt.Sprintf("the credentials have no dpop key (%s): authorise the connection again", DPoPCredentialsKey)}
 	}
 	key, err := dpop.ParseKey([]byte(raw))
 	if err != nil {
 		// ParseKey's errors never quote key material.
-		return dpop.Key{}, &ConnectionError{Key: KeyConnectionIsDefunct, Message: fmt.Sprintf("the stored DPoP key (%s) cannot be read: authorise the connection again", DPoPCredentialsKey), Err: err}
+		return dpop.Key{}, &ConnectionError{Key: KeyConnectionIsDefunct, Message: fmt.Sprintf("the stored dpop key (%s) cannot be read: authorise the connection again", DPoPCredentialsKey), Err: err}
 	}
 	return key, nil
 }
@@ -96,7 +97,7 @@ func (d *dpopLayer) tokenClient(key dpop.Key, base http.RoundTripper) *http.Clie
 // token would silently drop the protection the connector asked for.
 func checkDPoPToken(tok *oauth2.Token) error {
 	if !strings.EqualFold(tok.TokenType, "DPoP") {
-		return fmt.Errorf("getOAuthConfig asks for dpop, but the token endpoint answered token_type %q instead of DPoP: the token is not bound to the connection's key, and is not used", tokenTypeName(tok.TokenType))
+		return fmt.Errorf("getOAuthConfig asks for dpop, but the token endpoint answered token_type %q: the token is not bound to the connection's dpop key, and is not used", tokenTypeName(tok.TokenType))
 	}
 	return nil
 }
@@ -109,15 +110,29 @@ func keepDPoPKey(creds, cur map[string]any) {
 
 // wire is the transport of one credentials state's API requests: proofs
 // bound to its access token, over the client's wire.
-func (d *dpopLayer) wire(base http.RoundTripper, creds map[string]any) (http.RoundTripper, error) {
+func (d *dpopLayer) wire(base http.RoundTripper, creds map[string]any) (http.RoundTripper, []string, error) {
 	key, err := dpopKeyOf(creds)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	token, _ := creds["access_token"].(string)
 	t := &dpop.Transport{Key: key, Base: base, Nonces: d.nonces,
 		AccessToken: func(*http.Request) (string, error) { return token, nil }}
-	return nonceRefusal{t}, nil
+	return nonceRefusal{t}, privateMembers(key), nil
+}
+
+// privateMembers are the key's private JWK members: the redactor knows the
+// stored JWK as a whole, and needs them to catch one quoted on its own.
+func privateMembers(key dpop.Key) []string {
+	raw, err := key.PrivateJWK()
+	if err != nil {
+		return nil
+	}
+	var j dpop.JWK
+	if json.Unmarshal(raw, &j) != nil {
+		return nil
+	}
+	return []string{j.D, j.P, j.Q, j.DP, j.DQ, j.QI}
 }
 
 // nonceRefusal turns a resource server's use_dpop_nonce 401 that outlived
@@ -131,7 +146,7 @@ func (n nonceRefusal) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	drain(resp)
-	return nil, &ConnectionError{Key: "dpop_nonce_refused", Message: "the API refused the DPoP proof's nonce again after a retry with the nonce it sent (use_dpop_nonce)", Status: resp.StatusCode}
+	return nil, &ConnectionError{Key: "dpop_nonce_refused", Message: "the API refused the dpop proof's nonce again after a retry with the nonce it sent (use_dpop_nonce)", Status: resp.StatusCode}
 }
 
 // tokenTypeName is a token_type fit to quote in an error: a scheme name is

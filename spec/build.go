@@ -420,7 +420,8 @@ func (l *loader) checkShape(m *Method, authType string) {
 var oauthConfigKeys = map[string]map[string]yaml.Kind{
 	"oauth2": kindsOf("clientId", "clientSecret", "authorizeUri", "tokenUri", "refreshUri", "scopes", "scopeSeparator",
 		"clientAuthLocation", "tokenRequestFormat", "tokenParams", "refreshParams", "tokenHeaders", "extra", "skipPkce",
-		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin"),
+		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin",
+		"dpop", "dpopAlgorithm"),
 	"oauth1": kindsOf("consumerKey", "consumerSecret", "requestTokenUri", "authorizeUri", "tokenUri", "scopes",
 		"scopeSeparator", "extra", "signatureMethod", "privateKey", "realm", "placement", "version"),
 }
