@@ -199,6 +199,12 @@ func (s *dpopServer) api(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if r.URL.Path == "/v1/echo" {
+		// An API that quotes the request in its error.
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"error":%q}`, r.URL.String())
+		return
+	}
 	s.mu.Lock()
 	s.apiJKTs[v.JKT] = true
 	s.lastAPI = r.Header.Get(dpop.HeaderDPoP)
@@ -566,6 +572,9 @@ func TestDPoPKeyNeverShown(t *testing.T) {
 	cl := mustClient(t, e, conn)
 	// An API that echoes the credentials it is told about in an error.
 	_, err = cl.Do(context.Background(), "GET", "/echo?x="+url.QueryEscape(jwk.D), nil)
+	if err == nil {
+		t.Fatal("the echoing API's 500 is no error")
+	}
 	msgs := fmt.Sprint(err) + cl.Redact(jwk.D) + cl.Redact(creds[DPoPCredentialsKey].(string)) + logs.String()
 	if jwk.D == "" || strings.Contains(msgs, jwk.D) {
 		t.Errorf("the private key shows: %s", msgs)
