@@ -87,6 +87,9 @@ type clientState struct {
 	raw map[string]any
 	// base is the underlying connection's state a proxy state was made from.
 	base *clientState
+	// wire is what the requests made with these credentials go out on,
+	// when the session is a Wirer; nil means the client's wire.
+	wire http.RoundTripper
 	// rejected is set when the API refused these credentials (a 401): they
 	// are renewed before the next request and not sent again meanwhile,
 	// even when their renewal fails.
@@ -225,6 +228,15 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if sh, ok := cl.session.(SecretHolder); ok {
 		r = r.With(sh.Secrets()...)
 	}
+	var wire http.RoundTripper
+	if w, ok := cl.session.(Wirer); ok {
+		var secrets []string
+		var err error
+		if wire, secrets, err = w.Wire(cl.wire, creds); err != nil {
+			return nil, redactError(err, r)
+		}
+		r = r.With(secrets...)
+	}
 	m := cl.auth.Methods[spec.MethodMakeAPIClient]
 	// A proxy without makeApiClient takes the underlying client as it is.
 	var out any = map[string]any{}
@@ -278,6 +290,7 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 		raw = nil
 	}
 	st := &clientState{version: version, credentials: creds, config: cfg, redact: r.With(extra...), expiresAt: parseExpiresAt(creds["expires_at"]), raw: raw}
+	st.wire = wire
 	if !st.expiresAt.IsZero() {
 		// Renew the refresh margin before expiry, but never sooner than
 		// halfway through what is left: a token that lives one second must
@@ -368,6 +381,14 @@ func (cl *Client) usable(st *clientState) bool {
 }
 
 func (cl *Client) refreshMargin() time.Duration { return cl.session.RefreshMargin() }
+
+// wireOf returns what st's requests go out on.
+func (cl *Client) wireOf(st *clientState) http.RoundTripper {
+	if st.wire != nil {
+		return st.wire
+	}
+	return cl.wire
+}
 
 // methodClient returns a client over the same credentials that does not
 // refresh, for methods that obtain or refresh credentials themselves.

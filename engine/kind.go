@@ -55,6 +55,18 @@ type SecretHolder interface {
 	Secrets() []string
 }
 
+// Wirer is a Session whose API requests go out on a transport of their
+// own, made from the credentials (a DPoP key that signs a proof for every
+// request): buildState calls Wire once per version of the credentials,
+// and that version's requests go out on its result instead of base (the
+// client's wire); a nil transport means base. secrets are what the
+// transport holds beyond the credentials' values (a private key's
+// members), redacted with them. A Wire error fails the credentials like a
+// makeApiClient error. Token requests are the session's own business.
+type Wirer interface {
+	Wire(base http.RoundTripper, creds map[string]any) (rt http.RoundTripper, secrets []string, err error)
+}
+
 // Minter is a Session whose credentials are minted from the engine's own
 // configuration: never stored, and minted again when they are due, by each
 // client on its own.

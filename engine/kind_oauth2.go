@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -33,6 +34,8 @@ func (oauth2Kind) CompleteAuthorization(ctx context.Context, e *Engine, a *Auth,
 type oauth2Session struct {
 	BaseSession
 	cfg oauth2.Config
+	// dpop is set when getOAuthConfig asks for DPoP (layer_dpop.go).
+	dpop *dpopLayer
 }
 
 // openOAuth2 evaluates the connection's getOAuthConfig.
@@ -41,7 +44,11 @@ func openOAuth2(ctx context.Context, cl *Client) (Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &oauth2Session{cfg: cfg}, nil
+	d, err := newDPoPLayer(cfg, cl.auth)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2Session{cfg: cfg, dpop: d}, nil
 }
 
 func (s *oauth2Session) clientCredentials() bool {
@@ -53,6 +60,15 @@ func (s *oauth2Session) clientCredentials() bool {
 // connector's getCredentialsFromConnectionParameters).
 func (s *oauth2Session) Start(ctx context.Context, cl *Client) (map[string]any, bool, error) {
 	if s.clientCredentials() {
+		if s.dpop != nil {
+			// The key is made once and stored before the first token
+			// request, so that every client of the connection uses it.
+			_, jwk, err := newDPoPKey(s.dpop.alg)
+			if err != nil {
+				return nil, false, err
+			}
+			return map[string]any{DPoPCredentialsKey: jwk}, true, nil
+		}
 		return map[string]any{}, false, nil
 	}
 	return cl.credentialsFromInput(ctx, false)
@@ -76,6 +92,13 @@ func (s *oauth2Session) CanRenew(creds map[string]any) bool {
 // refresh token grant.
 func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState) (map[string]any, error) {
 	cfg, hc := s.cfg, cl.tokenHTTPClient()
+	if s.dpop != nil {
+		key, err := dpopKeyOf(cur.credentials)
+		if err != nil {
+			return nil, err
+		}
+		hc = s.dpop.tokenClient(key, cl.wire)
+	}
 	var tok *oauth2.Token
 	var err error
 	method := spec.MethodGetCredentialsFromRefreshTokenResponse
@@ -89,7 +112,24 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 	if err != nil {
 		return nil, redactError(tokenError(err), cur.redact)
 	}
-	return cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil, cur.redact)
+	if s.dpop != nil {
+		if err := checkDPoPToken(tok); err != nil {
+			return nil, err
+		}
+	}
+	creds, err := cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil, cur.redact)
+	if err == nil && s.dpop != nil {
+		keepDPoPKey(creds, cur.credentials)
+	}
+	return creds, err
+}
+
+// Wire sends a DPoP connection's API requests with proofs.
+func (s *oauth2Session) Wire(base http.RoundTripper, creds map[string]any) (http.RoundTripper, []string, error) {
+	if s.dpop == nil {
+		return nil, nil, nil
+	}
+	return s.dpop.wire(base, creds)
 }
 
 // Ready reports whether there is an access token to send.

@@ -9,7 +9,13 @@ import (
 	"testing/fstest"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/connspec/connspec/engine/dpop"
 )
+
+// proxyDPoPKey is the underlying DPoP connection's key.
+var proxyDPoPKey, _ = dpop.GenerateKey("")
+var proxyDPoPJWK, _ = proxyDPoPKey.PrivateJWK()
 
 // TestProxyAppliesTheUnderlyingKind: a proxy connection sends what the
 // kind of the connection it rides on adds to a request (a minted token
@@ -53,6 +59,22 @@ func TestProxyAppliesTheUnderlyingKind(t *testing.T) {
 			accepted: func(r *http.Request) bool {
 				a := r.Header.Get("Authorization")
 				return strings.HasPrefix(a, "OAuth ") && strings.Contains(a, `oauth_token="tok-1"`) && strings.Contains(a, "oauth_signature=")
+			},
+		},
+		{
+			name: "oauth2-dpop",
+			base: `type: oauth2
+  getOAuthConfig:
+    mapping: {clientId: c, authorizeUri: "{{URL}}/auth", tokenUri: "{{URL}}/token", dpop: true}
+  makeApiClient:
+    mapping:
+      baseUri: "{{URL}}"
+      headers: {Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}}
+`,
+			conn: Connection{Credentials: map[string]any{"access_token": "at-dpop-1", "token_type": "DPoP", DPoPCredentialsKey: string(proxyDPoPJWK)}},
+			accepted: func(r *http.Request) bool {
+				_, err := new(dpop.Verifier).VerifyRequest(r, dpop.Check{AccessToken: "at-dpop-1", JKT: proxyDPoPKey.Thumbprint()})
+				return err == nil && r.Header.Get("Authorization") == "DPoP at-dpop-1"
 			},
 		},
 		{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -194,6 +195,10 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 		}
 	}
 	var tok *oauth2.Token
+	hc, dpopKey, err := e.exchangeClient(ctx, cfg, a)
+	if err != nil {
+		return nil, err
+	}
 	if m := a.Methods[spec.MethodGetTokenData]; m != nil {
 		out, err := e.runMethod(ctx, m, map[string]any{
 			"connectorParameters":  orEmpty(conn.ConnectorParameters),
@@ -211,8 +216,13 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 			return nil, methodError(m, fmt.Errorf("must return the token response object, not %s", describeValue(out)))
 		}
 		tok = tokenFromMap(raw, e.now(), cfg.DefaultExpiresIn)
-	} else if tok, err = cfg.Exchange(ctx, e.tokenHTTPClient(ctx), code, redirectURI, verifier); err != nil {
+	} else if tok, err = cfg.Exchange(ctx, hc, code, redirectURI, verifier); err != nil {
 		return nil, redactError(tokenError(err), r)
+	}
+	if dpopKey != "" {
+		if err := checkDPoPToken(tok); err != nil {
+			return nil, err
+		}
 	}
 	creds, err := e.credentialsFromToken(ctx, a, spec.MethodGetCredentialsFromAccessTokenResponse, conn, tok, nil, map[string]any{
 		"queryParameters": query,
@@ -221,12 +231,30 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 	if err != nil {
 		return nil, err
 	}
+	if dpopKey != "" {
+		creds[DPoPCredentialsKey] = dpopKey
+	}
 	if conn.ID != "" {
 		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
 			return nil, err
 		}
 	}
 	return creds, nil
+}
+
+// exchangeClient sends the code exchange: with a DPoP proof signed by a new
+// key when cfg asks for DPoP (its store form is returned, for the
+// credentials), else plainly.
+func (e *Engine) exchangeClient(ctx context.Context, cfg oauth2.Config, a *Auth) (*http.Client, string, error) {
+	d, err := newDPoPLayer(cfg, a)
+	if err != nil || d == nil {
+		return e.tokenHTTPClient(ctx), "", err
+	}
+	key, jwk, err := newDPoPKey(d.alg)
+	if err != nil {
+		return nil, "", err
+	}
+	return d.tokenClient(key, e.wireOf(ctx).rt), jwk, nil
 }
 
 // credentialsFromToken turns a token response into credentials: the

@@ -105,6 +105,10 @@ func (s proxySource) state(ctx context.Context, cl *Client, version int) (*clien
 		return nil, err
 	}
 	st.base, st.expiresAt, st.renewAt = ust, ust.expiresAt, ust.renewAt
+	if st.wire == nil {
+		// The underlying kind's transport (DPoP proofs for its token).
+		st.wire = ust.wire
+	}
 	if st.config.handlers == nil {
 		st.config.handlers = ust.config.handlers
 	}

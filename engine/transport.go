@@ -58,7 +58,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := cl.wire.RoundTrip(out)
+		resp, err := cl.wireOf(st).RoundTrip(out)
 		if err != nil {
 			return nil, redactError(err, st.redact)
 		}

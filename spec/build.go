@@ -410,6 +410,7 @@ func (l *loader) checkShape(m *Method, authType string) {
 	case MethodGetOAuthConfig:
 		if keys := oauthConfigKeys[authType]; keys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
 			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys, false)...)
+			l.add(checkDPoPAlgorithm(m.Body.File, m.Mapping)...)
 		}
 	}
 	if t, ok := LookupAuthType(authType); ok && t.Methods[m.Name].ResultKeys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
@@ -421,9 +422,24 @@ func (l *loader) checkShape(m *Method, authType string) {
 var oauthConfigKeys = map[string]map[string]yaml.Kind{
 	"oauth2": kindsOf("clientId", "clientSecret", "authorizeUri", "tokenUri", "refreshUri", "scopes", "scopeSeparator",
 		"clientAuthLocation", "tokenRequestFormat", "tokenParams", "refreshParams", "tokenHeaders", "extra", "skipPkce",
-		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin"),
+		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin",
+		"dpop", "dpopAlgorithm"),
 	"oauth1": kindsOf("consumerKey", "consumerSecret", "requestTokenUri", "authorizeUri", "tokenUri", "scopes",
 		"scopeSeparator", "extra", "signatureMethod", "privateKey", "realm", "placement", "version"),
+}
+
+// dpopAlgorithms are the values getOAuthConfig's dpopAlgorithm may have
+// (engine/oauth2.DPoPAlgorithms).
+var dpopAlgorithms = []string{"ES256", "EdDSA", "RS256"}
+
+// checkDPoPAlgorithm refuses a literal dpopAlgorithm the engine cannot
+// make a key for; a formula is checked when it is evaluated.
+func checkDPoPAlgorithm(file string, n *yaml.Node) Diagnostics {
+	v := mappingValue(n, "dpopAlgorithm")
+	if v == nil || v.Kind != yaml.ScalarNode || v.Tag == "!!null" || slices.Contains(dpopAlgorithms, v.Value) {
+		return nil
+	}
+	return Diagnostics{Pos{File: file, Line: v.Line, Column: v.Column}.Errorf("", "getOAuthConfig dpopAlgorithm %.40q is not supported (one of %s)", v.Value, strings.Join(dpopAlgorithms, ", "))}
 }
 
 func kindsOf(keys ...string) map[string]yaml.Kind {

@@ -312,3 +312,15 @@ func originOf(htu string) string {
 	host, _, _ := strings.Cut(rest, "/")
 	return htu[:len(htu)-len(rest)] + host
 }
+
+// UseNonceChallenge reports whether a resource server's response headers
+// carry a DPoP challenge with error="use_dpop_nonce": what a 401 means
+// when the server wants a (new) nonce rather than a new access token.
+func UseNonceChallenge(h http.Header) bool {
+	for _, v := range h.Values("WWW-Authenticate") {
+		if dpopChallengeError(v) == CodeUseNonce {
+			return true
+		}
+	}
+	return false
+}

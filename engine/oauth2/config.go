@@ -98,9 +98,18 @@ type Config struct {
 	// RefreshMargin is how long before ExpiresAt the engine treats a token as
 	// expired (see Token.Expired). ConfigFromMap defaults it to 60s.
 	RefreshMargin time.Duration
+	// DPoP asks for DPoP-bound tokens (RFC 9449): the engine sends its
+	// token requests with proofs and refuses a token_type other than DPoP.
+	DPoP bool
+	// DPoPAlgorithm is the algorithm of the connection's DPoP key: ES256
+	// ("" too), EdDSA or RS256.
+	DPoPAlgorithm string
 	// Now is the clock token expiries are computed with; nil means time.Now.
 	Now func() time.Time
 }
+
+// DPoPAlgorithms are the values dpopAlgorithm may have.
+var DPoPAlgorithms = []string{"ES256", "EdDSA", "RS256"}
 
 func (c Config) scopeSeparator() string {
 	if c.ScopeSeparator == "" {
@@ -185,6 +194,8 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 	c.Extra = strMap("extra")
 	c.SkipPKCE = flag("skipPkce")
 	c.NoRefreshToken = flag("noRefreshToken")
+	c.DPoP = flag("dpop")
+	c.DPoPAlgorithm = str("dpopAlgorithm")
 	if err != nil {
 		return Config{}, err
 	}
@@ -224,6 +235,12 @@ func (c Config) Validate() error {
 	}
 	if err := read.OneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials); err != nil {
 		return err
+	}
+	if err := read.OneOf("dpopAlgorithm", c.DPoPAlgorithm, DPoPAlgorithms...); err != nil {
+		return err
+	}
+	if c.DPoPAlgorithm != "" && !c.DPoP {
+		return fmt.Errorf("oauth2: dpopAlgorithm is set but dpop is not true")
 	}
 	if err := c.checkClientAssertion(); err != nil {
 		return err

@@ -118,3 +118,33 @@ func TestConfigFromMapErrors(t *testing.T) {
 		t.Fatalf("err = %v: want an error without the value", err)
 	}
 }
+
+// TestConfigDPoP: dpop and dpopAlgorithm are read; an algorithm the engine
+// cannot make a key for, or one without dpop, is refused by name.
+func TestConfigDPoP(t *testing.T) {
+	base := func(extra map[string]any) map[string]any {
+		m := map[string]any{"tokenUri": "https://as.example/token", "grantType": "client_credentials"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	c, err := ConfigFromMap(base(map[string]any{"dpop": true, "dpopAlgorithm": "EdDSA"}))
+	if err != nil || !c.DPoP || c.DPoPAlgorithm != "EdDSA" {
+		t.Errorf("got %+v, %v", c, err)
+	}
+	if c, err := ConfigFromMap(base(map[string]any{"dpop": "true"})); err != nil || !c.DPoP || c.DPoPAlgorithm != "" {
+		t.Errorf("dpop \"true\": got %+v, %v", c, err)
+	}
+	for _, extra := range []map[string]any{
+		{"dpop": true, "dpopAlgorithm": "HS256"},
+		{"dpop": true, "dpopAlgorithm": "none"},
+		{"dpop": true, "dpopAlgorithm": "es256"},
+		{"dpopAlgorithm": "ES256"},
+		{"dpop": "yes"},
+	} {
+		if _, err := ConfigFromMap(base(extra)); err == nil || !strings.Contains(err.Error(), "dpop") {
+			t.Errorf("%v: got %v, want an error naming dpop", extra, err)
+		}
+	}
+}
