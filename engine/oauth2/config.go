@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/clientauth"
 	"github.com/connspec/connspec/internal/mapvalue"
 
 	"fmt"
@@ -10,9 +11,9 @@ import (
 
 // Values of Config.ClientAuthLocation.
 const (
-	AuthInHeaders = "headers" // HTTP Basic
-	AuthInBody    = "body"    // client_id and client_secret body fields
-	AuthInBoth    = "both"    // both of the above (the default)
+	AuthInHeaders = clientauth.Headers // HTTP Basic
+	AuthInBody    = clientauth.Body    // client_id and client_secret body fields
+	AuthInBoth    = clientauth.Both    // both of the above (the default)
 )
 
 // Values of Config.TokenRequestFormat.
@@ -210,7 +211,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 // Validate checks the enums and URIs of c: tokenUri is required, and
 // authorizeUri for the authorization_code grant. Errors name the key.
 func (c Config) Validate() error {
-	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth, AuthPrivateKeyJWT, AuthClientSecretJWT); err != nil {
+	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, clientauth.Locations...); err != nil {
 		return err
 	}
 	if err := read.OneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {
