@@ -135,7 +135,8 @@ func (c Config) now() time.Time {
 // "false"), grantType, defaultExpiresIn and refreshMargin (seconds, a number
 // or a numeric string); with clientAuthLocation private_key_jwt or
 // client_secret_jwt also clientPrivateKey, clientKeyId, clientAssertionAlg
-// and clientAssertionAudience (see PrivateKeyJWT). Values may be string,
+// and clientAssertionAudience (see PrivateKeyJWT; beside a location that
+// does not use them they are an error, see internal/clientauth). Values may be string,
 // float64, any Go integer, bool, json.Number, []any, []string, map[string]any or map[string]string; nil
 // values count as absent and unknown keys are ignored.
 //
