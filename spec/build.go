@@ -11,7 +11,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/connspec/connspec/internal/clientauth"
 	"github.com/connspec/connspec/internal/hostpattern"
+	"github.com/connspec/connspec/internal/suggest"
 )
 
 // loader builds a Connector from its spec document and method files,
@@ -411,6 +413,9 @@ func (l *loader) checkShape(m *Method, authType string) {
 		if keys := oauthConfigKeys[authType]; keys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
 			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys, false)...)
 			l.add(checkDPoPAlgorithm(m.Body.File, m.Mapping)...)
+			if authType == "oauth2" {
+				l.add(checkClientAuth(m.Body.File, m.Mapping)...)
+			}
 		}
 	}
 	if t, ok := LookupAuthType(authType); ok && t.Methods[m.Name].ResultKeys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
@@ -423,7 +428,10 @@ var oauthConfigKeys = map[string]map[string]yaml.Kind{
 	"oauth2": kindsOf("clientId", "clientSecret", "authorizeUri", "tokenUri", "refreshUri", "scopes", "scopeSeparator",
 		"clientAuthLocation", "tokenRequestFormat", "tokenParams", "refreshParams", "tokenHeaders", "extra", "skipPkce",
 		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin",
-		"dpop", "dpopAlgorithm"),
+		"dpop", "dpopAlgorithm",
+		// Client authentication by assertion (RFC 7523 section 2.2), with
+		// clientAuthLocation private_key_jwt or client_secret_jwt.
+		"clientPrivateKey", "clientKeyId", "clientAssertionAlg", "clientAssertionAudience"),
 	"oauth1": kindsOf("consumerKey", "consumerSecret", "requestTokenUri", "authorizeUri", "tokenUri", "scopes",
 		"scopeSeparator", "extra", "signatureMethod", "privateKey", "realm", "placement", "version"),
 }
@@ -440,6 +448,39 @@ func checkDPoPAlgorithm(file string, n *yaml.Node) Diagnostics {
 		return nil
 	}
 	return Diagnostics{Pos{File: file, Line: v.Line, Column: v.Column}.Errorf("", "getOAuthConfig dpopAlgorithm %.40q is not supported (one of %s)", v.Value, strings.Join(dpopAlgorithms, ", "))}
+}
+
+// checkClientAuth checks a literal OAuth 2.0 getOAuthConfig mapping's
+// clientAuthLocation against the known values, and refuses the keys that
+// its location would leave unused (clientPrivateKey beside body, say). A
+// location computed by a formula is checked when the method runs.
+func checkClientAuth(file string, n *yaml.Node) Diagnostics {
+	var diags Diagnostics
+	loc := ""
+	if v := mappingValue(n, "clientAuthLocation"); v != nil {
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			return nil // a formula, an alias, or null: known when the method runs
+		}
+		if !clientauth.Known(v.Value) {
+			at := Pos{File: file, Line: v.Line, Column: v.Column}
+			return Diagnostics{at.Errorf("", "getOAuthConfig: clientAuthLocation %q is not one of %s%s",
+				v.Value, strings.Join(clientauth.Locations, ", "), suggest.Hint(v.Value, clientauth.Locations))}
+		}
+		loc = v.Value
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if !clientauth.KeyAllowed(k.Value, loc) {
+			shown := loc
+			if shown == "" {
+				shown = clientauth.Both + " (the default)"
+			}
+			at := Pos{File: file, Line: k.Line, Column: k.Column}
+			diags = append(diags, at.Errorf("", "getOAuthConfig: %s is only used with clientAuthLocation %s, not %s: set clientAuthLocation or remove the key",
+				k.Value, strings.Join(clientauth.KeyLocations[k.Value], " or "), shown))
+		}
+	}
+	return diags
 }
 
 func kindsOf(keys ...string) map[string]yaml.Kind {

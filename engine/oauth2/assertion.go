@@ -2,11 +2,14 @@ package oauth2
 
 import (
 	"github.com/connspec/connspec/engine/jwtgrant"
+	"github.com/connspec/connspec/internal/clientauth"
 
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,8 +25,8 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // Values of Config.ClientAuthLocation that authenticate the client with a
 // JWT (Config.ClientAssertion) instead of sending a secret.
 const (
-	AuthPrivateKeyJWT   = "private_key_jwt"   // signed with the client's private key
-	AuthClientSecretJWT = "client_secret_jwt" // HMAC with the client secret
+	AuthPrivateKeyJWT   = clientauth.PrivateKeyJWT   // signed with the client's private key
+	AuthClientSecretJWT = clientauth.ClientSecretJWT // HMAC with the client secret
 )
 
 // ClientAssertion makes the client_assertion of one token request;
@@ -99,8 +102,16 @@ func (c Config) checkClientAssertion() error {
 // a getOAuthConfig result: private_key_jwt signs with clientPrivateKey (PEM;
 // clientKeyId is its kid), client_secret_jwt with clientSecret;
 // clientAssertionAlg picks the algorithm and clientAssertionAudience
-// replaces the token URL as aud. Errors name the key, never its value.
+// replaces the token URL as aud. A key the location does not use
+// (clientPrivateKey with body, or with client_secret_jwt) is refused, not
+// ignored. Errors name the key, never its value.
 func (c *Config) assertionFromMap(m map[string]any) error {
+	for _, k := range slices.Sorted(maps.Keys(clientauth.KeyLocations)) {
+		if m[k] != nil && clientauth.Known(c.ClientAuthLocation) && !clientauth.KeyAllowed(k, c.ClientAuthLocation) {
+			return fmt.Errorf("oauth2: %s is only used with clientAuthLocation %s, not %s", k,
+				strings.Join(clientauth.KeyLocations[k], " or "), c.clientAuthLocation())
+		}
+	}
 	if !isAssertionAuth(c.ClientAuthLocation) {
 		return nil
 	}

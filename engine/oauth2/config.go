@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"github.com/connspec/connspec/internal/clientauth"
 	"github.com/connspec/connspec/internal/mapvalue"
 
 	"fmt"
@@ -10,9 +11,9 @@ import (
 
 // Values of Config.ClientAuthLocation.
 const (
-	AuthInHeaders = "headers" // HTTP Basic
-	AuthInBody    = "body"    // client_id and client_secret body fields
-	AuthInBoth    = "both"    // both of the above (the default)
+	AuthInHeaders = clientauth.Headers // HTTP Basic
+	AuthInBody    = clientauth.Body    // client_id and client_secret body fields
+	AuthInBoth    = clientauth.Both    // both of the above (the default)
 )
 
 // Values of Config.TokenRequestFormat.
@@ -145,7 +146,8 @@ func (c Config) now() time.Time {
 // "false"), grantType, defaultExpiresIn and refreshMargin (seconds, a number
 // or a numeric string); with clientAuthLocation private_key_jwt or
 // client_secret_jwt also clientPrivateKey, clientKeyId, clientAssertionAlg
-// and clientAssertionAudience (see PrivateKeyJWT). Values may be string,
+// and clientAssertionAudience (see PrivateKeyJWT; beside a location that
+// does not use them they are an error, see internal/clientauth). Values may be string,
 // float64, any Go integer, bool, json.Number, []any, []string, map[string]any or map[string]string; nil
 // values count as absent and unknown keys are ignored.
 //
@@ -223,8 +225,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 // Validate checks the enums and URIs of c: tokenUri is required, and
 // authorizeUri for the authorization_code grant. Errors name the key.
 func (c Config) Validate() error {
-	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, AuthInHeaders, AuthInBody, AuthInBoth, AuthPrivateKeyJWT, AuthClientSecretJWT,
-		AuthTLSClientAuth, AuthSelfSignedTLSClientAuth); err != nil {
+	if err := read.OneOf("clientAuthLocation", c.ClientAuthLocation, clientauth.Locations...); err != nil {
 		return err
 	}
 	if err := c.checkTLSClientAuth(); err != nil {

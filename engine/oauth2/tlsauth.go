@@ -1,14 +1,18 @@
 package oauth2
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/connspec/connspec/internal/clientauth"
+)
 
 // Values of Config.ClientAuthLocation that authenticate the client by the
 // TLS client certificate it presents (RFC 8705 section 2): the token
 // request carries client_id in its body and no secret at all. The caller
 // must send the requests over a transport that presents the certificate.
 const (
-	AuthTLSClientAuth           = "tls_client_auth"             // a certificate from a CA the server trusts (section 2.1.1)
-	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth" // a certificate registered with the server (section 2.2)
+	AuthTLSClientAuth           = clientauth.TLSClientAuth           // a certificate from a CA the server trusts (section 2.1.1)
+	AuthSelfSignedTLSClientAuth = clientauth.SelfSignedTLSClientAuth // a certificate registered with the server (section 2.2)
 )
 
 // IsTLSClientAuth reports whether loc authenticates the client by its TLS
