@@ -146,13 +146,28 @@ func (cl *Client) credentialsFromInput(ctx context.Context, inputIsCredentials b
 	return cl.eng.obtainCredentials(ctx, cl.auth, conn, anonymous, inputIsCredentials)
 }
 
-// HasAuthorizationFlow reports whether connections of the auth type are
+// FlowChooser is an [Authorizer] kind whose blocks do not all use its
+// flow: it decides from the auth block (github-app: only a block whose
+// literal config names the app's slug is connected by installing the app).
+type FlowChooser interface {
+	HasAuthorizationFlow(a *spec.Auth) bool
+}
+
+// HasAuthorizationFlow reports whether connections of the auth block are
 // made through an interactive flow ([Engine.AuthorizationURL]): its kind is
-// an [Authorizer].
-func HasAuthorizationFlow(authType string) bool {
-	k, _ := lookupKind(authType)
-	_, ok := k.(Authorizer)
-	return ok
+// an [Authorizer] and, when the kind is a [FlowChooser], says so for a.
+func HasAuthorizationFlow(a *spec.Auth) bool {
+	if a == nil {
+		return false
+	}
+	k, _ := lookupKind(a.Type)
+	if _, ok := k.(Authorizer); !ok {
+		return false
+	}
+	if c, ok := k.(FlowChooser); ok {
+		return c.HasAuthorizationFlow(a)
+	}
+	return true
 }
 
 // runConfigMethod runs the connection's config method name (a kind's
@@ -160,13 +175,21 @@ func HasAuthorizationFlow(authType string) bool {
 // connection input, and returns its object result with the method and the
 // redactor its errors go through.
 func (cl *Client) runConfigMethod(ctx context.Context, name string) (map[string]any, *Method, *redactor, error) {
-	m := cl.auth.Methods[name]
-	if m == nil {
+	if cl.auth.Methods[name] == nil {
 		return nil, nil, nil, fmt.Errorf("connector %s: auth type %s has no %s", cl.connector.Spec.Key, cl.auth.Spec.Type, name)
 	}
-	conn := cl.conn
-	r := cl.auth.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
-	out, err := cl.eng.runMethod(ctx, m, map[string]any{
+	return cl.eng.runConfigMethod(ctx, cl.auth, cl.conn, name)
+}
+
+// runConfigMethod runs a's config method name for conn, before there is a
+// client (an authorization flow's first step).
+func (e *Engine) runConfigMethod(ctx context.Context, a *Auth, conn Connection, name string) (map[string]any, *Method, *redactor, error) {
+	m := a.Methods[name]
+	if m == nil {
+		return nil, nil, nil, fmt.Errorf("auth type %s has no %s", a.Spec.Type, name)
+	}
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
+	out, err := e.runMethod(ctx, m, map[string]any{
 		"connectorParameters":  orEmpty(conn.ConnectorParameters),
 		"connectionInput":      orEmpty(conn.ConnectionParameters),
 		"connectionParameters": orEmpty(conn.ConnectionParameters),
