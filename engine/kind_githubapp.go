@@ -155,6 +155,9 @@ func parseGitHubAppConfig(raw map[string]any, installFlow bool) (*gitHubAppSessi
 			return s, fmt.Errorf("unknown key %q in the result (allowed: %s)", k, strings.Join(gitHubAppKeys, ", "))
 		}
 	}
+	if _, ok := raw["appSlug"]; ok && !installFlow {
+		return s, errors.New("appSlug (the install flow) must be written in a literal getGitHubAppConfig mapping: whether a connection is made by installing the app must be known before any method runs")
+	}
 	pem, _ := raw["privateKey"].(string)
 	secret, _ := raw["clientSecret"].(string)
 	for _, v := range []string{pem, secret} {
@@ -207,9 +210,6 @@ func (s *gitHubAppSession) parseInstallation(raw map[string]any, installFlow boo
 		var err error
 		s.install, err = parseGitHubAppInstall(raw)
 		return err
-	}
-	if _, ok := raw["appSlug"]; ok {
-		return errors.New("appSlug (the install flow) must be written in a literal getGitHubAppConfig mapping: whether a connection is made by installing the app must be known before any method runs")
 	}
 	var err error
 	if s.req.InstallationID, err = gitHubAppID(raw, "installationId"); err != nil {
