@@ -158,13 +158,28 @@ func (cl *Client) credentialsFromInput(ctx context.Context, inputIsCredentials b
 	return cl.eng.obtainCredentials(ctx, cl.auth, conn, anonymous, inputIsCredentials)
 }
 
-// HasAuthorizationFlow reports whether connections of the auth type are
+// FlowChooser is an [Authorizer] kind whose blocks do not all use its
+// flow: it decides from the auth block (github-app: only a block whose
+// literal config names the app's slug is connected by installing the app).
+type FlowChooser interface {
+	HasAuthorizationFlow(a *spec.Auth) bool
+}
+
+// HasAuthorizationFlow reports whether connections of the auth block are
 // made through an interactive flow ([Engine.AuthorizationURL]): its kind is
-// an [Authorizer].
-func HasAuthorizationFlow(authType string) bool {
-	k, _ := lookupKind(authType)
-	_, ok := k.(Authorizer)
-	return ok
+// an [Authorizer] and, when the kind is a [FlowChooser], says so for a.
+func HasAuthorizationFlow(a *spec.Auth) bool {
+	if a == nil {
+		return false
+	}
+	k, _ := lookupKind(a.Type)
+	if _, ok := k.(Authorizer); !ok {
+		return false
+	}
+	if c, ok := k.(FlowChooser); ok {
+		return c.HasAuthorizationFlow(a)
+	}
+	return true
 }
 
 // runConfigMethod runs the connection's config method name (a kind's

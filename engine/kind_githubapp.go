@@ -23,7 +23,25 @@ import (
 // credentials {token, expires_at} and renewed before its one-hour expiry
 // through the engine's shared renewal. An uninstalled app (HTTP 404 on the
 // exchange) makes the connection defunct instead of being retried.
-func init() { RegisterKind("github-app", KindFunc(openGitHubApp)) }
+//
+// The installation is the config's installationId, or (a block whose
+// literal config names appSlug) the one a user installs the app on through
+// the install flow, verified with that user's sign-in: see
+// kind_githubapp_install.go.
+func init() { RegisterKind("github-app", gitHubAppKind{}) }
+
+// gitHubAppKind is github-app: its clients' sessions, and the install flow
+// for the blocks that use it.
+type gitHubAppKind struct{}
+
+// Open evaluates getGitHubAppConfig and parses the app's key.
+func (gitHubAppKind) Open(ctx context.Context, cl *Client) (Session, error) {
+	return openGitHubApp(ctx, cl)
+}
+
+// HasAuthorizationFlow: only a block whose literal config has appSlug is
+// connected through the install flow (FlowChooser).
+func (gitHubAppKind) HasAuthorizationFlow(a *spec.Auth) bool { return spec.GitHubAppInstallFlow(a) }
 
 // gitHubAppRefreshMargin is how long before expiry an installation token
 // is renewed: it lives one hour, and GitHub's clock may run ahead of ours.
@@ -37,7 +55,12 @@ type gitHubAppSession struct {
 	BaseSession
 	key   *jwtgrant.Key
 	appID string
-	req   jwtgrant.InstallationTokenRequest
+	// req's InstallationID is "" for the install flow: the stored
+	// credentials' installation_id is used.
+	req jwtgrant.InstallationTokenRequest
+	// install is the install flow's app (nil: the config names the
+	// installation).
+	install *gitHubAppInstall
 	// secrets are the config's values that must never be shown (the PEM
 	// text), whether or not they came from connector parameters. A
 	// pointer: fmt prints a struct's pointer fields as addresses.
@@ -59,16 +82,25 @@ func (s *gitHubAppSession) redactor(r *redactor) *redactor { return r.With(s.Sec
 
 // openGitHubApp evaluates getGitHubAppConfig and parses the app's key.
 func openGitHubApp(ctx context.Context, cl *Client) (Session, error) {
-	raw, m, r, err := cl.runConfigMethod(ctx, spec.MethodGetGitHubAppConfig)
+	if cl.auth.Methods[spec.MethodGetGitHubAppConfig] == nil {
+		return nil, fmt.Errorf("connector %s: auth type %s has no %s", cl.connector.Spec.Key, cl.auth.Spec.Type, spec.MethodGetGitHubAppConfig)
+	}
+	return cl.eng.gitHubAppSession(ctx, cl.auth, cl.conn)
+}
+
+// gitHubAppSession evaluates a's getGitHubAppConfig for conn and checks
+// the result and its apiBase.
+func (e *Engine) gitHubAppSession(ctx context.Context, a *Auth, conn Connection) (*gitHubAppSession, error) {
+	raw, m, r, err := e.runConfigMethod(ctx, conn.Connector, a, conn, spec.MethodGetGitHubAppConfig)
 	if err != nil {
 		return nil, err
 	}
-	s, err := parseGitHubAppConfig(raw)
+	s, err := parseGitHubAppConfig(raw, spec.GitHubAppInstallFlow(a.Spec))
 	if err != nil {
 		return nil, redactedMethodError(m, err, s.redactor(r))
 	}
 	if s.req.APIBase != "" {
-		if err := cl.checkGitHubAPIBase(s.req.APIBase); err != nil {
+		if err := checkGitHubAPIBase(a, conn, s.req.APIBase); err != nil {
 			return nil, redactedMethodError(m, err, s.redactor(r))
 		}
 	}
@@ -81,12 +113,12 @@ func openGitHubApp(ctx context.Context, cl *Client) (Session, error) {
 // developer knows. So connection input may help build it only into a host
 // the connector writes out in full; host patterns (allowedHosts, URL
 // templates) that let the user choose the API's host do not apply.
-func (cl *Client) checkGitHubAPIBase(apiBase string) error {
+func checkGitHubAPIBase(a *Auth, conn Connection, apiBase string) error {
 	strict := &hostPolicy{}
-	if p := cl.auth.hosts; p != nil {
+	if p := a.hosts; p != nil {
 		strict.literal, strict.choices = p.literal, p.choices
 	}
-	input := inputValues(cl.conn.ConnectionParameters)
+	input := inputValues(conn.ConnectionParameters)
 	u, err := strict.checkURL("apiBase", apiBase, input, nil)
 	var he *HostError
 	if errors.As(err, &he) {
@@ -113,18 +145,28 @@ func errGitHubAPIBaseFromInput(fields []string) error {
 	return fmt.Errorf("apiBase receives the GitHub App's JWT and must come from the connector or its parameters, not from connection input (%s)", strings.Join(fields, ", "))
 }
 
-// parseGitHubAppConfig reads getGitHubAppConfig's result. The session it
+// parseGitHubAppConfig reads getGitHubAppConfig's result; installFlow is
+// whether the block connects through the install flow. The session it
 // returns carries the secrets to redact even with an error.
-func parseGitHubAppConfig(raw map[string]any) (*gitHubAppSession, error) {
+func parseGitHubAppConfig(raw map[string]any, installFlow bool) (*gitHubAppSession, error) {
 	s := &gitHubAppSession{}
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !slices.Contains(gitHubAppKeys, k) {
 			return s, fmt.Errorf("unknown key %q in the result (allowed: %s)", k, strings.Join(gitHubAppKeys, ", "))
 		}
 	}
+	if _, ok := raw["appSlug"]; ok && !installFlow {
+		return s, errors.New("appSlug (the install flow) must be written in a literal getGitHubAppConfig mapping: whether a connection is made by installing the app must be known before any method runs")
+	}
 	pem, _ := raw["privateKey"].(string)
-	if pem != "" {
-		s.secrets = &[]string{pem}
+	secret, _ := raw["clientSecret"].(string)
+	for _, v := range []string{pem, secret} {
+		if v != "" {
+			if s.secrets == nil {
+				s.secrets = &[]string{}
+			}
+			*s.secrets = append(*s.secrets, v)
+		}
 	}
 	var err error
 	if s.appID, err = gitHubAppID(raw, "appId"); err != nil {
@@ -142,15 +184,8 @@ func parseGitHubAppConfig(raw map[string]any) (*gitHubAppSession, error) {
 	if s.key, err = jwtgrant.ParsePrivateKey([]byte(pem), "RS256"); err != nil {
 		return s, fmt.Errorf("privateKey: %w", err)
 	}
-	if s.req.InstallationID, err = gitHubAppID(raw, "installationId"); err != nil {
+	if err := s.parseInstallation(raw, installFlow); err != nil {
 		return s, err
-	}
-	if s.req.InstallationID == "" {
-		return s, errors.New("installationId is required")
-	}
-	if strings.Trim(s.req.InstallationID, "0123456789") != "" {
-		// It goes into the token request's path.
-		return s, errors.New("installationId must be digits only")
 	}
 	if v, ok := raw["apiBase"]; ok && v != nil {
 		base, ok := v.(string)
@@ -167,6 +202,31 @@ func parseGitHubAppConfig(raw map[string]any) (*gitHubAppSession, error) {
 	}
 	return s, nil
 }
+
+// parseInstallation reads which installation the connection acts as: the
+// config's installationId, or the install flow's app.
+func (s *gitHubAppSession) parseInstallation(raw map[string]any, installFlow bool) error {
+	if installFlow {
+		var err error
+		s.install, err = parseGitHubAppInstall(raw)
+		return err
+	}
+	var err error
+	if s.req.InstallationID, err = gitHubAppID(raw, "installationId"); err != nil {
+		return err
+	}
+	if s.req.InstallationID == "" {
+		return errors.New("installationId is required")
+	}
+	if !digitsOnly(s.req.InstallationID) {
+		// It goes into the token request's path.
+		return errors.New("installationId must be digits only")
+	}
+	return nil
+}
+
+// digitsOnly reports whether s is one or more ASCII digits.
+func digitsOnly(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
 // gitHubAppID reads an id that may be written as a string or a number;
 // "" when it is absent.
@@ -232,9 +292,27 @@ func gitHubAppPermissions(v any) (map[string]string, error) {
 }
 
 // Start: the installation token is fetched on first use, like a renewal,
-// so that concurrent first requests share one exchange.
-func (s *gitHubAppSession) Start(context.Context, *Client) (map[string]any, bool, error) {
+// so that concurrent first requests share one exchange. With the install
+// flow the installation comes from it (or the connector's
+// getCredentialsFromConnectionParameters).
+func (s *gitHubAppSession) Start(ctx context.Context, cl *Client) (map[string]any, bool, error) {
+	if s.install != nil {
+		return cl.credentialsFromInput(ctx, false)
+	}
 	return map[string]any{}, false, nil
+}
+
+// installationID is the installation creds are for: the config's, else
+// the install flow's, stored in the credentials.
+func (s *gitHubAppSession) installationID(creds map[string]any) (string, error) {
+	if s.req.InstallationID != "" {
+		return s.req.InstallationID, nil
+	}
+	id, _ := creds["installation_id"].(string)
+	if !digitsOnly(id) {
+		return "", errors.New("github-app: the credentials have no installation_id (digits): connect through the install flow again")
+	}
+	return id, nil
 }
 
 // CanRenew: a new installation token can always be minted.
@@ -242,24 +320,40 @@ func (s *gitHubAppSession) CanRenew(map[string]any) bool { return true }
 
 // Renew signs an app JWT and exchanges it for a new installation token.
 func (s *gitHubAppSession) Renew(ctx context.Context, cl *Client, cur *clientState) (map[string]any, error) {
-	r := cur.redact // holds Secrets (SecretHolder)
-	appJWT, err := jwtgrant.GitHubAppJWT(s.key, s.appID, cl.eng.now())
+	id, err := s.installationID(cur.credentials)
+	if err != nil {
+		return nil, err
+	}
+	return s.mint(ctx, cl.eng, cl.tokenHTTPClient(), id, cur.redact) // cur.redact holds Secrets (SecretHolder)
+}
+
+// mint signs an app JWT and exchanges it for a token of installation id:
+// credentials {token, expires_at}, and installation_id with the install
+// flow.
+func (s *gitHubAppSession) mint(ctx context.Context, e *Engine, hc *http.Client, id string, r *redactor) (map[string]any, error) {
+	appJWT, err := jwtgrant.GitHubAppJWT(s.key, s.appID, e.now())
 	if err != nil {
 		return nil, redactError(err, r)
 	}
-	tok, err := jwtgrant.ExchangeInstallationToken(ctx, cl.tokenHTTPClient(), appJWT, s.req)
+	req := s.req
+	req.InstallationID = id
+	tok, err := jwtgrant.ExchangeInstallationToken(ctx, hc, appJWT, req)
 	if errors.Is(err, jwtgrant.ErrInstallationNotFound) {
 		return nil, &ConnectionError{
 			Key:     KeyConnectionIsDefunct,
-			Message: fmt.Sprintf("GitHub App installation %s was not found (the app was uninstalled, or the installation id is wrong): set the connection up again", s.req.InstallationID),
+			Message: fmt.Sprintf("GitHub App installation %s was not found (the app was uninstalled, or the installation id is wrong): set the connection up again", id),
 			Status:  http.StatusNotFound,
 			Err:     redactError(err, r.With(appJWT)),
 		}
 	}
 	if err != nil {
-		return nil, redactError(fmt.Errorf("github-app installation %s: %w", s.req.InstallationID, err), r.With(appJWT))
+		return nil, redactError(fmt.Errorf("github-app installation %s: %w", id, err), r.With(appJWT))
 	}
-	return map[string]any{"token": tok.Token, "expires_at": formatExpiresAt(tok.ExpiresAt)}, nil
+	creds := map[string]any{"token": tok.Token, "expires_at": formatExpiresAt(tok.ExpiresAt)}
+	if s.install != nil {
+		creds["installation_id"] = id
+	}
+	return creds, nil
 }
 
 // Ready reports whether there is an installation token to send.

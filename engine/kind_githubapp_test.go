@@ -57,6 +57,8 @@ func pemCanary(pemText string) string { return strings.Split(pemText, "\n")[3] }
 // the newest token while it is valid. Installation 404 is uninstalled.
 type fakeGitHub struct {
 	*httptest.Server
+	// mux takes more routes (the install flow's).
+	mux       *http.ServeMux
 	now       func() time.Time
 	exchanges atomic.Int64
 	mu        sync.Mutex
@@ -67,8 +69,8 @@ type fakeGitHub struct {
 
 func newFakeGitHub(t *testing.T, now func() time.Time) *fakeGitHub {
 	key, _ := gitHubAppKey(t)
-	f := &fakeGitHub{now: now}
 	mux := http.NewServeMux()
+	f := &fakeGitHub{now: now, mux: mux}
 	mux.HandleFunc("POST /gh/app/installations/{id}/access_tokens", func(w http.ResponseWriter, r *http.Request) {
 		if err := f.verifyAppJWT(r, &key.PublicKey); err != nil {
 			w.WriteHeader(http.StatusUnauthorized)

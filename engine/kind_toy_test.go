@@ -168,7 +168,7 @@ func TestTypeWithoutKindIsRefusedAtCompile(t *testing.T) {
 // included) instead of running another type's flow.
 func TestAuthorizationFlowIsTheKinds(t *testing.T) {
 	for typ, want := range map[string]bool{"oauth2": true, "oauth1": true, "client-credentials": false, "proxy": false, "integration-app-token": false, staticHeaderType: false, "no-such-type": false} {
-		if got := HasAuthorizationFlow(typ); got != want {
+		if got := HasAuthorizationFlow(&spec.Auth{Type: typ}); got != want {
 			t.Errorf("HasAuthorizationFlow(%q) = %v, want %v", typ, got, want)
 		}
 	}

@@ -105,7 +105,7 @@ func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, Authorizer, erro
 	}
 	k, _ := lookupKind(a.Spec.Type)
 	flow, ok := k.(Authorizer)
-	if !ok {
+	if !ok || !HasAuthorizationFlow(a.Spec) {
 		return conn, nil, nil, fmt.Errorf("connector %s (option %q) is %s, which has no authorization flow", c.Spec.Key, conn.Option, a.Spec.Type)
 	}
 	conn = withSchemaDefaults(c, a, conn)

@@ -267,7 +267,7 @@ func (s *Server) formPage(r *http.Request, c *engine.Connector, option string) *
 			p.Fields = formFields(ui.Schema)
 		}
 	}
-	p.Redirects = engine.HasAuthorizationFlow(a.Type)
+	p.Redirects = engine.HasAuthorizationFlow(a)
 	return p
 }
 

@@ -21,7 +21,7 @@ import (
 // without them. A block's own parametersSchema always applies.
 func missingParameters(c *spec.Connector, a *spec.Auth, params map[string]any) []string {
 	var need []string
-	if engine.HasAuthorizationFlow(a.Type) {
+	if engine.HasAuthorizationFlow(a) {
 		need = append(need, requiredNames(c.ParametersSchema)...)
 	}
 	need = append(need, requiredNames(a.ParametersSchema)...)

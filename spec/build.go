@@ -421,6 +421,11 @@ func (l *loader) checkShape(m *Method, authType string) {
 	if t, ok := LookupAuthType(authType); ok && t.Methods[m.Name].ResultKeys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
 		l.add(checkKeys(m.Body.File, m.Mapping, m.Name+" result", kindsOf(t.Methods[m.Name].ResultKeys...), true)...)
 	}
+	if t, ok := LookupAuthType(authType); ok && t.Methods[m.Name].CheckMapping != nil {
+		if n := literalMapping(m); n != nil {
+			l.add(t.Methods[m.Name].CheckMapping(m.Body.File, n)...)
+		}
+	}
 }
 
 // oauthConfigKeys are the keys getOAuthConfig's result may have, by auth type.
