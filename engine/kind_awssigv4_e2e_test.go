@@ -95,14 +95,14 @@ func TestSigV4IndependentVerifier(t *testing.T) {
 	}
 	big := strings.Repeat("x", 100_000)
 	shapes := map[string]shape{
-		"get":              {"GET", "/v1/items", nil},
-		"query order":      {"GET", "/v1/items?b=2&a=1&a=0&z=%E1%88%B4&sp=a+b&e=", nil},
-		"path utf8 space":  {"GET", "/v1/it%20ems/%E1%88%B4/x", nil},
-		"dot segments":     {"GET", "/v1/./a//b/../items", nil},
-		"bytes body":       {"POST", "/v1/items", func() io.Reader { return strings.NewReader(`{"a":1}`) }},
-		"streaming body":   {"POST", "/v1/items", func() io.Reader { return noGetBody{strings.NewReader(big)} }},
-		"empty body":       {"POST", "/v1/items", func() io.Reader { return bytes.NewReader(nil) }},
-		"put buffer":       {"PUT", "/v1/items/1", func() io.Reader { return bytes.NewBufferString("hello") }},
+		"get":             {"GET", "/v1/items", nil},
+		"query order":     {"GET", "/v1/items?b=2&a=1&a=0&z=%E1%88%B4&sp=a+b&e=", nil},
+		"path utf8 space": {"GET", "/v1/it%20ems/%E1%88%B4/x", nil},
+		"dot segments":    {"GET", "/v1/./a//b/../items", nil},
+		"bytes body":      {"POST", "/v1/items", func() io.Reader { return strings.NewReader(`{"a":1}`) }},
+		"streaming body":  {"POST", "/v1/items", func() io.Reader { return noGetBody{strings.NewReader(big)} }},
+		"empty body":      {"POST", "/v1/items", func() io.Reader { return bytes.NewReader(nil) }},
+		"put buffer":      {"PUT", "/v1/items/1", func() io.Reader { return bytes.NewBufferString("hello") }},
 	}
 	for _, mode := range []struct{ service, signing, payload string }{
 		{"execute-api", "header", ""}, {"execute-api", "query", ""},
