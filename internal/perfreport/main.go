@@ -33,7 +33,7 @@ type suite struct {
 // suites are the benchmarks of the report; their inputs (connectors, specs)
 // are committed under connectors/ and testdata/.
 var suites = []suite{
-	{"./engine", "^(BenchmarkRequest|BenchmarkRequestParallel|BenchmarkOAuth2Request|BenchmarkClientConstruction|BenchmarkResolverClient|BenchmarkLoadCompileDirectoryTS|BenchmarkValidateLibrary)$", ""},
+	{"./engine", "^(BenchmarkRequest|BenchmarkRequestParallel|BenchmarkOAuth2Request|BenchmarkSigV4|BenchmarkClientConstruction|BenchmarkResolverClient|BenchmarkLoadCompileDirectoryTS|BenchmarkValidateLibrary)$", ""},
 	{"./engine", "^BenchmarkRefreshStorm$", "5x"},
 	{"./engine/jsrt", "^(BenchmarkCall|BenchmarkCompileTS)$", ""},
 	{"./formulas", "^(BenchmarkEvaluateMakeApiClient|BenchmarkEvaluateExpr)$", ""},
@@ -162,6 +162,18 @@ func render(m medians, count int, benchtime string) string {
 	pair("engine OAuth2 client, sequential", "OAuth2Request/engine", "OAuth2Request/x-oauth2")
 	pair("x/oauth2 Transport, parallel", "OAuth2Request/x-oauth2-parallel", "OAuth2Request/x-oauth2-parallel")
 	pair("engine OAuth2 client, parallel", "OAuth2Request/engine-parallel", "OAuth2Request/x-oauth2-parallel")
+	pair("bare net/http (no credential checked), sequential", "SigV4/bare", "SigV4/bare")
+	pair("AWS SigV4, header signing, GET", "SigV4/header-get", "SigV4/bare")
+	pair("AWS SigV4, header signing, 1 KiB POST (body hashed from a second reader)", "SigV4/header-post-1KiB", "SigV4/bare")
+	pair("AWS SigV4, presigned URL, GET", "SigV4/query-get", "SigV4/bare")
+	single0 := func(label, name string) {
+		if ns, ok := m.get(name, "sec/op"); ok {
+			allocs, _ := m.get(name, "allocs/op")
+			bytes, _ := m.get(name, "B/op")
+			w("| %s | %s | %.0f | %.0f | |\n", label, dur(ns), allocs, bytes)
+		}
+	}
+	single0("AWS SigV4 signing alone (Session.Apply, no request sent)", "SigV4/apply-only")
 
 	w("\n## Client construction and method execution\n\n| | time/op | allocs/op | B/op |\n|---|---|---|---|\n")
 	single := func(label, name string) {

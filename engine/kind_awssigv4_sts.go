@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stsAnswer is the part of an STS AssumeRole answer (or error) connspec reads.
+type stsAnswer struct {
+	Credentials struct {
+		AccessKeyID     string `xml:"AccessKeyId"`
+		SecretAccessKey string `xml:"SecretAccessKey"`
+		SessionToken    string `xml:"SessionToken"`
+		Expiration      string `xml:"Expiration"`
+	} `xml:"AssumeRoleResult>Credentials"`
+	Error struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	} `xml:"Error"`
+}
+
+// stsDefunct are STS error codes that no retry mends: the base
+// credentials or the role's trust policy must change.
+var stsDefunct = map[string]bool{
+	"AccessDenied": true, "InvalidClientTokenId": true, "SignatureDoesNotMatch": true,
+	"ExpiredToken": true, "UnrecognizedClientException": true,
+}
+
+// assumeRole sends STS AssumeRole (Query API, version 2011-06-15), signed
+// with the configured credentials, and returns the role's credentials.
+func (s *awsSession) assumeRole(ctx context.Context, cl *Client) (map[string]any, error) {
+	r := s.role
+	form := url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {r.roleArn}, "RoleSessionName": {r.sessionName}}
+	if r.externalID != "" {
+		form.Set("ExternalId", r.externalID)
+	}
+	if r.duration > 0 {
+		form.Set("DurationSeconds", strconv.Itoa(int(r.duration/time.Second)))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	// STS is signed in header mode with the whole body, whatever the API's mode.
+	sts := &awsSession{signer: s.signer}
+	if err := sts.sign(req, s.base, r.region, "sts", cl.eng.now()); err != nil {
+		return nil, err
+	}
+	resp, err := cl.tokenHTTPClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("aws-sigv4: STS AssumeRole: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMaxSTSAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("aws-sigv4: STS AssumeRole: reading the answer: %w", err)
+	}
+	if len(body) > awsMaxSTSAnswer {
+		return nil, fmt.Errorf("aws-sigv4: STS AssumeRole: the answer is over %d bytes", awsMaxSTSAnswer)
+	}
+	var a stsAnswer
+	xmlErr := xml.Unmarshal(body, &a)
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("aws-sigv4: STS AssumeRole answered HTTP %d %s: %s", resp.StatusCode, a.Error.Code, a.Error.Message)
+		if stsDefunct[a.Error.Code] {
+			return nil, &ConnectionError{Key: KeyConnectionIsDefunct, Message: "STS refused to let the configured credentials assume the role (" + a.Error.Code + "): check the access key, the role ARN, the external id and the role's trust policy", Err: err}
+		}
+		return nil, err
+	}
+	c := a.Credentials
+	if xmlErr != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" || c.SessionToken == "" {
+		return nil, fmt.Errorf("aws-sigv4: STS AssumeRole answered without Credentials (AccessKeyId, SecretAccessKey, SessionToken)")
+	}
+	exp, err := time.Parse(time.RFC3339, c.Expiration)
+	if err != nil {
+		return nil, fmt.Errorf("aws-sigv4: STS AssumeRole answered an Expiration that is not an RFC 3339 time")
+	}
+	return map[string]any{
+		"accessKeyId": c.AccessKeyID, "secretAccessKey": c.SecretAccessKey, "sessionToken": c.SessionToken,
+		"expires_at": formatExpiresAt(exp),
+	}, nil
+}
