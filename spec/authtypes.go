@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Implementation types of a method.
@@ -35,6 +37,9 @@ type MethodRule struct {
 	// ResultKeys, when set, are the only keys the method's result may
 	// have: a literal mapping with another key is refused at load.
 	ResultKeys []string
+	// CheckResult, when set, checks the literal values of a literal
+	// mapping result (enumerations, templates) at load.
+	CheckResult func(file string, n *yaml.Node) Diagnostics
 }
 
 // AuthType describes one auth type: its name, aliases and the methods it

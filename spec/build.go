@@ -413,6 +413,9 @@ func (l *loader) checkShape(m *Method, authType string) {
 	}
 	if t, ok := LookupAuthType(authType); ok && t.Methods[m.Name].ResultKeys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
 		l.add(checkKeys(m.Body.File, m.Mapping, m.Name+" result", kindsOf(t.Methods[m.Name].ResultKeys...), true)...)
+		if check := t.Methods[m.Name].CheckResult; check != nil {
+			l.add(check(m.Body.File, m.Mapping)...)
+		}
 	}
 }
 
