@@ -55,7 +55,7 @@ type hmacSession struct {
 	template []spec.SignNode
 	readBody bool
 
-	signature, timestamp, nonce, keyID *hmacPlacement
+	signature, timestamp, nonce, keyID     *hmacPlacement
 	timestampFormat, nonceKind, keyIDValue string
 
 	mu        sync.Mutex

@@ -276,14 +276,14 @@ func TestHMACTemplates(t *testing.T) {
 		b64    bool
 	}{
 		"method path canonical query, hex, header prefix": {
-			cfg: "      key: {$var: connectionInput.secret}\n      algorithm: HMAC-SHA256\n      stringToSign: [\"{method}\", \"{path}\", \"{canonicalQuery}\", \"{timestamp}\"]\n      signature: {header: Authorization, prefix: \"HMAC \"}\n      timestamp: {header: X-Date, format: rfc3339}\n",
+			cfg:  "      key: {$var: connectionInput.secret}\n      algorithm: HMAC-SHA256\n      stringToSign: [\"{method}\", \"{path}\", \"{canonicalQuery}\", \"{timestamp}\"]\n      signature: {header: Authorization, prefix: \"HMAC \"}\n      timestamp: {header: X-Date, format: rfc3339}\n",
 			send: func() *http.Request { r, _ := http.NewRequest("GET", "/a%20b?z=1&a=2&a=1&m=x+y", nil); return r },
 			want: func(s hmacSeen) (string, string) {
 				return "GET\n/v1/a%20b\na=1&a=2&m=x%20y&z=1\n2026-12-03T10:04:05Z", strings.TrimPrefix(s.header.Get("Authorization"), "HMAC ")
 			},
 		},
 		"query as sent, signature and timestamp in the query (Binance style)": {
-			cfg: "      key: {$var: connectionInput.secret}\n      algorithm: HMAC-SHA256\n      stringToSign: \"{query}\"\n      signature: {query: signature}\n      timestamp: {query: timestamp, format: unixMillis}\n",
+			cfg:  "      key: {$var: connectionInput.secret}\n      algorithm: HMAC-SHA256\n      stringToSign: \"{query}\"\n      signature: {query: signature}\n      timestamp: {query: timestamp, format: unixMillis}\n",
 			send: func() *http.Request { r, _ := http.NewRequest("GET", "/order?symbol=LTCBTC&side=BUY", nil); return r },
 			want: func(s hmacSeen) (string, string) {
 				q := s.rawQuery
