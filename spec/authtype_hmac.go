@@ -74,7 +74,7 @@ func (e *SignTemplateError) Error() string { return e.Message }
 // and the like for a digest of a nested template, {bodySha256Hex} as a
 // short form of {sha256Hex({body})}, and {{ and }} for literal braces.
 func ParseSignTemplate(s string) ([]SignNode, error) {
-	nodes, rest, err := parseSignNodes(s, 0, false)
+	nodes, rest, err := parseSignNodes(s, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -84,9 +84,16 @@ func ParseSignTemplate(s string) ([]SignNode, error) {
 	return nodes, nil
 }
 
-// parseSignNodes parses s from i up to its end, or up to ")}" when nested;
-// it returns the offset where it stopped.
-func parseSignNodes(s string, i int, nested bool) ([]SignNode, int, error) {
+// maxSignDepth is how deep digests may nest; real schemes nest one.
+const maxSignDepth = 4
+
+// parseSignNodes parses s from i up to its end, or up to ")}" when nested
+// (depth > 0); it returns the offset where it stopped.
+func parseSignNodes(s string, i, depth int) ([]SignNode, int, error) {
+	nested := depth > 0
+	if depth > maxSignDepth {
+		return nil, i, &SignTemplateError{Offset: i, Message: fmt.Sprintf("digests nested more than %d deep", maxSignDepth)}
+	}
 	var out []SignNode
 	var lit strings.Builder
 	flush := func() {
@@ -107,7 +114,7 @@ func parseSignNodes(s string, i int, nested bool) ([]SignNode, int, error) {
 			return nil, i, &SignTemplateError{Offset: i, Message: "a lone \"}\" (write }} for a literal brace)"}
 		case s[i] == '{':
 			flush()
-			n, next, err := parseSignPart(s, i)
+			n, next, err := parseSignPart(s, i, depth)
 			if err != nil {
 				return nil, i, err
 			}
@@ -126,7 +133,7 @@ func parseSignNodes(s string, i int, nested bool) ([]SignNode, int, error) {
 }
 
 // parseSignPart parses the part or digest that starts with "{" at s[i].
-func parseSignPart(s string, i int) (SignNode, int, error) {
+func parseSignPart(s string, i, depth int) (SignNode, int, error) {
 	j := i + 1
 	for j < len(s) && (isSignNameByte(s[j])) {
 		j++
@@ -137,7 +144,7 @@ func parseSignPart(s string, i int) (SignNode, int, error) {
 		if !ok {
 			return SignNode{}, i, &SignTemplateError{Offset: i, Message: fmt.Sprintf("unknown digest {%s(...)} (digests: %s, each also as ...Hex and ...Base64)", name, strings.Join(signDigests, ", "))}
 		}
-		args, end, err := parseSignNodes(s, j+1, true)
+		args, end, err := parseSignNodes(s, j+1, depth+1)
 		if err != nil {
 			return SignNode{}, i, err
 		}
