@@ -334,12 +334,19 @@ func (s *hmacSession) sign(req *http.Request, now time.Time) error {
 	if s.keyIDValue != "" {
 		vals["keyId"] = s.keyIDValue
 	}
-	for _, part := range []string{"keyId", "timestamp", "nonce"} {
-		p := map[string]*hmacPlacement{"keyId": s.keyID, "timestamp": s.timestamp, "nonce": s.nonce}[part]
-		if p == nil {
+	for _, pv := range [...]struct {
+		p      *hmacPlacement
+		part   string
+		number bool
+	}{
+		{s.keyID, "keyId", false},
+		{s.timestamp, "timestamp", strings.HasPrefix(s.timestampFormat, "unix")},
+		{s.nonce, "nonce", s.nonceKind == "counter"},
+	} {
+		if pv.p == nil {
 			continue
 		}
-		if err := place(req, body, p, vals[part], part == "nonce" && s.nonceKind == "counter" || part == "timestamp" && strings.HasPrefix(s.timestampFormat, "unix")); err != nil {
+		if err := place(req, body, pv.p, vals[pv.part], pv.number); err != nil {
 			return err
 		}
 	}
@@ -513,12 +520,15 @@ func randomBytes(n int) []byte {
 	return b
 }
 
+// digestHashes are the digests a string to sign may take.
+var digestHashes = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
+
 // writeSignNodes writes the string to sign to w.
 func writeSignNodes(w io.Writer, nodes []spec.SignNode, req *http.Request, body *signedBody, vals map[string]string) {
 	for _, n := range nodes {
 		switch {
 		case n.Digest != "":
-			h := map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}[n.Digest]()
+			h := digestHashes[n.Digest]()
 			writeSignNodes(h, n.Args, req, body, vals)
 			sum := h.Sum(nil)
 			switch n.Encoding {
