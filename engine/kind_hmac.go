@@ -49,7 +49,9 @@ type hmacPlacement struct {
 // hmacSession signs each request of one connection.
 type hmacSession struct {
 	BaseSession
-	key      []byte
+	// key is the decoded key; a pointer, so that fmt prints an address,
+	// not its bytes (fmt calls no methods on unexported fields).
+	key      *[]byte
 	newHash  func() hash.Hash
 	base64   bool
 	template []spec.SignNode
@@ -104,9 +106,11 @@ func parseHMACConfig(raw map[string]any) (*hmacSession, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.key, err = decodeHMACKey(key, keyEnc); err != nil {
+	decoded, err := decodeHMACKey(key, keyEnc)
+	if err != nil {
 		return s, err
 	}
+	s.key = &decoded
 	alg, err := hmacEnum(raw, "algorithm", "", spec.HMACAlgorithms)
 	if err != nil {
 		return s, err
@@ -353,7 +357,7 @@ func (s *hmacSession) sign(req *http.Request, now time.Time) error {
 	if body != nil {
 		body.install(req)
 	}
-	mac := hmac.New(s.newHash, s.key)
+	mac := hmac.New(s.newHash, *s.key)
 	writeSignNodes(mac, s.template, req, body, vals)
 	sum := mac.Sum(nil)
 	sig := hex.EncodeToString(sum)
