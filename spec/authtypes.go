@@ -38,7 +38,8 @@ type MethodRule struct {
 	// have: a literal mapping with another key is refused at load.
 	ResultKeys []string
 	// CheckMapping, when set, checks a literal mapping body of the method
-	// at load (after ResultKeys), for rules between its keys.
+	// at load (after ResultKeys): its literal values (enumerations,
+	// templates) and the rules between its keys.
 	CheckMapping func(file string, mapping *yaml.Node) Diagnostics
 }
 
