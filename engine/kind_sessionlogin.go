@@ -64,6 +64,9 @@ type loginStep struct {
 	basicUser, basicPwd string
 	hasBasic            bool
 	extract             []loginExtract
+	// literal are strings sent as they are: they hold a connection value
+	// with "{{" in it (a password), which is never read as a reference.
+	literal map[string]bool
 }
 
 // loginExtract names one value of a login answer: a path in its JSON body
@@ -90,7 +93,7 @@ func openSessionLogin(ctx context.Context, cl *Client) (Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSessionLogin(raw)
+	s, err := newSessionLogin(raw, bracedValues(cl.conn.ConnectionParameters, cl.conn.ConnectorParameters))
 	if err == nil {
 		err = s.checkHosts(cl)
 	}
@@ -100,8 +103,20 @@ func openSessionLogin(ctx context.Context, cl *Client) (Session, error) {
 	return s, nil
 }
 
-// newSessionLogin reads getSessionLoginConfig's result.
-func newSessionLogin(raw map[string]any) (*sessionLoginSession, error) {
+// bracedValues are the connection's string values with "{{" in them.
+func bracedValues(values ...map[string]any) []string {
+	var out []string
+	for _, v := range stringLeaves(values[0], values[1]) {
+		if strings.Contains(v, "{{") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// newSessionLogin reads getSessionLoginConfig's result; braced are the
+// connection's values with "{{" in them.
+func newSessionLogin(raw map[string]any, braced []string) (*sessionLoginSession, error) {
 	if err := loginKeys("the result", raw, spec.SessionLoginConfigKeys); err != nil {
 		return nil, err
 	}
@@ -127,7 +142,7 @@ func newSessionLogin(raw map[string]any) (*sessionLoginSession, error) {
 	}
 	known := map[string]bool{}
 	for i, v := range list {
-		st, err := readLoginStep(i, v, known)
+		st, err := readLoginStep(i, v, known, braced)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +169,7 @@ func loginKeys(where string, m map[string]any, keys []string) error {
 }
 
 // readLoginStep reads steps[i]; known are the values earlier steps extract.
-func readLoginStep(i int, v any, known map[string]bool) (loginStep, error) {
+func readLoginStep(i int, v any, known map[string]bool, braced []string) (loginStep, error) {
 	at := fmt.Sprintf("steps[%d]", i)
 	raw, ok := v.(map[string]any)
 	if !ok {
@@ -204,7 +219,7 @@ func readLoginStep(i int, v any, known map[string]bool) (loginStep, error) {
 	if st.extract, err = readLoginExtract(at, raw["extract"], known); err != nil {
 		return st, err
 	}
-	return st, st.checkPlaceholders(at, known)
+	return st, st.checkPlaceholders(at, known, braced)
 }
 
 // readBasic reads basicAuth: {username, password}.
@@ -324,9 +339,20 @@ func walkStrings(at string, v any, f func(where, s string) error) error {
 }
 
 // checkPlaceholders: every {{name}} names a value an earlier step extracts,
-// and none is in a URL's scheme or host (the host is the author's).
-func (st *loginStep) checkPlaceholders(at string, known map[string]bool) error {
+// and none is in a URL's scheme or host (the host is the author's). A
+// string holding a connection value with "{{" (braced) is sent as it is:
+// a password such as "a{{token}}" must neither pull an earlier step's
+// value into the request nor fail the login.
+func (st *loginStep) checkPlaceholders(at string, known map[string]bool, braced []string) error {
+	st.literal = map[string]bool{}
 	return st.strings(at, func(where, s string) error {
+		if rest, held := withoutValues(s, braced); held {
+			if loginPlaceholder.MatchString(rest) {
+				return fmt.Errorf("session-login: %s joins a {{reference}} to a connection value that contains \"{{\": write them in separate fields", where)
+			}
+			st.literal[s] = true
+			return nil
+		}
 		for _, m := range loginPlaceholder.FindAllStringSubmatch(s, -1) {
 			if !known[m[1]] || m[1] == loginExpiresIn || m[1] == loginExpiresAt {
 				return fmt.Errorf("session-login: %s uses {{%s}}, which no earlier step extracts", where, m[1])
@@ -337,6 +363,18 @@ func (st *loginStep) checkPlaceholders(at string, known map[string]bool) error {
 		}
 		return nil
 	})
+}
+
+// withoutValues returns s without the values it holds, and whether it
+// held any.
+func withoutValues(s string, values []string) (string, bool) {
+	held := false
+	for _, v := range values {
+		if strings.Contains(s, v) {
+			s, held = strings.ReplaceAll(s, v, ""), true
+		}
+	}
+	return s, held
 }
 
 // urlAuthorityEnd is where raw's scheme and host end.
@@ -459,6 +497,9 @@ func (st *loginStep) run(ctx context.Context, cl *Client, vals map[string]string
 // request builds the step's request with vals filled in.
 func (st *loginStep) request(ctx context.Context, cl *Client, vals map[string]string) (*http.Request, error) {
 	fill := func(s string, escape func(string) string) string {
+		if st.literal[s] {
+			return s
+		}
 		return loginPlaceholder.ReplaceAllStringFunc(s, func(p string) string {
 			return escape(vals[loginPlaceholder.FindStringSubmatch(p)[1]])
 		})

@@ -520,3 +520,20 @@ func TestSessionLoginPasswordNeverShown(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionLoginBracedPassword: a password that looks like a reference
+// ("{{temp}}") is sent as typed, in one-step and multi-step logins alike,
+// never filled with an earlier step's value nor refused.
+func TestSessionLoginBracedPassword(t *testing.T) {
+	for name, src := range map[string]string{"one step": loginConnector, "two steps": multiStepConnector} {
+		t.Run(name, func(t *testing.T) {
+			ls := newLoginServer(t)
+			ls.pwd = "p{{temp}}w{{ token }}{{nope}}"
+			cl := mustClient(t, newEngine(t, ls.srv, src), ls.conn())
+			if got := get(t, cl, "/me"); got["ok"] != true {
+				t.Fatalf("got %v", got)
+			}
+			ls.check()
+		})
+	}
+}
