@@ -537,3 +537,16 @@ func TestSessionLoginBracedPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionLoginHostProbedAtLoad: a mapping whose login URL takes its
+// host from connection input, with no pattern the author declared, is
+// refused by validate, before any connection exists.
+func TestSessionLoginHostProbedAtLoad(t *testing.T) {
+	src := strings.Replace(loginConnector, "          url: {{URL}}/login\n",
+		"          url: {$concat: [\"https://\", {$var: connectionInput.username}, \"/login\"]}\n", 1)
+	src = strings.ReplaceAll(src, "{{URL}}", "https://api.example.com")
+	_, diags := New().LoadFS(fsOf(src), "c.yml")
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "steps[0].url takes its host from connection input") {
+		t.Errorf("load: %v, want the login URL's host refused", diags)
+	}
+}
