@@ -23,7 +23,7 @@ import (
 // seconds, and serves /v1/* to the latest token only (else 401, or with
 // sessionEnded a 200 that says the session ended, as Zabbix does).
 type loginServer struct {
-	t            *testing.T
+	t            testing.TB
 	srv          *httptest.Server
 	user, pwd    string
 	expiresIn    int
@@ -39,7 +39,7 @@ type loginServer struct {
 	failures []string
 }
 
-func newLoginServer(t *testing.T) *loginServer {
+func newLoginServer(t testing.TB) *loginServer {
 	s := &loginServer{t: t, user: "ada", pwd: "pw-canary-7f3e91", expiresIn: 3600}
 	s.srv = httptest.NewServer(s)
 	t.Cleanup(s.srv.Close)
