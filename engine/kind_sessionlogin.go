@@ -18,6 +18,7 @@ import (
 
 	"github.com/connspec/connspec/engine/oauth2"
 	"github.com/connspec/connspec/internal/mapvalue"
+	"github.com/connspec/connspec/internal/redact"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -83,6 +84,9 @@ type sessionLoginSession struct {
 	margin   time.Duration
 	// names are the credentials a login gives (Ready wants them all).
 	names []string
+	// secrets are the values the steps send under a secret's name (a
+	// password field the form forgot to mark), redacted like input secrets.
+	secrets []string
 }
 
 // openSessionLogin evaluates getSessionLoginConfig and checks it before
@@ -157,6 +161,7 @@ func newSessionLogin(raw map[string]any, braced []string) (*sessionLoginSession,
 	if len(s.names) == 0 {
 		return nil, errors.New("session-login: no step extracts a value (a token) from its answer")
 	}
+	s.collectSecrets()
 	if known[loginExpiresIn] && known[loginExpiresAt] {
 		return nil, errors.New("session-login: extract expires_in or expires_at, not both")
 	}
@@ -403,6 +408,23 @@ func (s *sessionLoginSession) checkHosts(cl *Client) error {
 	}
 	return nil
 }
+
+// collectSecrets keeps the values the steps send under a name that says
+// secret (password, api_key, X-Auth-Token, basicAuth.password).
+func (s *sessionLoginSession) collectSecrets() {
+	for i, st := range s.steps {
+		st.strings(fmt.Sprintf("steps[%d]", i), func(where, v string) error {
+			name := where[strings.LastIndexAny(where, ".]")+1:]
+			if v != "" && redact.SecretName(name) && !loginPlaceholder.MatchString(v) {
+				s.secrets = append(s.secrets, v)
+			}
+			return nil
+		})
+	}
+}
+
+// Secrets are the values the steps send under a secret's name.
+func (s *sessionLoginSession) Secrets() []string { return s.secrets }
 
 // Start: the first login happens on first use, like a renewal.
 func (s *sessionLoginSession) Start(context.Context, *Client) (map[string]any, bool, error) {

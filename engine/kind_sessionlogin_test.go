@@ -550,3 +550,23 @@ func TestSessionLoginHostProbedAtLoad(t *testing.T) {
 		t.Errorf("load: %v, want the login URL's host refused", diags)
 	}
 }
+
+// TestSessionLoginUnmarkedSecretRedacted: a password sent under a secret's
+// name (here in the login URL's query) is redacted even when the form does
+// not mark its field format: password, whatever error quotes the URL.
+func TestSessionLoginUnmarkedSecretRedacted(t *testing.T) {
+	ls := newLoginServer(t)
+	srv := httptest.NewServer(http.NotFoundHandler())
+	dead := srv.URL
+	srv.Close() // the login URL refuses connections: the error quotes it
+	src := strings.NewReplacer("        password: {type: string, format: password}\n", "        password: {type: string}\n",
+		"          url: {{URL}}/login\n", "          url: "+dead+"/login\n          query: {password: {$var: connectionInput.password}}\n").Replace(loginConnector)
+	cl := mustClient(t, newEngine(t, ls.srv, src), ls.conn())
+	_, err := cl.Get(context.Background(), "/me")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), ls.pwd) || strings.Contains(cl.Redact(ls.pwd), ls.pwd) {
+		t.Errorf("the password shows: %v", err)
+	}
+}
