@@ -559,12 +559,16 @@ func TestSessionLoginUnmarkedSecretRedacted(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	dead := srv.URL
 	srv.Close() // the login URL refuses connections: the error quotes it
-	src := strings.NewReplacer("        password: {type: string, format: password}\n", "        password: {type: string}\n",
-		"          url: {{URL}}/login\n", "          url: "+dead+"/login\n          query: {password: {$var: connectionInput.password}}\n").Replace(loginConnector)
-	cl := mustClient(t, newEngine(t, ls.srv, src), ls.conn())
+	// The field's name says nothing; the query parameter's does.
+	src := strings.NewReplacer("        password: {type: string, format: password}\n", "        pin: {type: string}\n",
+		"          url: {{URL}}/login\n", "          url: "+dead+"/login\n          query: {password: {$var: connectionInput.pin}}\n").Replace(loginConnector)
+	cl := mustClient(t, newEngine(t, ls.srv, src), Connection{ConnectionParameters: map[string]any{"username": ls.user, "pin": ls.pwd}})
 	_, err := cl.Get(context.Background(), "/me")
 	if err == nil {
 		t.Fatal("no error")
+	}
+	if !strings.Contains(err.Error(), "password=") {
+		t.Fatalf("the error does not quote the login URL: %v", err)
 	}
 	if strings.Contains(err.Error(), ls.pwd) || strings.Contains(cl.Redact(ls.pwd), ls.pwd) {
 		t.Errorf("the password shows: %v", err)
