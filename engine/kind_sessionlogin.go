@@ -299,8 +299,8 @@ func readLoginExtract(at string, v any, known map[string]bool) ([]loginExtract, 
 	return out, nil
 }
 
-// strings calls f with every string the step sends, and where it is.
-func (st *loginStep) strings(at string, f func(where, s string) error) error {
+// eachString calls f with every string the step sends, and where it is.
+func (st *loginStep) eachString(at string, f func(where, s string) error) error {
 	if err := f(at+".url", st.url); err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func walkStrings(at string, v any, f func(where, s string) error) error {
 // value into the request nor fail the login.
 func (st *loginStep) checkPlaceholders(at string, known map[string]bool, braced []string) error {
 	st.literal = map[string]bool{}
-	return st.strings(at, func(where, s string) error {
+	return st.eachString(at, func(where, s string) error {
 		if rest, held := withoutValues(s, braced); held {
 			if loginPlaceholder.MatchString(rest) {
 				return fmt.Errorf("session-login: %s joins a {{reference}} to a connection value that contains \"{{\": write them in separate fields", where)
@@ -413,7 +413,7 @@ func (s *sessionLoginSession) checkHosts(cl *Client) error {
 // secret (password, api_key, X-Auth-Token, basicAuth.password).
 func (s *sessionLoginSession) collectSecrets() {
 	for i, st := range s.steps {
-		st.strings(fmt.Sprintf("steps[%d]", i), func(where, v string) error {
+		st.eachString(fmt.Sprintf("steps[%d]", i), func(where, v string) error {
 			name := where[strings.LastIndexAny(where, ".]")+1:]
 			if v != "" && redact.SecretName(name) && !loginPlaceholder.MatchString(v) {
 				s.secrets = append(s.secrets, v)
