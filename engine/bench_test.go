@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	xoauth2 "golang.org/x/oauth2"
 
+	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -267,6 +269,65 @@ func BenchmarkRefreshStorm(b *testing.B) {
 	b.ReportMetric(perConn, "token-requests/conn")
 	if perConn != 1 || failures != 0 {
 		b.Fatalf("%v token requests per connection and %d failed requests; want 1 and 0", perConn, failures)
+	}
+}
+
+// BenchmarkSessionLoginStorm: 20 session-login connections not yet logged
+// in, each used by 50 goroutines at once through two engines sharing one
+// SQLite store. Every connection must log in exactly once; the figure
+// reported is logins per connection.
+func BenchmarkSessionLoginStorm(b *testing.B) {
+	const connections, goroutines = 20, 50
+	var logins, failures int64
+	for b.Loop() {
+		b.StopTimer()
+		c, _ := store.NewCipher(make([]byte, store.KeySize))
+		path := filepath.Join(b.TempDir(), "connspec.db")
+		var stores []store.Store
+		for range 2 {
+			s, err := store.OpenSQLite(path, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			stores = append(stores, s)
+		}
+		var servers []*loginServer
+		var clients []*Client
+		for i := range connections {
+			ls := newLoginServer(b)
+			servers = append(servers, ls)
+			conn := ls.conn()
+			conn.ID = "bench-" + strconv.Itoa(i)
+			for _, s := range stores {
+				clients = append(clients, mustClient(b, newEngine(b, ls.srv, loginConnector, WithStore(s)), conn))
+			}
+		}
+		b.StartTimer()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for _, cl := range clients {
+			for range goroutines / 2 {
+				wg.Go(func() {
+					if _, err := cl.Get(context.Background(), "/me"); err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		b.StopTimer()
+		for _, ls := range servers {
+			logins += ls.logins.Load()
+			ls.srv.Close()
+		}
+		failures += failed.Load()
+		b.StartTimer()
+	}
+	perConn := float64(logins) / float64(int64(b.N)*connections)
+	b.ReportMetric(perConn, "logins/conn")
+	if perConn != 1 || failures != 0 {
+		b.Fatalf("%v logins per connection and %d failed requests; want 1 and 0", perConn, failures)
 	}
 }
 

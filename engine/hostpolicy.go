@@ -383,7 +383,7 @@ func urlFields(m map[string]any) []string {
 // the same rule when they run.
 func probeInputHosts(a *Auth) spec.Diagnostics {
 	var diags spec.Diagnostics
-	for _, name := range []string{spec.MethodGetOAuthConfig, spec.MethodGetJWTBearerConfig, spec.MethodMakeAPIClient} {
+	for _, name := range []string{spec.MethodGetOAuthConfig, spec.MethodGetJWTBearerConfig, spec.MethodGetSessionLoginConfig, spec.MethodMakeAPIClient} {
 		m := a.Methods[name]
 		if m == nil || m.Mapping == nil || m.Spec.Inherited {
 			continue
@@ -417,7 +417,7 @@ func (p *hostPolicy) probe(m *Method, wholeURL bool) map[string][]string {
 	if err != nil {
 		return nil // a method that needs real input is checked when it runs
 	}
-	result := unwrapArgs(out)
+	result := withStepURLs(unwrapArgs(out))
 	input := inputValues(probe)
 	refused := map[string][]string{}
 	for _, field := range urlFields(result) {
@@ -431,6 +431,24 @@ func (p *hostPolicy) probe(m *Method, wholeURL bool) map[string][]string {
 		}
 	}
 	return refused
+}
+
+// withStepURLs adds the URLs of a session login's steps to result as
+// fields of their own ("steps[0].url"), for the probe to check.
+func withStepURLs(result map[string]any) map[string]any {
+	steps, ok := result["steps"].([]any)
+	if !ok {
+		return result
+	}
+	out := maps.Clone(result)
+	for i, st := range steps {
+		if m, ok := st.(map[string]any); ok {
+			if u, ok := m["url"].(string); ok {
+				out[fmt.Sprintf("steps[%d].url", i)] = u
+			}
+		}
+	}
+	return out
 }
 
 // probeDiagnostic reports a URL field that takes its host from input: an

@@ -22,6 +22,6 @@ auth:
 		fmt.Println(d)
 	}
 	// Output:
-	// github/spec.yml:3:9: error: unknown auth type "oauth3"; did you mean oauth2? (known: client-credentials, oauth2, oauth1, jwt-bearer, proxy, integration-app-token, membrane-token, github-app, aws-sigv4, hmac-signature)
+	// github/spec.yml:3:9: error: unknown auth type "oauth3"; did you mean oauth2? (known: client-credentials, oauth2, oauth1, jwt-bearer, proxy, integration-app-token, membrane-token, github-app, aws-sigv4, hmac-signature, session-login)
 	// github/spec.yml:4:3: error: unknown key "makeApiClinet" in auth; did you mean makeApiClient?
 }

@@ -324,6 +324,12 @@ auth:
 		{name: "test/bundled-connector-with-a-bad-key", code: 1, want: "apiKey", run: func(t *testing.T, f *canaryCLIFixture) canaryCLIResult {
 			return canaryCLIRun("test", "stripe", "--input", "apiKey="+canaryCLIBadValue)
 		}},
+		{name: "test/session-login-refused-and-echoed", code: 1, want: "login was refused (HTTP 401)", run: func(t *testing.T, f *canaryCLIFixture) canaryCLIResult {
+			return canaryCLIRun("test", canarySessionLogin(t, f, "/token"), "--input", "password="+canaryCLIWrongKey, "--verbose")
+		}},
+		{name: "test/session-login-failing-and-echoed", code: 1, want: "answered HTTP 400", run: func(t *testing.T, f *canaryCLIFixture) canaryCLIResult {
+			return canaryCLIRun("test", canarySessionLogin(t, f, "/token-refuse"), "--input", "password="+canaryCLIWrongKey, "--verbose")
+		}},
 		{name: "test/credentials-file-not-json", code: 2, want: "not a JSON object", run: func(t *testing.T, f *canaryCLIFixture) canaryCLIResult {
 			creds := f.file(t, "creds.json", "access_token: "+canaryCLIAccess+"\n")
 			return canaryCLIRun("test", keyed(f), "--credentials", creds)
@@ -607,4 +613,35 @@ func canaryCLIServe(t *testing.T, f *canaryCLIFixture, format string) canaryCLIR
 		t.Errorf("serve logged nothing redacted at debug level:\n%s", logs)
 	}
 	return canaryCLIResult{errOut: logs.String(), other: answers}
+}
+
+// canarySessionLogin writes a session-login connector whose login (at path
+// of the canary provider, which echoes what it refuses) sends the password
+// in its JSON body and Basic auth.
+func canarySessionLogin(t *testing.T, f *canaryCLIFixture, path string) string {
+	return f.file(t, "connectors/session.yml", `name: Session
+key: session
+auth:
+  type: session-login
+  ui:
+    schema:
+      type: object
+      properties:
+        password: {type: string, format: password}
+  getSessionLoginConfig:
+    mapping:
+      steps:
+        - url: `+f.url+path+`
+          basicAuth: {username: client-1, password: {$var: connectionInput.password}}
+          json: {password: {$var: connectionInput.password}}
+          extract: {token: access_token}
+  makeApiClient:
+    mapping:
+      baseUri: `+f.url+`
+      headers: {X-Session: {$var: credentials.token}}
+  test:
+    implementationType: javascript
+    code: |
+      export default async ({ apiClient }) => Boolean(await apiClient.get('/me'))
+`)
 }
