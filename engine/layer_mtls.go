@@ -178,6 +178,9 @@ type wireKey struct{}
 // withWire returns ctx carrying w: methods run with it (an authorization
 // flow's, a client's) fetch over it, and flows send token requests over it.
 func withWire(ctx context.Context, w connWire) context.Context {
+	if !w.cert && ctx.Value(wireKey{}) == nil {
+		return ctx // wireOf falls back to the engine's transport: no allocation
+	}
 	return context.WithValue(ctx, wireKey{}, w)
 }
 

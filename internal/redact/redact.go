@@ -70,8 +70,12 @@ func New(secrets ...string) *Redactor {
 	return r
 }
 
-// With returns a Redactor that also knows extra secrets (r may be nil).
+// With returns a Redactor that also knows extra secrets (r may be nil);
+// with none, it is r itself (a Redactor never changes).
 func (r *Redactor) With(extra ...string) *Redactor {
+	if len(extra) == 0 && r != nil {
+		return r
+	}
 	return New(append(r.Secrets(), extra...)...)
 }
 
