@@ -40,6 +40,8 @@ type Engine struct {
 	// failed to write (*unstoredCredentials); see Client.flushUnstored.
 	unstored sync.Map
 	now      func() time.Time
+	// metadata caches authorization servers' metadata (discovery.go).
+	metadata metadataCache
 
 	workspaceKey    string
 	workspaceSecret []byte

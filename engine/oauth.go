@@ -68,6 +68,9 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 	if err != nil {
 		return oauth2.Config{}, err
 	}
+	if err := e.applyDiscovery(ctx, a, raw, inputValues(conn.ConnectionParameters)); err != nil {
+		return oauth2.Config{}, redactedMethodError(m, err, r)
+	}
 	cfg, err := oauth2.ConfigFromMap(raw)
 	if err != nil {
 		return oauth2.Config{}, redactedMethodError(m, err, r)

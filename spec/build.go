@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -413,6 +415,7 @@ func (l *loader) checkShape(m *Method, authType string) {
 		if keys := oauthConfigKeys[authType]; keys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
 			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys, false)...)
 			l.add(checkDPoPAlgorithm(m.Body.File, m.Mapping)...)
+			l.add(checkIssuer(m.Body.File, m.Mapping)...)
 			if authType == "oauth2" {
 				l.add(checkClientAuth(m.Body.File, m.Mapping)...)
 			}
@@ -434,6 +437,9 @@ var oauthConfigKeys = map[string]map[string]yaml.Kind{
 		"clientAuthLocation", "tokenRequestFormat", "tokenParams", "refreshParams", "tokenHeaders", "extra", "skipPkce",
 		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin",
 		"dpop", "dpopAlgorithm",
+		// Authorization server discovery (RFC 8414, OpenID Connect
+		// Discovery): the endpoints come from the issuer's metadata.
+		"issuer", "discoveryUrl",
 		// Client authentication by assertion (RFC 7523 section 2.2), with
 		// clientAuthLocation private_key_jwt or client_secret_jwt.
 		"clientPrivateKey", "clientKeyId", "clientAssertionAlg", "clientAssertionAudience"),
@@ -453,6 +459,34 @@ func checkDPoPAlgorithm(file string, n *yaml.Node) Diagnostics {
 		return nil
 	}
 	return Diagnostics{Pos{File: file, Line: v.Line, Column: v.Column}.Errorf("", "getOAuthConfig dpopAlgorithm %.40q is not supported (one of %s)", v.Value, strings.Join(dpopAlgorithms, ", "))}
+}
+
+// checkIssuer refuses a literal issuer or discoveryUrl that is not an
+// https URL without query or fragment (RFC 8414 section 2); plain http is
+// let through for loopback hosts (local servers, tests). A formula is
+// checked when it is evaluated.
+func checkIssuer(file string, n *yaml.Node) Diagnostics {
+	var diags Diagnostics
+	for _, key := range []string{"issuer", "discoveryUrl"} {
+		v := mappingValue(n, key)
+		if v == nil || v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			continue
+		}
+		u, err := url.Parse(v.Value)
+		ok := err == nil && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsAny(v.Value, "?#") &&
+			(u.Scheme == "https" || u.Scheme == "http" && isLoopbackHostName(u.Hostname()))
+		if !ok {
+			diags = append(diags, Pos{File: file, Line: v.Line, Column: v.Column}.Errorf("", "getOAuthConfig %s %.80q is not an https URL without query or fragment (RFC 8414 section 2)", key, v.Value))
+		}
+	}
+	return diags
+}
+
+func isLoopbackHostName(h string) bool {
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback()
+	}
+	return strings.EqualFold(h, "localhost")
 }
 
 // checkClientAuth checks a literal OAuth 2.0 getOAuthConfig mapping's
