@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/connspec/connspec/internal/oauthtest"
@@ -312,5 +313,29 @@ auth:
 	var he *HostError
 	if !errors.As(err, &he) || he.Field != "issuer" {
 		t.Fatalf("got %v, want a HostError for issuer", err)
+	}
+}
+
+// TestDiscoveryIssuerFromInputProbed: at load time, an issuer whose host a
+// user's value fills without a pattern the connector declares is refused,
+// like any endpoint.
+func TestDiscoveryIssuerFromInputProbed(t *testing.T) {
+	_, diags := New().LoadFS(fstest.MapFS{"c.yml": {Data: []byte(`name: C
+auth:
+  type: oauth2
+  ui:
+    schema:
+      type: object
+      properties: {domain: {type: string}}
+  getOAuthConfig:
+    mapping:
+      clientId: id-1
+      issuer: {$tpl: {template: "https://{d}", values: {d: {$var: connectionInput.domain}}}}
+  makeApiClient:
+    mapping:
+      baseUri: https://api.example.com
+`)}}, "c.yml")
+	if !strings.Contains(diags.Error(), "issuer takes its host from connection input (domain)") {
+		t.Fatalf("diagnostics:\n%s", diags.Error())
 	}
 }

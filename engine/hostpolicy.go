@@ -420,7 +420,13 @@ func (p *hostPolicy) probe(m *Method, wholeURL bool) map[string][]string {
 	result := withStepURLs(unwrapArgs(out))
 	input := inputValues(probe)
 	refused := map[string][]string{}
-	for _, field := range urlFields(result) {
+	fields := urlFields(result)
+	if _, ok := result["issuer"].(string); ok && m.Spec.Name == spec.MethodGetOAuthConfig {
+		// Discovery's issuer (discovery.go): its metadata names the
+		// endpoints the secrets go to.
+		fields = append(fields, "issuer")
+	}
+	for _, field := range fields {
 		raw := result[field].(string)
 		if wholeURL && !strings.HasPrefix(raw, "https://zq") {
 			continue // the URL markers only tell where a whole URL is used
