@@ -157,7 +157,9 @@ func TestDiscoveryRefusals(t *testing.T) {
 	}{
 		{"issuer mismatch", func(m *metadataServer, doc map[string]any) { doc["issuer"] = "https://evil.example" }, "not the configured"},
 		{"issuer with trailing slash", func(m *metadataServer, doc map[string]any) { doc["issuer"] = m.URL + "/" }, "not the configured"},
-		{"no S256", func(m *metadataServer, doc map[string]any) { doc["code_challenge_methods_supported"] = []string{"plain"} }, "without S256"},
+		{"no S256", func(m *metadataServer, doc map[string]any) {
+			doc["code_challenge_methods_supported"] = []string{"plain"}
+		}, "without S256"},
 		{"token endpoint on another host", func(m *metadataServer, doc map[string]any) {
 			doc["token_endpoint"] = strings.Replace(srv.TokenURL, "127.0.0.1", "localhost", 1)
 		}, "refusing to send credentials to localhost"},
@@ -218,7 +220,9 @@ func TestDiscoverySlowServerTimesOut(t *testing.T) {
 func TestDiscoverySingleFlightAndExpiry(t *testing.T) {
 	srv := oauthtest.New(t, oauthtest.Options{})
 	md := newMetadataServer(t)
-	md.set(func(m *metadataServer) { m.doc, m.delay, m.cache = rfc8414Doc(md.URL, srv), 100*time.Millisecond, "public, max-age=600" })
+	md.set(func(m *metadataServer) {
+		m.doc, m.delay, m.cache = rfc8414Doc(md.URL, srv), 100*time.Millisecond, "public, max-age=600"
+	})
 	e := newEngine(t, nil, discoveryConnector(md.URL, srv.URL, ""))
 	clock := withClock(e)
 	var wg sync.WaitGroup
