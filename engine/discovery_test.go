@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,5 +342,43 @@ auth:
 `)}}, "c.yml")
 	if !strings.Contains(diags.Error(), "issuer takes its host from connection input (domain)") {
 		t.Fatalf("diagnostics:\n%s", diags.Error())
+	}
+}
+
+// TestDiscoveryCacheIsBounded: many issuers keep at most maxMetadataEntries
+// documents, and the ones kept are still served from the cache.
+func TestDiscoveryCacheIsBounded(t *testing.T) {
+	var fetches atomic.Int32
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tenant, ok := strings.CutPrefix(r.URL.Path, "/.well-known/oauth-authorization-server/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fetches.Add(1)
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srvURL + "/" + tenant, "token_endpoint": srvURL + "/" + tenant + "/token"})
+	}))
+	t.Cleanup(srv.Close)
+	srvURL = srv.URL
+	e := New()
+	clock := withClock(e)
+	ctx := context.Background()
+	n := maxMetadataEntries + 44
+	for i := range n {
+		clock.Advance(time.Second) // a distinct expiry each: the oldest goes first
+		if _, err := e.authServerMetadata(ctx, srv.URL+"/t"+strconv.Itoa(i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(e.metadata.entries); got > maxMetadataEntries {
+		t.Errorf("%d entries cached, want at most %d", got, maxMetadataEntries)
+	}
+	before := fetches.Load()
+	if _, err := e.authServerMetadata(ctx, srv.URL+"/t"+strconv.Itoa(n-1), ""); err != nil || fetches.Load() != before {
+		t.Errorf("the newest issuer was fetched again (%v)", err)
+	}
+	if _, err := e.authServerMetadata(ctx, srv.URL+"/t0", ""); err != nil || fetches.Load() != before+1 {
+		t.Errorf("the oldest issuer was still cached (%v)", err)
 	}
 }
