@@ -40,6 +40,8 @@ type Engine struct {
 	// failed to write (*unstoredCredentials); see Client.flushUnstored.
 	unstored sync.Map
 	now      func() time.Time
+	// wait sleeps between device flow polls; nil is a timer (tests set it).
+	wait func(ctx context.Context, d time.Duration) error
 
 	workspaceKey    string
 	workspaceSecret []byte
