@@ -1,22 +1,27 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/mdp/qrterminal/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/connspec/connspec/engine"
 )
@@ -24,7 +29,7 @@ import (
 func newConnectCommand() *cobra.Command {
 	var f connectFlags
 	var port int
-	var noBrowser, device bool
+	var noBrowser, device, qr bool
 	var out string
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -63,7 +68,7 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 			}
 			var creds map[string]any
 			if device {
-				creds, err = authorizeDevice(ctx, eng, conn, f.rules, cmd)
+				creds, err = authorizeDevice(ctx, eng, conn, f.rules, qr || isTerminal(cmd.ErrOrStderr()), cmd)
 			} else {
 				creds, err = authorize(ctx, eng, conn, port, noBrowser, f.rules, cmd)
 			}
@@ -89,6 +94,7 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 	cmd.Flags().IntVar(&port, "port", 0, "callback port on 127.0.0.1 (default: a free port)")
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "do not open a browser; follow the printed URL yourself")
 	cmd.Flags().BoolVar(&device, "device", false, "use the device authorization grant: show a code to enter on another device instead of a browser callback")
+	cmd.Flags().BoolVar(&qr, "qr", false, "with --device, draw the verification link as a QR code on standard error (the default when it is a terminal)")
 	cmd.Flags().StringVar(&out, "out", "", "write the credentials JSON to this `file` (mode 0600) instead of standard output")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the authorization to complete")
 	return cmd
@@ -173,7 +179,7 @@ func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, 
 // authorizeDevice obtains credentials with the device authorization grant:
 // the user code and verification URI go to standard error (standard output
 // stays for the credentials), the device code nowhere.
-func authorizeDevice(ctx context.Context, eng *engine.Engine, conn engine.Connection, rules []engine.ConnectTo, cmd *cobra.Command) (map[string]any, error) {
+func authorizeDevice(ctx context.Context, eng *engine.Engine, conn engine.Connection, rules []engine.ConnectTo, qr bool, cmd *cobra.Command) (map[string]any, error) {
 	da, err := eng.StartDeviceAuthorization(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -183,8 +189,21 @@ func authorizeDevice(ctx context.Context, eng *engine.Engine, conn engine.Connec
 	if da.VerificationURIComplete != "" {
 		fmt.Fprintf(w, "(or open %s)\n", engine.RewriteURL(rules, da.VerificationURIComplete))
 	}
+	if link := cmp.Or(da.VerificationURIComplete, da.VerificationURI); qr && len(link) <= maxQRLink {
+		qrterminal.GenerateHalfBlock(engine.RewriteURL(rules, link), qrterminal.L, w)
+	}
 	fmt.Fprintf(w, "Waiting for approval (the code expires at %s)...\n", da.ExpiresAt.Local().Format(time.Kitchen))
 	return eng.CompleteDeviceAuthorization(ctx, conn, da)
+}
+
+// maxQRLink is the longest link drawn as a QR code: a longer one would not
+// fit a terminal (or a phone camera's patience).
+const maxQRLink = 300
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // callbackOf reports whether a callback answers the authorization with

@@ -55,7 +55,7 @@ func deviceProvider(t *testing.T, final string) (*httptest.Server, *atomic.Int32
 	return srv, &polls
 }
 
-func runConnectDevice(t *testing.T, final string) (code int, stdout, stderr, out string) {
+func runConnectDevice(t *testing.T, final string, extra ...string) (code int, stdout, stderr, out string) {
 	srv, _ := deviceProvider(t, final)
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "acme.yml")
@@ -63,8 +63,8 @@ func runConnectDevice(t *testing.T, final string) (code int, stdout, stderr, out
 	os.WriteFile(spec, []byte(src), 0o644)
 	out = filepath.Join(dir, "creds.json")
 	var so, se syncBuffer
-	code = run([]string{"connect", spec, "--device", "--out", out, "--timeout", "30s",
-		"--param", "clientId=client-1", "--param", "clientSecret=secret-1"}, &so, &se)
+	code = run(append([]string{"connect", spec, "--device", "--out", out, "--timeout", "30s",
+		"--param", "clientId=client-1", "--param", "clientSecret=secret-1"}, extra...), &so, &se)
 	return code, so.String(), se.String(), out
 }
 
@@ -72,12 +72,15 @@ func runConnectDevice(t *testing.T, final string) (code int, stdout, stderr, out
 // provider: the user code and URIs are shown, the device code never, and
 // the credentials are written and tested like the browser flow's.
 func TestConnectDevice(t *testing.T) {
-	code, stdout, stderr, out := runConnectDevice(t, "ok")
+	code, stdout, stderr, out := runConnectDevice(t, "ok", "--qr")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	if !strings.Contains(stderr, "QXKZ-WMTR") || !strings.Contains(stderr, "/activate") || !strings.Contains(stderr, "/activate?code=QXKZ-WMTR") {
 		t.Errorf("stderr does not show the code and URIs:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "▀") || !strings.Contains(stderr, "█") {
+		t.Errorf("--qr drew no QR code:\n%s", stderr)
 	}
 	for _, secret := range []string{cliDeviceCanary, "secret-1"} {
 		if strings.Contains(stdout+stderr, secret) {
@@ -104,5 +107,8 @@ func TestConnectDeviceDenied(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("credentials written after a refusal")
+	}
+	if strings.Contains(stderr, "█") {
+		t.Error("a QR code was drawn without --qr on a stderr that is no terminal")
 	}
 }
