@@ -42,6 +42,8 @@ type Engine struct {
 	now      func() time.Time
 	// metadata caches authorization servers' metadata (discovery.go).
 	metadata metadataCache
+	// wait sleeps between device flow polls; nil is a timer (tests set it).
+	wait func(ctx context.Context, d time.Duration) error
 
 	workspaceKey    string
 	workspaceSecret []byte

@@ -222,15 +222,22 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 	} else if tok, err = cfg.Exchange(ctx, hc, code, redirectURI, verifier); err != nil {
 		return nil, redactError(tokenError(err), r)
 	}
+	return e.storeFlowToken(ctx, a, conn, tok, dpopKey, map[string]any{
+		"queryParameters": query,
+		"request":         map[string]any{"query": query},
+	}, r)
+}
+
+// storeFlowToken ends an authorization flow (code or device): it checks a
+// DPoP-bound token, maps the token response to credentials with extra
+// variables, and stores them when conn has an ID.
+func (e *Engine) storeFlowToken(ctx context.Context, a *Auth, conn Connection, tok *oauth2.Token, dpopKey string, extra map[string]any, r *redactor) (map[string]any, error) {
 	if dpopKey != "" {
 		if err := checkDPoPToken(tok); err != nil {
 			return nil, err
 		}
 	}
-	creds, err := e.credentialsFromToken(ctx, a, spec.MethodGetCredentialsFromAccessTokenResponse, conn, tok, nil, map[string]any{
-		"queryParameters": query,
-		"request":         map[string]any{"query": query},
-	}, r)
+	creds, err := e.credentialsFromToken(ctx, a, spec.MethodGetCredentialsFromAccessTokenResponse, conn, tok, nil, extra, r)
 	if err != nil {
 		return nil, err
 	}

@@ -433,7 +433,7 @@ func (l *loader) checkShape(m *Method, authType string) {
 
 // oauthConfigKeys are the keys getOAuthConfig's result may have, by auth type.
 var oauthConfigKeys = map[string]map[string]yaml.Kind{
-	"oauth2": kindsOf("clientId", "clientSecret", "authorizeUri", "tokenUri", "refreshUri", "scopes", "scopeSeparator",
+	"oauth2": kindsOf("clientId", "clientSecret", "authorizeUri", "tokenUri", "refreshUri", "deviceAuthorizationUri", "scopes", "scopeSeparator",
 		"clientAuthLocation", "tokenRequestFormat", "tokenParams", "refreshParams", "tokenHeaders", "extra", "skipPkce",
 		"noRefreshToken", "grantType", "defaultExpiresIn", "refreshMargin",
 		"dpop", "dpopAlgorithm",

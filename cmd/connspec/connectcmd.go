@@ -1,22 +1,27 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/mdp/qrterminal/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/connspec/connspec/engine"
 )
@@ -24,7 +29,7 @@ import (
 func newConnectCommand() *cobra.Command {
 	var f connectFlags
 	var port int
-	var noBrowser bool
+	var noBrowser, device, qr bool
 	var out string
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -38,10 +43,19 @@ code, runs the connector's test if it has one, and writes the credentials JSON
 to --out (mode 0600) or standard output. For grantType client_credentials it
 fetches the token directly.
 
+With --device it runs the device authorization grant (RFC 8628) instead, for
+connectors whose getOAuthConfig gives deviceAuthorizationUri: it prints the
+verification URI and the user code on standard error, waits while the user
+approves on any device (polling the token endpoint at the provider's interval),
+then writes the credentials as above. No callback server is started.
+
 Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 		Args: cobra.ExactArgs(1),
 		Example: `  # authorize GitHub in the browser and keep the credentials
   connspec connect github --param clientId=ID --param clientSecret=SECRET --out creds.json
+
+  # authorize from a terminal without a browser (device flow)
+  connspec connect acme --device --param clientId=ID --out creds.json
 
   # then use them
   connspec request github GET /user --param clientId=ID --param clientSecret=SECRET --credentials creds.json`,
@@ -52,7 +66,12 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 			if err != nil {
 				return err
 			}
-			creds, err := authorize(ctx, eng, conn, port, noBrowser, f.rules, cmd)
+			var creds map[string]any
+			if device {
+				creds, err = authorizeDevice(ctx, eng, conn, f.rules, qr || isTerminal(cmd.ErrOrStderr()), cmd)
+			} else {
+				creds, err = authorize(ctx, eng, conn, port, noBrowser, f.rules, cmd)
+			}
 			if err != nil {
 				return &exitError{code: exitProblems, err: err}
 			}
@@ -74,6 +93,8 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 	f.register(cmd)
 	cmd.Flags().IntVar(&port, "port", 0, "callback port on 127.0.0.1 (default: a free port)")
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "do not open a browser; follow the printed URL yourself")
+	cmd.Flags().BoolVar(&device, "device", false, "use the device authorization grant: show a code to enter on another device instead of a browser callback")
+	cmd.Flags().BoolVar(&qr, "qr", false, "with --device, draw the verification link as a QR code on standard error (the default when it is a terminal)")
 	cmd.Flags().StringVar(&out, "out", "", "write the credentials JSON to this `file` (mode 0600) instead of standard output")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the authorization to complete")
 	return cmd
@@ -153,6 +174,36 @@ func authorize(ctx context.Context, eng *engine.Engine, conn engine.Connection, 
 	case <-ctx.Done():
 		return nil, fmt.Errorf("no callback before the timeout: %w", ctx.Err())
 	}
+}
+
+// authorizeDevice obtains credentials with the device authorization grant:
+// the user code and verification URI go to standard error (standard output
+// stays for the credentials), the device code nowhere.
+func authorizeDevice(ctx context.Context, eng *engine.Engine, conn engine.Connection, rules []engine.ConnectTo, qr bool, cmd *cobra.Command) (map[string]any, error) {
+	da, err := eng.StartDeviceAuthorization(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "To connect, open %s and enter the code: %s\n", engine.RewriteURL(rules, da.VerificationURI), da.UserCode)
+	if da.VerificationURIComplete != "" {
+		fmt.Fprintf(w, "(or open %s)\n", engine.RewriteURL(rules, da.VerificationURIComplete))
+	}
+	if link := cmp.Or(da.VerificationURIComplete, da.VerificationURI); qr && len(link) <= maxQRLink {
+		qrterminal.GenerateHalfBlock(engine.RewriteURL(rules, link), qrterminal.L, w)
+	}
+	fmt.Fprintf(w, "Waiting for approval (the code expires at %s)...\n", da.ExpiresAt.Local().Format(time.Kitchen))
+	return eng.CompleteDeviceAuthorization(ctx, conn, da)
+}
+
+// maxQRLink is the longest link drawn as a QR code: a longer one would not
+// fit a terminal (or a phone camera's patience).
+const maxQRLink = 300
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // callbackOf reports whether a callback answers the authorization with

@@ -47,6 +47,10 @@ type Config struct {
 	AuthorizeURI string
 	// TokenURI is the token endpoint.
 	TokenURI string
+	// DeviceAuthorizationURI is the device authorization endpoint (RFC
+	// 8628 section 3.1), for StartDeviceAuthorization; "" when the provider
+	// has no device flow.
+	DeviceAuthorizationURI string
 	// RefreshURI is where refresh requests go; "" means TokenURI.
 	RefreshURI string
 	// Scopes are requested in the authorize URL and in client_credentials
@@ -139,7 +143,7 @@ func (c Config) now() time.Time {
 
 // ConfigFromMap builds a Config from the plain map a getOAuthConfig method
 // returns. The keys are clientId, clientSecret, authorizeUri, tokenUri,
-// refreshUri, scopes (an array of strings, or one string split on the
+// refreshUri, deviceAuthorizationUri, scopes (an array of strings, or one string split on the
 // separator), scopeSeparator, clientAuthLocation, tokenRequestFormat,
 // tokenParams, refreshParams, tokenHeaders, extra (objects whose scalar
 // values are stringified), skipPkce, noRefreshToken (booleans or "true" /
@@ -152,7 +156,8 @@ func (c Config) now() time.Time {
 // values count as absent and unknown keys are ignored.
 //
 // Errors name the key, never a value that could be secret. tokenUri is
-// required, and authorizeUri too for the authorization_code grant; URIs must
+// required, and authorizeUri too for the authorization_code grant unless
+// deviceAuthorizationUri is given; URIs must
 // be absolute http or https URLs.
 func ConfigFromMap(m map[string]any) (Config, error) {
 	var c Config
@@ -186,6 +191,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 	c.AuthorizeURI = str("authorizeUri")
 	c.TokenURI = str("tokenUri")
 	c.RefreshURI = str("refreshUri")
+	c.DeviceAuthorizationURI = str("deviceAuthorizationUri")
 	c.ScopeSeparator = str("scopeSeparator")
 	c.ClientAuthLocation = str("clientAuthLocation")
 	c.TokenRequestFormat = str("tokenRequestFormat")
@@ -249,11 +255,11 @@ func (c Config) Validate() error {
 	if c.TokenURI == "" {
 		return fmt.Errorf("oauth2: tokenUri is required")
 	}
-	if c.AuthorizeURI == "" && c.GrantType != GrantClientCredentials {
-		return fmt.Errorf("oauth2: authorizeUri is required for the authorization_code grant")
+	if c.AuthorizeURI == "" && c.DeviceAuthorizationURI == "" && c.GrantType != GrantClientCredentials {
+		return fmt.Errorf("oauth2: authorizeUri (or deviceAuthorizationUri, for the device flow only) is required for the authorization_code grant")
 	}
 	for _, u := range []struct{ key, val string }{
-		{"authorizeUri", c.AuthorizeURI}, {"tokenUri", c.TokenURI}, {"refreshUri", c.RefreshURI},
+		{"authorizeUri", c.AuthorizeURI}, {"tokenUri", c.TokenURI}, {"refreshUri", c.RefreshURI}, {"deviceAuthorizationUri", c.DeviceAuthorizationURI},
 	} {
 		if u.val == "" {
 			continue

@@ -31,6 +31,9 @@ var (
 // It never contains a secret: descriptions echoed by the provider are
 // scrubbed of the secrets that were sent.
 type TokenError struct {
+	// Endpoint names the endpoint when it is not the token endpoint
+	// ("device authorization endpoint"); "" means the token endpoint.
+	Endpoint string
 	// Status is the HTTP status, 0 when no response arrived.
 	Status int
 	// Code is the RFC 6749 section 5.2 "error" ("invalid_grant",
@@ -51,10 +54,17 @@ type TokenError struct {
 // Error describes the failure without any secret.
 func (e *TokenError) Error() string {
 	var b strings.Builder
-	if e.Status == 0 {
+	switch {
+	case e.Status == 0 && e.Endpoint != "":
+		b.WriteString("oauth2: " + e.Endpoint + " request failed")
+	case e.Status == 0:
 		b.WriteString("oauth2: token request failed")
-	} else {
-		b.WriteString("oauth2: token endpoint returned HTTP ")
+	default:
+		name := e.Endpoint
+		if name == "" {
+			name = "token endpoint"
+		}
+		b.WriteString("oauth2: " + name + " returned HTTP ")
 		b.WriteString(strconv.Itoa(e.Status))
 	}
 	if e.Code != "" {

@@ -87,14 +87,38 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	if uri == "" {
 		uri = c.TokenURI
 	}
-	if err := read.URL("tokenUri", uri); err != nil {
+	ans, err := c.post(ctx, hc, params, "tokenUri", uri, "")
+	if err != nil {
 		return nil, err
+	}
+	// The provider's error text is scrubbed while it is whole: cut to
+	// length first, a secret cut in half would no longer be found, and its
+	// first half would be shown.
+	return parseTokenResponse(ans.status, ans.contentType, ans.body, c.now(), c.DefaultExpiresIn, ans.secrets)
+}
+
+// answer is an endpoint's response to post, read in full.
+type answer struct {
+	status      int
+	contentType string
+	body        []byte
+	// secrets are what was sent that the answer must not show.
+	secrets []string
+}
+
+// post POSTs params to uri (the value of getOAuthConfig's key) with client
+// authentication, as TokenRequest documents, and reads at most
+// MaxResponseSize bytes of the answer. Failures are *TokenError values with
+// Endpoint set to endpointName, apart from a bad uri.
+func (c Config) post(ctx context.Context, hc *http.Client, params map[string]string, key, uri, endpointName string) (answer, error) {
+	if err := read.URL(key, uri); err != nil {
+		return answer{}, err
 	}
 	body := copyParams(params)
 	var basic string
 	if c.ClientAssertion != nil || isAssertionAuth(c.ClientAuthLocation) {
 		if err := c.addClientAssertion(body, uri); err != nil {
-			return nil, err
+			return answer{}, err
 		}
 	} else if IsTLSClientAuth(c.ClientAuthLocation) {
 		body["client_id"] = c.ClientID // the certificate is the credential; no secret goes anywhere
@@ -121,7 +145,7 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 		contentType = "application/json"
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			return nil, errors.New("oauth2: encoding the token request") // cannot happen for strings
+			return answer{}, errors.New("oauth2: encoding the token request") // cannot happen for strings
 		}
 	} else {
 		form := url.Values{}
@@ -141,7 +165,7 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, bytes.NewReader(payload))
 	if err != nil {
-		return nil, errors.New("oauth2: tokenUri must be an absolute http or https URL")
+		return answer{}, errors.New("oauth2: " + key + " must be an absolute http or https URL")
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", contentType)
@@ -154,20 +178,17 @@ func (c Config) TokenRequest(ctx context.Context, hc *http.Client, params map[st
 
 	resp, err := endpoint.NoRedirects(hc).Do(req)
 	if err != nil {
-		return nil, &TokenError{Transient: true, Err: endpoint.TransportCause(err)}
+		return answer{}, &TokenError{Endpoint: endpointName, Transient: true, Err: endpoint.TransportCause(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
 	if err != nil {
-		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: endpoint.TransportCause(err)}
+		return answer{}, &TokenError{Endpoint: endpointName, Status: resp.StatusCode, Transient: true, Err: endpoint.TransportCause(err)}
 	}
 	if len(data) > MaxResponseSize {
-		return nil, &TokenError{Status: resp.StatusCode, Transient: true, Err: errTooLarge}
+		return answer{}, &TokenError{Endpoint: endpointName, Status: resp.StatusCode, Transient: true, Err: errTooLarge}
 	}
-	// The provider's error text is scrubbed while it is whole: cut to
-	// length first, a secret cut in half would no longer be found, and its
-	// first half would be shown.
-	return parseTokenResponse(resp.StatusCode, resp.Header.Get("Content-Type"), data, c.now(), c.DefaultExpiresIn, secrets)
+	return answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: data, secrets: secrets}, nil
 }
 
 func copyParams(m map[string]string) map[string]string {
@@ -198,7 +219,7 @@ func secretsOf(body, headers map[string]string, clientSecret, basic string) []st
 			out = append(out, s, url.QueryEscape(s))
 		}
 	}
-	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion", "client_assertion"} {
+	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion", "client_assertion", "device_code"} {
 		add(body[k])
 	}
 	for k, v := range body {
