@@ -20,10 +20,10 @@ var awsExpiredAnswers = map[string]struct {
 	"s3 xml": {403, "application/xml", [2]string{}, `<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message><RequestId>1</RequestId></Error>`},
 	"query xml RequestExpired": {400, "text/xml", [2]string{}, `<ErrorResponse><Error><Type>Sender</Type><Code>RequestExpired</Code><Message>Request has expired.</Message></Error></ErrorResponse>`},
-	"ec2 xml": {400, "text/xml", [2]string{}, `<Response><Errors><Error><Code>ExpiredToken</Code><Message>x</Message></Error></Errors><RequestID>1</RequestID></Response>`},
-	"json __type": {400, "application/x-amz-json-1.1", [2]string{}, `{"__type":"com.amazon.coral.service#ExpiredTokenException","message":"The security token included in the request is expired"}`},
-	"json header":  {403, "application/json", [2]string{"X-Amzn-ErrorType", "ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/"}, `{"message":null}`},
-	"json message": {403, "application/json", [2]string{}, `{"message":"The security token included in the request is expired"}`},
+	"ec2 xml":                  {400, "text/xml", [2]string{}, `<Response><Errors><Error><Code>ExpiredToken</Code><Message>x</Message></Error></Errors><RequestID>1</RequestID></Response>`},
+	"json __type":              {400, "application/x-amz-json-1.1", [2]string{}, `{"__type":"com.amazon.coral.service#ExpiredTokenException","message":"The security token included in the request is expired"}`},
+	"json header":              {403, "application/json", [2]string{"X-Amzn-ErrorType", "ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/"}, `{"message":null}`},
+	"json message":             {403, "application/json", [2]string{}, `{"message":"The security token included in the request is expired"}`},
 }
 
 // expireAWSKey makes f's API answer every request signed with key (an
