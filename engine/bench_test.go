@@ -331,6 +331,64 @@ func BenchmarkSessionLoginStorm(b *testing.B) {
 	}
 }
 
+// BenchmarkAssumeRoleStorm: 20 aws-sigv4 connections with assumeRole
+// whose role has not been assumed yet, each used by 50 goroutines at once
+// through two engines sharing one SQLite store. Every connection must
+// assume its role exactly once; the figure reported is AssumeRole calls
+// per connection.
+func BenchmarkAssumeRoleStorm(b *testing.B) {
+	const connections, goroutines = 20, 50
+	var assumes, failures int64
+	for b.Loop() {
+		b.StopTimer()
+		c, _ := store.NewCipher(make([]byte, store.KeySize))
+		path := filepath.Join(b.TempDir(), "connspec.db")
+		var stores []store.Store
+		for range 2 {
+			s, err := store.OpenSQLite(path, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			stores = append(stores, s)
+		}
+		clock := newJWTClock()
+		f := newFakeAWS(b, clock.now)
+		var clients []*Client
+		for i := range connections {
+			conn := Connection{ID: "bench-" + strconv.Itoa(i), ConnectorParameters: map[string]any{"secret": f.baseSecret}, ConnectionParameters: awsRoleInput()}
+			for _, s := range stores {
+				e, _ := awsRoleEngine(b, f, clock, WithStore(s))
+				clients = append(clients, mustClient(b, e, conn))
+			}
+		}
+		b.StartTimer()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for _, cl := range clients {
+			for range goroutines / 2 {
+				wg.Go(func() {
+					if _, err := cl.Get(context.Background(), "/prod/items"); err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		b.StopTimer()
+		assumes += f.assumes.Load()
+		f.check()
+		f.srv.Close()
+		failures += failed.Load()
+		b.StartTimer()
+	}
+	perConn := float64(assumes) / float64(int64(b.N)*connections)
+	b.ReportMetric(perConn, "assume-roles/conn")
+	if perConn != 1 || failures != 0 {
+		b.Fatalf("%v AssumeRole calls per connection and %d failed requests; want 1 and 0", perConn, failures)
+	}
+}
+
 // BenchmarkValidateLibrary is `connspec validate ./connectors`: load and
 // compile every bundled connector; ns/connector is the cost of one.
 func BenchmarkValidateLibrary(b *testing.B) {

@@ -67,6 +67,20 @@ type Wirer interface {
 	Wire(base http.RoundTripper, creds map[string]any) (rt http.RoundTripper, secrets []string, err error)
 }
 
+// ExpiryClassifier is a Session that recognises an API answer other than
+// a 401 declaring its credentials expired (AWS answers 400 or 403 with an
+// ExpiredToken code): such an answer renews renewable credentials once and
+// sends the request again, as a 401 does. MayBeExpired sees the status
+// and headers only; when it is true the body is read (the first
+// maxExpiryBody bytes; the caller still gets the whole body, unchanged)
+// and Expired decides. A kind answers true only for credentials it can
+// renew: a static key the API calls expired is the user's to replace,
+// never a renewal loop.
+type ExpiryClassifier interface {
+	MayBeExpired(resp *http.Response, creds map[string]any) bool
+	Expired(resp *http.Response, body []byte) bool
+}
+
 // Minter is a Session whose credentials are minted from the engine's own
 // configuration: never stored, and minted again when they are due, by each
 // client on its own.

@@ -15,7 +15,7 @@ func awsRoleInput() map[string]any {
 	return map[string]any{"region": "eu-west-1", "roleArn": "arn:aws:iam::123456789012:role/partner", "externalId": "ext-42"}
 }
 
-func awsRoleEngine(t *testing.T, f *fakeAWS, clock *jwtClock, opts ...Option) (*Engine, *toLoopback) {
+func awsRoleEngine(t testing.TB, f *fakeAWS, clock *jwtClock, opts ...Option) (*Engine, *toLoopback) {
 	rt := loopbackTo(f.srv)
 	e := newEngine(t, nil, awsRole, append([]Option{WithTransport(rt)}, opts...)...)
 	e.now = clock.now

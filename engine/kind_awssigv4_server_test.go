@@ -156,7 +156,7 @@ func awsVerify(r *http.Request, body []byte, secrets func(id string) (secret, to
 // secret) and an API that checks every signature against the secret of
 // the key it names, both with awsVerify.
 type fakeAWS struct {
-	t           *testing.T
+	t           testing.TB
 	now         func() time.Time
 	baseID      string
 	baseSecret  string
@@ -174,7 +174,7 @@ type fakeAWS struct {
 	lastPayload string
 }
 
-func newFakeAWS(t *testing.T, now func() time.Time) *fakeAWS {
+func newFakeAWS(t testing.TB, now func() time.Time) *fakeAWS {
 	f := &fakeAWS{t: t, now: now, baseID: "AKIDBASE", baseSecret: "canary-base-secret-9Qz", duration: time.Hour, issued: map[string][2]string{}}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -87,4 +89,81 @@ func (s *awsSession) assumeRole(ctx context.Context, cl *Client) (map[string]any
 		"accessKeyId": c.AccessKeyID, "secretAccessKey": c.SecretAccessKey, "sessionToken": c.SessionToken,
 		"expires_at": formatExpiresAt(exp),
 	}, nil
+}
+
+// awsExpiredCodes are the error codes with which AWS services answer a
+// request signed with temporary credentials that have expired (or a
+// signature too old, which a renewal signs again).
+var awsExpiredCodes = map[string]bool{
+	"ExpiredToken": true, "ExpiredTokenException": true, "RequestExpired": true,
+	"TokenRefreshRequired": true,
+}
+
+// awsExpiredMessage is the message AWS's JSON services send with it.
+const awsExpiredMessage = "the security token included in the request is expired"
+
+// MayBeExpired (ExpiryClassifier): AWS says so with a 400 or 403, and only
+// role credentials are renewed; an expired static session token is the
+// user's to replace.
+func (s *awsSession) MayBeExpired(resp *http.Response, _ map[string]any) bool {
+	return s.role != nil && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusForbidden)
+}
+
+// Expired (ExpiryClassifier) reads the error code from the answer: the
+// x-amzn-ErrorType header, an XML <Code> (S3, the Query APIs), or a JSON
+// __type, code or message (the JSON and REST-JSON APIs).
+func (s *awsSession) Expired(resp *http.Response, body []byte) bool {
+	if t := resp.Header.Get("X-Amzn-Errortype"); t != "" {
+		code, _, _ := strings.Cut(t, ":")
+		if awsExpiredCodes[code] {
+			return true
+		}
+	}
+	trimmed := bytes.TrimSpace(body)
+	if bytes.HasPrefix(trimmed, []byte("<")) {
+		return awsXMLExpired(trimmed)
+	}
+	var j map[string]any
+	if json.Unmarshal(trimmed, &j) != nil {
+		return false
+	}
+	for _, k := range []string{"__type", "code", "Code"} {
+		v, _ := j[k].(string)
+		if _, after, ok := strings.Cut(v, "#"); ok {
+			v = after
+		}
+		if awsExpiredCodes[v] {
+			return true
+		}
+	}
+	for _, k := range []string{"message", "Message"} {
+		if v, _ := j[k].(string); strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(v), "."), awsExpiredMessage) {
+			return true
+		}
+	}
+	return false
+}
+
+// awsXMLExpired reports whether an XML error document has a Code element
+// (at any depth: <Error>, <ErrorResponse><Error>, <Response><Errors><Error>)
+// naming expired credentials.
+func awsXMLExpired(body []byte) bool {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	inCode := false
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			inCode = t.Name.Local == "Code"
+		case xml.EndElement:
+			inCode = false
+		case xml.CharData:
+			if inCode && awsExpiredCodes[strings.TrimSpace(string(t))] {
+				return true
+			}
+		}
+	}
 }

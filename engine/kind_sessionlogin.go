@@ -65,6 +65,10 @@ type loginStep struct {
 	basicUser, basicPwd string
 	hasBasic            bool
 	extract             []loginExtract
+	// refusedWhen is a JSON body path whose presence (not null) in a 2xx
+	// answer means the login was refused (a JSON-RPC error): the
+	// connection needs new credentials, as after a 401.
+	refusedWhen string
 	// literal are strings sent as they are: they hold a connection value
 	// with "{{" in it (a password), which is never read as a reference.
 	literal map[string]bool
@@ -220,6 +224,12 @@ func readLoginStep(i int, v any, known map[string]bool, braced []string) (loginS
 	}
 	if err := st.readBasic(at, raw["basicAuth"]); err != nil {
 		return st, err
+	}
+	if st.refusedWhen, err = loginRead.String(at+".refusedWhen", raw["refusedWhen"]); err != nil {
+		return st, err
+	}
+	if raw["refusedWhen"] != nil && strings.Trim(st.refusedWhen, ".") == "" {
+		return st, fmt.Errorf("session-login: %s.refusedWhen must be a path in the login answer, such as error", at)
 	}
 	if st.extract, err = readLoginExtract(at, raw["extract"], known); err != nil {
 		return st, err
@@ -512,8 +522,38 @@ func (st *loginStep) run(ctx context.Context, cl *Client, vals map[string]string
 		return fmt.Errorf("session-login: %s: the login URL answered HTTP %d", st.name, resp.StatusCode)
 	case len(body) > maxLoginAnswer:
 		return fmt.Errorf("session-login: %s: the login answer is larger than %d bytes", st.name, maxLoginAnswer)
+	case st.refusedIn(body):
+		return &ConnectionError{Key: KeyConnectionIsDefunct, Status: resp.StatusCode,
+			Message: fmt.Sprintf("session-login: %s: the login was refused (the answer has %s): check the credentials", st.name, st.refusedWhen)}
 	}
 	return st.extractFrom(resp, body, vals)
+}
+
+// refusedIn reports whether body, a JSON answer, has a non-null value at
+// refusedWhen.
+func (st *loginStep) refusedIn(body []byte) bool {
+	if st.refusedWhen == "" {
+		return false
+	}
+	var cur any
+	if json.Unmarshal(body, &cur) != nil {
+		return false
+	}
+	for _, seg := range strings.Split(st.refusedWhen, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(c) {
+				return false
+			}
+			cur = c[i]
+		default:
+			return false
+		}
+	}
+	return cur != nil
 }
 
 // request builds the step's request with vals filled in.

@@ -159,29 +159,53 @@ func (cl *Client) classify(resp *http.Response, st *clientState) (verdict, error
 	case http.StatusTooManyRequests:
 		return verdict{rateLimited: true}, nil
 	}
+	if ec, ok := cl.session.(ExpiryClassifier); ok && ec.MayBeExpired(resp, st.credentials) {
+		body, whole, err := peekBody(resp, maxExpiryBody)
+		if err != nil {
+			return verdict{}, redactError(err, st.redact)
+		}
+		return verdict{expired: whole && ec.Expired(resp, body)}, nil
+	}
 	return verdict{}, nil
 }
 
-// runHandlers reads the body (keeping it for the caller) and evaluates the
-// responseHandlers against {response: {status, headers, data}}.
-func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdict, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+// maxExpiryBody bounds what an ExpiryClassifier reads of an answer: an
+// error document, not a payload.
+const maxExpiryBody = 64 << 10
+
+// peekBody reads up to limit bytes of resp's body and puts them back in
+// front of the rest: the caller still reads the whole body, never a cut
+// one. whole is false when the body is longer than limit (data is then
+// its first limit+1 bytes).
+func peekBody(resp *http.Response, limit int) (data []byte, whole bool, err error) {
+	data, err = io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
 		resp.Body.Close()
-		return false, verdict{}, redactError(err, st.redact)
+		return nil, false, err
 	}
-	var body any
-	if len(data) > MaxResponseBody {
-		// Too large to judge by its content: the handlers see no data,
-		// and the caller still reads the whole body, never a cut one.
+	if len(data) > limit {
 		rest := resp.Body
 		resp.Body = struct {
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(data), rest), rest}
-	} else {
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(data))
+		return data, false, nil
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return data, true, nil
+}
+
+// runHandlers reads the body (keeping it for the caller) and evaluates the
+// responseHandlers against {response: {status, headers, data}}.
+func (cl *Client) runHandlers(resp *http.Response, st *clientState) (bool, verdict, error) {
+	// Too large to judge by its content: the handlers see no data.
+	data, whole, err := peekBody(resp, MaxResponseBody)
+	if err != nil {
+		return false, verdict{}, redactError(err, st.redact)
+	}
+	var body any
+	if whole {
 		body = decodeBody(resp.Header.Get("Content-Type"), data)
 	}
 	headers := make(map[string]any, len(resp.Header))

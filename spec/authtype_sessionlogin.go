@@ -11,7 +11,7 @@ const MethodGetSessionLoginConfig = "getSessionLoginConfig"
 var SessionLoginConfigKeys = []string{"steps", "lifetime", "refreshMargin"}
 
 // SessionLoginStepKeys are the keys of one login step.
-var SessionLoginStepKeys = []string{"name", "url", "method", "headers", "query", "basicAuth", "json", "form", "extract"}
+var SessionLoginStepKeys = []string{"name", "url", "method", "headers", "query", "basicAuth", "json", "form", "extract", "refusedWhen"}
 
 func init() {
 	RegisterAuthType(AuthType{

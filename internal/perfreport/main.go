@@ -34,7 +34,7 @@ type suite struct {
 // are committed under connectors/ and testdata/.
 var suites = []suite{
 	{"./engine", "^(BenchmarkRequest|BenchmarkRequestParallel|BenchmarkOAuth2Request|BenchmarkSigV4|BenchmarkHMACSigning|BenchmarkHMACSignOnly|BenchmarkClientConstruction|BenchmarkResolverClient|BenchmarkLoadCompileDirectoryTS|BenchmarkValidateLibrary)$", ""},
-	{"./engine", "^(BenchmarkRefreshStorm|BenchmarkSessionLoginStorm)$", "5x"},
+	{"./engine", "^(BenchmarkRefreshStorm|BenchmarkSessionLoginStorm|BenchmarkAssumeRoleStorm)$", "5x"},
 	{"./engine/jsrt", "^(BenchmarkCall|BenchmarkCompileTS)$", ""},
 	{"./formulas", "^(BenchmarkEvaluateMakeApiClient|BenchmarkEvaluateExpr)$", ""},
 	{"./check", "^BenchmarkCheckLibrary$", "3x"},
@@ -211,6 +211,11 @@ func render(m medians, count int, benchtime string) string {
 	if v, ok := m.get("SessionLoginStorm", "logins/conn"); ok {
 		ns, _ := m.get("SessionLoginStorm", "sec/op")
 		w("\n20 session-login connections not yet logged in, 50 goroutines each (1,000 requests) through two engines sharing one SQLite store: **%.2f logins per connection** (must be 1; the benchmark fails otherwise), the storm served in %s.\n", v, dur(ns))
+	}
+
+	if v, ok := m.get("AssumeRoleStorm", "assume-roles/conn"); ok {
+		ns, _ := m.get("AssumeRoleStorm", "sec/op")
+		w("\n20 aws-sigv4 connections whose role is not assumed yet, 50 goroutines each (1,000 requests) through two engines sharing one SQLite store: **%.2f STS AssumeRole calls per connection** (must be 1; the benchmark fails otherwise), the storm served in %s.\n", v, dur(ns))
 	}
 
 	w("\n## Loading, validating and checking connectors\n\n| | time/op |\n|---|---|\n")
