@@ -167,7 +167,7 @@ func render(m medians, count int, benchtime string) string {
 	pair("AWS SigV4, header signing, 1 KiB POST (body hashed from a second reader)", "SigV4/header-post-1KiB", "SigV4/bare")
 	pair("AWS SigV4, presigned URL, GET", "SigV4/query-get", "SigV4/bare")
 	pair("bare net/http, API-key POST", "HMACSigning/bare", "HMACSigning/bare")
-	pair("HMAC signing (the kraken connector: HMAC-SHA512 over a body digest), same POST", "HMACSigning/hmac-kraken", "HMACSigning/bare")
+	pair("the kraken connector (HMAC-SHA512 over a body digest, and its response handlers read every answer), same POST", "HMACSigning/hmac-kraken", "HMACSigning/bare")
 	single0 := func(label, name string) {
 		if ns, ok := m.get(name, "sec/op"); ok {
 			allocs, _ := m.get(name, "allocs/op")
