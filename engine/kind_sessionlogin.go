@@ -539,21 +539,28 @@ func (st *loginStep) refusedIn(body []byte) bool {
 	if json.Unmarshal(body, &cur) != nil {
 		return false
 	}
-	for _, seg := range strings.Split(st.refusedWhen, ".") {
+	return atPath(cur, st.refusedWhen) != nil
+}
+
+// atPath returns the value at path (dot-separated keys, array indexes) in
+// a decoded JSON document, or nil when there is none.
+func atPath(doc any, path string) any {
+	cur := doc
+	for _, seg := range strings.Split(path, ".") {
 		switch c := cur.(type) {
 		case map[string]any:
 			cur = c[seg]
 		case []any:
 			i, err := strconv.Atoi(seg)
 			if err != nil || i < 0 || i >= len(c) {
-				return false
+				return nil
 			}
 			cur = c[i]
 		default:
-			return false
+			return nil
 		}
 	}
-	return cur != nil
+	return cur
 }
 
 // request builds the step's request with vals filled in.
@@ -682,21 +689,7 @@ func bodyValue(doc any, body []byte, path string) (string, error) {
 		}
 		return strings.TrimSpace(string(body)), nil
 	}
-	cur := doc
-	for _, seg := range strings.Split(path, ".") {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[seg]
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(c) {
-				return "", nil
-			}
-			cur = c[i]
-		default:
-			return "", nil
-		}
-	}
+	cur := atPath(doc, path)
 	if cur == nil {
 		return "", nil
 	}
