@@ -269,17 +269,26 @@ func (s *awsSession) credentials(creds map[string]any) aws.Credentials {
 // Apply signs req, whose URL and headers are final (and whose host the
 // engine has checked).
 func (s *awsSession) Apply(req *http.Request, cl *Client, st *clientState) error {
+	for _, h := range awsSignerHeaders {
+		if _, ok := st.config.headers[h]; ok {
+			// Never replaced silently: the connector meant something else.
+			return fmt.Errorf("aws-sigv4: makeApiClient sets the %s header, which the signature sets itself: remove it from makeApiClient", h)
+		}
+	}
 	if err := s.sign(req, s.credentials(st.credentials), s.region, s.service, cl.eng.now()); err != nil {
 		return redactError(err, st.redact)
 	}
 	return nil
 }
 
+// awsSignerHeaders are the headers the signature sets (canonical form).
+var awsSignerHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"}
+
 // sign signs req for region and service at now, in the session's mode.
 func (s *awsSession) sign(req *http.Request, creds aws.Credentials, region, service string, now time.Time) error {
 	// Set by the signer: a makeApiClient value would be replaced anyway,
 	// and its slice is shared with every other request of the client.
-	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
+	for _, h := range awsSignerHeaders {
 		req.Header.Del(h)
 	}
 	if !s.rawPath {

@@ -293,3 +293,31 @@ auth:
 		})
 	}
 }
+
+// TestSigV4SignerHeadersFromMakeApiClientRefused: a makeApiClient header the
+// signature sets itself (Authorization, X-Amz-Date, X-Amz-Security-Token)
+// is an error naming it, never silently replaced, and nothing is sent.
+func TestSigV4SignerHeadersFromMakeApiClientRefused(t *testing.T) {
+	clock := newJWTClock()
+	f := newFakeAWS(t, clock.now)
+	for _, h := range []string{"Authorization", "x-amz-date", "X-Amz-Security-Token"} {
+		t.Run(h, func(t *testing.T) {
+			spec := awsGeneric + "      headers:\n        " + h + ": from-the-connector\n"
+			e := newEngine(t, nil, spec, WithTransport(loopbackTo(f.srv)))
+			e.now = clock.now
+			cl := mustClient(t, e, Connection{ConnectionParameters: awsInput(f, "execute-api", "header", "")})
+			calls := f.apiCalls.Load()
+			resp, err := cl.HTTPClient().Get("/items")
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("the request was sent (HTTP %d)", resp.StatusCode)
+			}
+			if !strings.Contains(err.Error(), "makeApiClient sets the "+http.CanonicalHeaderKey(h)+" header") {
+				t.Errorf("error %q does not name the header", err)
+			}
+			if f.apiCalls.Load() != calls {
+				t.Error("the request reached the API")
+			}
+		})
+	}
+}
