@@ -249,8 +249,8 @@ func (c Config) Validate() error {
 	if err := read.OneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {
 		return err
 	}
-	if c.GrantType == "token_exchange" || c.GrantType == "token-exchange" {
-		return fmt.Errorf("oauth2: grantType must be the URN %s for token exchange (RFC 8693), not the short form", GrantTokenExchange)
+	if err := c.checkGrantAlias(); err != nil {
+		return err
 	}
 	if err := read.OneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials, GrantTokenExchange); err != nil {
 		return err

@@ -38,6 +38,9 @@ type TokenExchange struct {
 }
 
 func (c *Config) tokenExchangeFromMap(m map[string]any) error {
+	if err := c.checkGrantAlias(); err != nil {
+		return err
+	}
 	if c.GrantType != GrantTokenExchange {
 		for _, k := range tokenExchangeKeys {
 			if m[k] != nil {
@@ -56,6 +59,14 @@ func (c *Config) tokenExchangeFromMap(m map[string]any) error {
 	}
 	c.TokenExchange = TokenExchange{SubjectToken: vals[0], SubjectTokenType: vals[1], ActorToken: vals[2], ActorTokenType: vals[3],
 		Audience: vals[4], Resource: vals[5], RequestedTokenType: vals[6]}
+	return nil
+}
+
+// checkGrantAlias refuses the short spellings of the token exchange grant.
+func (c Config) checkGrantAlias() error {
+	if c.GrantType == "token_exchange" || c.GrantType == "token-exchange" {
+		return fmt.Errorf("oauth2: grantType must be the URN %s for token exchange (RFC 8693), not the short form", GrantTokenExchange)
+	}
 	return nil
 }
 
