@@ -95,3 +95,37 @@ func TestExchangeTokenAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestExchangeTokenClientAssertion: the exchange authenticates the client
+// as configured, here with a client_secret_jwt assertion (RFC 7523) and no
+// secret on the wire.
+func TestExchangeTokenClientAssertion(t *testing.T) {
+	var bad string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		f := r.PostForm
+		_, _, basic := r.BasicAuth()
+		switch {
+		case f.Get("grant_type") != GrantTokenExchange || f.Get("subject_token") != "subj-SECRET-1":
+			bad = "exchange fields: " + f.Get("grant_type")
+		case f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || strings.Count(f.Get("client_assertion"), ".") != 2:
+			bad = "no client assertion"
+		case basic || f.Has("client_secret") || strings.Contains(f.Encode(), "app-secret-SECRET-xyz-0123456789abcdef"):
+			bad = "the client secret went on the wire"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "issued_token_type": TokenTypeAccessToken, "token_type": "Bearer", "expires_in": 60})
+	}))
+	defer srv.Close()
+	cfg, err := ConfigFromMap(txMap("tokenUri", srv.URL, "clientId", "client-1", "clientSecret", "app-secret-SECRET-xyz-0123456789abcdef", "clientAuthLocation", "client_secret_jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cfg.ExchangeToken(context.Background(), srv.Client())
+	if err != nil || tok.AccessToken != "at" || tok.ExpiresAt.IsZero() {
+		t.Fatalf("%v %v", tok, err)
+	}
+	if bad != "" {
+		t.Error(bad)
+	}
+}
