@@ -300,7 +300,7 @@ func (e *Engine) applyDiscovery(ctx context.Context, a *Auth, raw map[string]any
 	}
 	grant, _ := raw["grantType"].(string)
 	skip, _ := raw["skipPkce"].(bool)
-	if methods, ok := md["code_challenge_methods_supported"].([]any); ok && !skip && grant != "client_credentials" && !slices.Contains(methods, any("S256")) {
+	if methods, ok := md["code_challenge_methods_supported"].([]any); ok && !skip && grant != "client_credentials" && grant != "urn:ietf:params:oauth:grant-type:token-exchange" && !slices.Contains(methods, any("S256")) {
 		return fmt.Errorf("authorization server %s lists code_challenge_methods_supported %v without S256, which the engine uses for PKCE: refused (set skipPkce only if the server has no PKCE)", issuer, methods)
 	}
 	if _, ok := raw["clientAuthLocation"]; !ok {

@@ -30,7 +30,9 @@
 //
 // [Engine.AuthorizationURL] and [Engine.CompleteAuthorization] run the
 // authorization code flow (with PKCE) of oauth2 and oauth1 connectors;
-// `grantType: client_credentials` fetches its token on first use. A client
+// `grantType: client_credentials` fetches its token on first use, and so
+// does the token exchange grant (RFC 8693,
+// `grantType: urn:ietf:params:oauth:grant-type:token-exchange`). A client
 // renews expiring credentials before they expire and once on a 401, in a
 // single flight per connection for all concurrent requests, and replays a
 // request whose body can be sent again. A refused refresh token

@@ -51,8 +51,12 @@ func openOAuth2(ctx context.Context, cl *Client) (Session, error) {
 	return &oauth2Session{cfg: cfg, dpop: d}, nil
 }
 
+// clientCredentials reports whether the session's token comes from a grant
+// that needs no user: client_credentials, or the token exchange grant (RFC
+// 8693), whose subject token the connector maps. Both fetch on first use
+// and renew by running the grant again.
 func (s *oauth2Session) clientCredentials() bool {
-	return s.cfg.GrantType == oauth2.GrantClientCredentials
+	return s.cfg.GrantType == oauth2.GrantClientCredentials || s.cfg.GrantType == oauth2.GrantTokenExchange
 }
 
 // Start: the client credentials grant's token is fetched on first use, like
@@ -102,7 +106,10 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 	var tok *oauth2.Token
 	var err error
 	method := spec.MethodGetCredentialsFromRefreshTokenResponse
-	if s.clientCredentials() {
+	if s.cfg.GrantType == oauth2.GrantTokenExchange {
+		tok, err = cfg.ExchangeToken(ctx, hc)
+		method = spec.MethodGetCredentialsFromAccessTokenResponse
+	} else if s.clientCredentials() {
 		tok, err = cfg.ClientCredentials(ctx, hc)
 		method = spec.MethodGetCredentialsFromAccessTokenResponse
 	} else {

@@ -415,6 +415,9 @@ func (l *loader) checkShape(m *Method, authType string) {
 		if keys := oauthConfigKeys[authType]; keys != nil && m.Mapping.Kind == yaml.MappingNode && !isFormulaNode(m.Mapping) {
 			l.add(checkKeys(m.Body.File, m.Mapping, "getOAuthConfig", keys, false)...)
 			l.add(checkDPoPAlgorithm(m.Body.File, m.Mapping)...)
+			if authType == "oauth2" {
+				l.add(checkGrantType(m.Body.File, m.Mapping)...)
+			}
 			l.add(checkIssuer(m.Body.File, m.Mapping)...)
 			if authType == "oauth2" {
 				l.add(checkClientAuth(m.Body.File, m.Mapping)...)
@@ -442,9 +445,27 @@ var oauthConfigKeys = map[string]map[string]yaml.Kind{
 		"issuer", "discoveryUrl",
 		// Client authentication by assertion (RFC 7523 section 2.2), with
 		// clientAuthLocation private_key_jwt or client_secret_jwt.
-		"clientPrivateKey", "clientKeyId", "clientAssertionAlg", "clientAssertionAudience"),
+		"clientPrivateKey", "clientKeyId", "clientAssertionAlg", "clientAssertionAudience",
+		// Token exchange (RFC 8693), with grantType
+		// urn:ietf:params:oauth:grant-type:token-exchange.
+		"subjectToken", "subjectTokenType", "actorToken", "actorTokenType", "audience", "resource", "requestedTokenType"),
 	"oauth1": kindsOf("consumerKey", "consumerSecret", "requestTokenUri", "authorizeUri", "tokenUri", "scopes",
 		"scopeSeparator", "extra", "signatureMethod", "privateKey", "realm", "placement", "version"),
+}
+
+// grantTypes are the values getOAuthConfig's grantType may have
+// (engine/oauth2: authorization_code, client_credentials, token exchange).
+var grantTypes = []string{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}
+
+// checkGrantType refuses a literal grantType the engine does not run (the
+// short "token_exchange" among them: servers only know the URN); a formula
+// is checked when it is evaluated.
+func checkGrantType(file string, n *yaml.Node) Diagnostics {
+	v := mappingValue(n, "grantType")
+	if v == nil || v.Kind != yaml.ScalarNode || v.Tag == "!!null" || slices.Contains(grantTypes, v.Value) {
+		return nil
+	}
+	return Diagnostics{Pos{File: file, Line: v.Line, Column: v.Column}.Errorf("", "getOAuthConfig grantType %.60q is not supported (one of %s)", v.Value, strings.Join(grantTypes, ", "))}
 }
 
 // dpopAlgorithms are the values getOAuthConfig's dpopAlgorithm may have

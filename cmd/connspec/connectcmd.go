@@ -40,8 +40,8 @@ connector: it listens on 127.0.0.1 for the callback (redirect URI
 http://127.0.0.1:PORT/callback), prints the authorization URL as the first
 line of standard output, opens the browser unless --no-browser, exchanges the
 code, runs the connector's test if it has one, and writes the credentials JSON
-to --out (mode 0600) or standard output. For grantType client_credentials it
-fetches the token directly.
+to --out (mode 0600) or standard output. For grantType client_credentials (or
+the RFC 8693 token exchange grant) it fetches the token directly.
 
 With --device it runs the device authorization grant (RFC 8628) instead, for
 connectors whose getOAuthConfig gives deviceAuthorizationUri: it prints the

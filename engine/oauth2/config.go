@@ -95,8 +95,12 @@ type Config struct {
 	// NoRefreshToken says the provider issues no refresh tokens. The package
 	// does not act on it; the engine uses it to decide how to renew access.
 	NoRefreshToken bool
-	// GrantType is "authorization_code" ("" too) or "client_credentials".
+	// GrantType is "authorization_code" ("" too), "client_credentials" or
+	// GrantTokenExchange.
 	GrantType string
+	// TokenExchange holds the request fields of the token exchange grant
+	// (GrantTokenExchange); it must be zero with another grant.
+	TokenExchange TokenExchange
 	// DefaultExpiresIn is the lifetime of tokens whose response has no
 	// expiry; 0 means such tokens do not expire.
 	DefaultExpiresIn time.Duration
@@ -147,7 +151,9 @@ func (c Config) now() time.Time {
 // separator), scopeSeparator, clientAuthLocation, tokenRequestFormat,
 // tokenParams, refreshParams, tokenHeaders, extra (objects whose scalar
 // values are stringified), skipPkce, noRefreshToken (booleans or "true" /
-// "false"), grantType, defaultExpiresIn and refreshMargin (seconds, a number
+// "false"), grantType (with the token exchange grant also subjectToken,
+// subjectTokenType, actorToken, actorTokenType, audience, resource and
+// requestedTokenType), defaultExpiresIn and refreshMargin (seconds, a number
 // or a numeric string); with clientAuthLocation private_key_jwt or
 // client_secret_jwt also clientPrivateKey, clientKeyId, clientAssertionAlg
 // and clientAssertionAudience (see PrivateKeyJWT; beside a location that
@@ -222,6 +228,9 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 	if err := c.assertionFromMap(m); err != nil {
 		return Config{}, err
 	}
+	if err := c.tokenExchangeFromMap(m); err != nil {
+		return Config{}, err
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -240,7 +249,13 @@ func (c Config) Validate() error {
 	if err := read.OneOf("tokenRequestFormat", c.TokenRequestFormat, FormatForm, FormatJSON); err != nil {
 		return err
 	}
-	if err := read.OneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials); err != nil {
+	if err := c.checkGrantAlias(); err != nil {
+		return err
+	}
+	if err := read.OneOf("grantType", c.GrantType, GrantAuthorizationCode, GrantClientCredentials, GrantTokenExchange); err != nil {
+		return err
+	}
+	if err := c.checkTokenExchange(); err != nil {
 		return err
 	}
 	if err := read.OneOf("dpopAlgorithm", c.DPoPAlgorithm, DPoPAlgorithms...); err != nil {
@@ -255,7 +270,7 @@ func (c Config) Validate() error {
 	if c.TokenURI == "" {
 		return fmt.Errorf("oauth2: tokenUri is required")
 	}
-	if c.AuthorizeURI == "" && c.DeviceAuthorizationURI == "" && c.GrantType != GrantClientCredentials {
+	if c.AuthorizeURI == "" && c.DeviceAuthorizationURI == "" && c.GrantType != GrantClientCredentials && c.GrantType != GrantTokenExchange {
 		return fmt.Errorf("oauth2: authorizeUri (or deviceAuthorizationUri, for the device flow only) is required for the authorization_code grant")
 	}
 	for _, u := range []struct{ key, val string }{

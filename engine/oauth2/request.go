@@ -202,7 +202,8 @@ func copyParams(m map[string]string) map[string]string {
 // publicParams are token request fields that are not secret. Every other
 // field may be: besides the standard ones, a connector's tokenParams and
 // refreshParams often carry an app secret or a signed assertion.
-var publicParams = map[string]bool{"grant_type": true, "client_id": true, "redirect_uri": true, "scope": true, "client_assertion_type": true}
+var publicParams = map[string]bool{"grant_type": true, "client_id": true, "redirect_uri": true, "scope": true, "client_assertion_type": true,
+	"subject_token_type": true, "actor_token_type": true, "requested_token_type": true, "audience": true, "resource": true}
 
 // minExtraSecret is the length below which a value other than the standard
 // secret fields is not scrubbed: short values ("1", "web") are too common in
@@ -219,7 +220,7 @@ func secretsOf(body, headers map[string]string, clientSecret, basic string) []st
 			out = append(out, s, url.QueryEscape(s))
 		}
 	}
-	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion", "client_assertion", "device_code"} {
+	for _, k := range []string{"client_secret", "code", "code_verifier", "refresh_token", "password", "assertion", "client_assertion", "device_code", "subject_token", "actor_token"} {
 		add(body[k])
 	}
 	for k, v := range body {
