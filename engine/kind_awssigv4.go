@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -337,30 +336,22 @@ func (s *awsSession) payloadHash(req *http.Request) (string, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return awsEmptyPayload, nil
 	}
-	h := sha256.New()
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return "", fmt.Errorf("aws-sigv4: reading the body to sign it: %w", err)
-		}
-		defer body.Close()
-		if _, err := io.Copy(h, body); err != nil {
-			return "", fmt.Errorf("aws-sigv4: reading the body to sign it: %w", err)
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
-	}
-	buf, err := io.ReadAll(io.LimitReader(req.Body, awsMaxBufferedBody+1))
-	req.Body.Close()
+	tooLarge, err := replayable(req, awsMaxBufferedBody)
 	if err != nil {
 		return "", fmt.Errorf("aws-sigv4: reading the body to sign it: %w", err)
 	}
-	if len(buf) > awsMaxBufferedBody {
+	if tooLarge {
 		return "", fmt.Errorf("aws-sigv4: the request body is over %d MiB and cannot be read twice (no GetBody) to sign it: give the request a body http.NewRequest can replay, or sign it with payload: unsigned where the service allows", awsMaxBufferedBody>>20)
 	}
-	req.Body = io.NopCloser(bytes.NewReader(buf))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	req.ContentLength = int64(len(buf))
-	h.Write(buf)
+	body, err := req.GetBody()
+	if err != nil {
+		return "", fmt.Errorf("aws-sigv4: reading the body to sign it: %w", err)
+	}
+	defer body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return "", fmt.Errorf("aws-sigv4: reading the body to sign it: %w", err)
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

@@ -379,6 +379,8 @@ type signedBody struct {
 	contentType string // the media type, lower case
 }
 
+var errSignedBodyTooLarge = fmt.Errorf("the request body is larger than %d bytes, the most a signed request may carry", MaxSignedBody)
+
 // readSignedBody reads req's body without consuming it: through GetBody
 // when it has one, else by buffering it once. Beyond MaxSignedBody it is
 // refused.
@@ -388,13 +390,16 @@ func readSignedBody(req *http.Request) (*signedBody, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return b, nil
 	}
-	src := req.Body
-	if req.GetBody != nil {
-		rc, err := req.GetBody()
-		if err != nil {
-			return nil, fmt.Errorf("reading the body to sign: %w", err)
-		}
-		src = rc
+	tooLarge, err := replayable(req, MaxSignedBody)
+	if tooLarge {
+		return nil, errSignedBodyTooLarge
+	}
+	var src io.ReadCloser
+	if err == nil {
+		src, err = req.GetBody()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the body to sign: %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(src, MaxSignedBody+1))
 	src.Close()
@@ -402,13 +407,9 @@ func readSignedBody(req *http.Request) (*signedBody, error) {
 		return nil, fmt.Errorf("reading the body to sign: %w", err)
 	}
 	if len(data) > MaxSignedBody {
-		return nil, fmt.Errorf("the request body is larger than %d bytes, the most a signed request may carry", MaxSignedBody)
+		return nil, errSignedBodyTooLarge
 	}
 	b.data = data
-	if req.GetBody == nil {
-		// The body was consumed: send what was read.
-		b.install(req)
-	}
 	return b, nil
 }
 
