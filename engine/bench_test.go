@@ -17,7 +17,6 @@ import (
 
 	xoauth2 "golang.org/x/oauth2"
 
-	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -250,20 +249,9 @@ func BenchmarkRefreshStorm(b *testing.B) {
 		b.StopTimer()
 		_, srv, clients := expiredConnections(b, connections, true)
 		b.StartTimer()
-		var wg sync.WaitGroup
-		var failed atomic.Int64
-		for _, cl := range clients {
-			for range goroutines {
-				wg.Go(func() {
-					if _, err := cl.Get(context.Background(), "/api/me"); err != nil {
-						failed.Add(1)
-					}
-				})
-			}
-		}
-		wg.Wait()
+		failed := storm(clients, goroutines, "/api/me")
 		grants += srv.Grants("refresh_token")
-		failures += failed.Load()
+		failures += failed
 	}
 	perConn := float64(grants) / float64(int64(b.N)*connections)
 	b.ReportMetric(perConn, "token-requests/conn")
@@ -281,17 +269,7 @@ func BenchmarkSessionLoginStorm(b *testing.B) {
 	var logins, failures int64
 	for b.Loop() {
 		b.StopTimer()
-		c, _ := store.NewCipher(make([]byte, store.KeySize))
-		path := filepath.Join(b.TempDir(), "connspec.db")
-		var stores []store.Store
-		for range 2 {
-			s, err := store.OpenSQLite(path, c)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close() })
-			stores = append(stores, s)
-		}
+		stores := faultSQLiteStores(b, 2)
 		var servers []*loginServer
 		var clients []*Client
 		for i := range connections {
@@ -304,24 +282,13 @@ func BenchmarkSessionLoginStorm(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		var wg sync.WaitGroup
-		var failed atomic.Int64
-		for _, cl := range clients {
-			for range goroutines / 2 {
-				wg.Go(func() {
-					if _, err := cl.Get(context.Background(), "/me"); err != nil {
-						failed.Add(1)
-					}
-				})
-			}
-		}
-		wg.Wait()
+		failed := storm(clients, goroutines/2, "/me")
 		b.StopTimer()
 		for _, ls := range servers {
 			logins += ls.logins.Load()
 			ls.srv.Close()
 		}
-		failures += failed.Load()
+		failures += failed
 		b.StartTimer()
 	}
 	perConn := float64(logins) / float64(int64(b.N)*connections)
@@ -341,17 +308,7 @@ func BenchmarkAssumeRoleStorm(b *testing.B) {
 	var assumes, failures int64
 	for b.Loop() {
 		b.StopTimer()
-		c, _ := store.NewCipher(make([]byte, store.KeySize))
-		path := filepath.Join(b.TempDir(), "connspec.db")
-		var stores []store.Store
-		for range 2 {
-			s, err := store.OpenSQLite(path, c)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close() })
-			stores = append(stores, s)
-		}
+		stores := faultSQLiteStores(b, 2)
 		clock := newJWTClock()
 		f := newFakeAWS(b, clock.now)
 		var clients []*Client
@@ -363,23 +320,12 @@ func BenchmarkAssumeRoleStorm(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		var wg sync.WaitGroup
-		var failed atomic.Int64
-		for _, cl := range clients {
-			for range goroutines / 2 {
-				wg.Go(func() {
-					if _, err := cl.Get(context.Background(), "/prod/items"); err != nil {
-						failed.Add(1)
-					}
-				})
-			}
-		}
-		wg.Wait()
+		failed := storm(clients, goroutines/2, "/prod/items")
 		b.StopTimer()
 		assumes += f.assumes.Load()
 		f.check()
 		f.srv.Close()
-		failures += failed.Load()
+		failures += failed
 		b.StartTimer()
 	}
 	perConn := float64(assumes) / float64(int64(b.N)*connections)
@@ -401,4 +347,22 @@ func BenchmarkValidateLibrary(b *testing.B) {
 		n = len(cs)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/connector")
+}
+
+// storm sends perClient concurrent GETs of path through every client at
+// once and returns how many failed.
+func storm(clients []*Client, perClient int, path string) int64 {
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for _, cl := range clients {
+		for range perClient {
+			wg.Go(func() {
+				if _, err := cl.Get(context.Background(), path); err != nil {
+					failed.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return failed.Load()
 }

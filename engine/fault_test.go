@@ -773,7 +773,7 @@ type faultScenario struct {
 	// clients has one entry per engine: clients per connection on it.
 	clients []int
 	// stores opens n handles on one store, one per engine.
-	stores func(t *testing.T, n int) []store.Store
+	stores func(t testing.TB, n int) []store.Store
 	// reauth has a person authorise connections again once they need it.
 	reauth bool
 }
@@ -837,11 +837,11 @@ func faultSeed(t *testing.T) uint64 {
 	return seed
 }
 
-func faultMemoryStores(t *testing.T, n int) []store.Store {
+func faultMemoryStores(t testing.TB, n int) []store.Store {
 	return slices.Repeat([]store.Store{store.NewMemory()}, n)
 }
 
-func faultSQLiteStores(t *testing.T, n int) []store.Store {
+func faultSQLiteStores(t testing.TB, n int) []store.Store {
 	c, _ := store.NewCipher(make([]byte, store.KeySize))
 	path := filepath.Join(t.TempDir(), "connspec.db")
 	var out []store.Store
@@ -856,7 +856,7 @@ func faultSQLiteStores(t *testing.T, n int) []store.Store {
 	return out
 }
 
-func faultPostgresStores(t *testing.T, n int) []store.Store {
+func faultPostgresStores(t testing.TB, n int) []store.Store {
 	url := os.Getenv("CONNSPEC_TEST_POSTGRES_URL")
 	if url == "" {
 		t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set")
