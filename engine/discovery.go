@@ -47,6 +47,10 @@ type metadataEntry struct {
 	md      map[string]any
 	err     error
 	expires time.Time
+	// staleUntil bounds serving md after a failed refetch; stale marks a
+	// copy served that way (discovery_stale.go).
+	staleUntil time.Time
+	stale      bool
 }
 
 // authServerMetadata returns the metadata of issuer, from discoveryURL when
@@ -60,11 +64,12 @@ func (e *Engine) authServerMetadata(ctx context.Context, issuer, discoveryURL st
 		c.entries = map[string]*metadataEntry{}
 	}
 	ent := c.entries[key]
+	var prev *metadataEntry // the expired entry being refetched
 	if ent != nil {
 		select {
 		case <-ent.done:
 			if !e.now().Before(ent.expires) {
-				ent = nil
+				prev, ent = ent, nil
 			}
 		default: // in flight: wait for it below
 		}
@@ -85,11 +90,20 @@ func (e *Engine) authServerMetadata(ctx context.Context, issuer, discoveryURL st
 		md, ttl, err := e.fetchMetadata(fctx, issuer, discoveryURL)
 		cancel()
 		ent.md, ent.err, ent.expires = md, err, e.now().Add(ttl)
+		ent.staleUntil = staleUntilFor(ent.expires, ttl)
+		stale := e.staleMetadata(issuer, prev, err)
+		if stale != nil {
+			ent.md, ent.err = stale.md, nil
+		}
 		close(ent.done)
-		if err != nil { // failures are not cached
+		if err != nil { // failures are not cached; a stale copy is, briefly
 			c.mu.Lock()
 			if c.entries[key] == ent {
-				delete(c.entries, key)
+				if stale != nil {
+					c.entries[key] = stale
+				} else {
+					delete(c.entries, key)
+				}
 			}
 			c.mu.Unlock()
 		}
@@ -146,6 +160,7 @@ func (e *Engine) fetchMetadata(ctx context.Context, issuer, discoveryURL string)
 	}
 	hc := e.tokenHTTPClient(ctx)
 	var failures []string
+	transient := false
 	for _, u := range urls {
 		md, ttl, status, err := getMetadata(ctx, hc, u)
 		if err == nil {
@@ -161,8 +176,13 @@ func (e *Engine) fetchMetadata(ctx context.Context, issuer, discoveryURL string)
 			return nil, 0, err // a transport or document failure: no fallback
 		}
 		failures = append(failures, err.Error())
+		transient = transient || transientStatus(status)
 	}
-	return nil, 0, fmt.Errorf("no authorization server metadata for issuer %s: %s", issuer, strings.Join(failures, "; "))
+	err := fmt.Errorf("no authorization server metadata for issuer %s: %s", issuer, strings.Join(failures, "; "))
+	if transient {
+		return nil, 0, transientMetadataError{err}
+	}
+	return nil, 0, err
 }
 
 // getMetadata fetches one metadata document. status is set when the server
@@ -175,7 +195,7 @@ func getMetadata(ctx context.Context, hc *http.Client, u string) (map[string]any
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("authorization server metadata %s: %w", u, err)
+		return nil, 0, 0, transientMetadataError{fmt.Errorf("authorization server metadata %s: %w", u, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -184,7 +204,7 @@ func getMetadata(ctx context.Context, hc *http.Client, u string) (map[string]any
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataSize+1))
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("authorization server metadata %s: %w", u, err)
+		return nil, 0, 0, transientMetadataError{fmt.Errorf("authorization server metadata %s: %w", u, err)}
 	}
 	if len(body) > maxMetadataSize {
 		return nil, 0, 0, fmt.Errorf("authorization server metadata %s is larger than %d bytes: refused", u, maxMetadataSize)
