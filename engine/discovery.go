@@ -168,7 +168,7 @@ func (e *Engine) fetchMetadata(ctx context.Context, issuer, discoveryURL string)
 			if got != issuer {
 				// RFC 8414 section 3.3: the endpoints would be someone
 				// else's.
-				return nil, 0, fmt.Errorf("authorization server metadata at %s names issuer %.200q, not the configured %q (RFC 8414 section 3.3): refused", u, got, issuer)
+				return nil, 0, fmt.Errorf("authorization server metadata at %s names issuer %.200q, not the configured %q (RFC 8414 section 3.3): refused%s", u, got, issuer, issuerMismatchHint(got))
 			}
 			return md, ttl, nil
 		}

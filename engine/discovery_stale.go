@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -66,4 +67,17 @@ func staleUntilFor(expires time.Time, ttl time.Duration) time.Time {
 		return expires
 	}
 	return expires.Add(metadataStaleGrace)
+}
+
+// issuerMismatchHint explains the mismatches that have a known cause.
+// Microsoft Entra's multi-tenant metadata ("common", "organizations")
+// names the issuer https://login.microsoftonline.com/{tenantid}/v2.0 with
+// the placeholder written out, since each account's tokens carry their
+// own tenant's issuer: it can never equal the configured one, and is
+// refused like any other mismatch rather than matched as a template.
+func issuerMismatchHint(got string) string {
+	if strings.Contains(got, "{tenantid}") {
+		return "; this is multi-tenant metadata with a {tenantid} placeholder: configure one tenant's issuer (its tenant ID) instead"
+	}
+	return ""
 }
