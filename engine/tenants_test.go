@@ -339,3 +339,30 @@ func TestKeycloakRealmCannotMoveTheHost(t *testing.T) {
 		t.Fatalf("got %v, want a HostError", err)
 	}
 }
+
+// TestKeycloakRealmNamedLikeTheServersDomain: a realm that carries the
+// server's domain label (realm corp on sso.corp.test) could be choosing
+// the host, as far as the host policy can tell, and Keycloak allows no
+// host pattern: it is refused loudly (HostError), before any request. The
+// developer's realm parameter is not the user's and connects.
+func TestKeycloakRealmNamedLikeTheServersDomain(t *testing.T) {
+	rt := &refusingTransport{}
+	e := loadBundled(t, "keycloak", nil, WithTransport(rt))
+	params := map[string]any{"serverUrl": "https://sso.corp.test", "clientId": "client-1", "clientSecret": "secret-1"}
+	conn := Connection{Connector: "keycloak", ConnectorParameters: params, ConnectionParameters: map[string]any{"realm": "corp"}}
+	_, err := e.AuthorizationURL(context.Background(), conn, redirectURI)
+	var he *HostError
+	if !errors.As(err, &he) || rt.n != 0 {
+		t.Fatalf("got %v (%d requests), want a HostError before any request", err, rt.n)
+	}
+
+	srv := oauthtest.New(t, oauthtest.Options{RequirePKCE: true})
+	tn := keycloakTenant(t, srv, "https://sso.corp.test", "corp")
+	rules := tn.connectTo(t, "sso.corp.test")
+	e = loadBundled(t, "keycloak", nil, WithConnectTo(rules...))
+	withRealm := map[string]any{"serverUrl": "https://sso.corp.test", "realm": "corp", "clientId": "client-1", "clientSecret": "secret-1"}
+	conn = Connection{Connector: "keycloak", ConnectorParameters: withRealm}
+	if me := connectFromInput(t, e, rules, srv, conn, "/protocol/openid-connect/userinfo"); me["user"] != oauthtest.UserID {
+		t.Fatalf("API answered %v", me)
+	}
+}
