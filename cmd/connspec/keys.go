@@ -64,6 +64,11 @@ func newKeysCreateCommand() *cobra.Command {
 once: only its SHA-256 is stored, so it cannot be shown again. Its id and
 scopes go to standard error.`,
 		Args: cobra.NoArgs,
+		Example: `  # a key for the billing service: the proxy, for user-42's connections only
+  connspec keys create --name billing --scope proxy --account user-42
+
+  # a key for the web app, which makes connect links for any account
+  connspec keys create --name web-app --scope connect --db postgres://connspec@db/connspec`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			key, rec, err := server.NewAPIKey(name, scopes, account, connector)
 			if err != nil {
@@ -123,6 +128,8 @@ func newKeysListCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List the API keys (never the keys themselves)",
 		Args:  cobra.NoArgs,
+		Example: `  connspec keys list
+  connspec keys list --format json --db postgres://connspec@db/connspec`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
@@ -193,6 +200,8 @@ func newKeysRevokeCommand() *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke an API key: every serve instance refuses it from its next request",
 		Args:  cobra.ExactArgs(1),
+		Example: `  # the id is the first column of connspec keys list
+  connspec keys revoke 3f9c0a1b2c3d4e5f60718293`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.HasPrefix(args[0], server.KeyPrefix) {
 				// Not echoed: it is a key, a secret.
