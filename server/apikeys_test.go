@@ -82,6 +82,18 @@ func TestEveryRouteHasAScopeDecision(t *testing.T) {
 			t.Errorf("routeScopes names %q, which the server does not serve", pattern)
 		}
 	}
+	doc, _ := loadContract(t)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			pattern := method + " " + path
+			if op.Security != nil && len(*op.Security) == 0 {
+				continue // no key
+			}
+			if documented, _ := op.Extensions["x-connspec-scope"].(string); documented != got[pattern] {
+				t.Errorf("server/openapi.json gives %s the scope %q (x-connspec-scope), the server %q", pattern, documented, got[pattern])
+			}
+		}
+	}
 
 	e := newEnv(t, envOptions{connectors: map[string]string{"keyed": keyedConnector(api.URL)}})
 	conn := e.createKeyed(canaryAPIKey, "acc-1")
