@@ -298,7 +298,9 @@ func TestKeyUseIsRecordedCoarsely(t *testing.T) {
 	key, id := e.makeKey("used", []string{server.ScopeConnect}, "", "")
 	lastUsed := func() string {
 		_, body := e.api("GET", "/v1/api-keys", nil)
-		var out struct{ Keys []struct{ ID, LastUsedAt string } }
+		var out struct {
+			Keys []struct{ ID, LastUsedAt string }
+		}
 		json.Unmarshal(body, &out)
 		for _, k := range out.Keys {
 			if k.ID == id {
