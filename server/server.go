@@ -44,8 +44,11 @@ type Config struct {
 	// Cipher seals connect links and OAuth flow cookies; servers sharing a
 	// store must share its key.
 	Cipher *store.Cipher
-	// APIKey is the bearer key of the admin API and the proxy. It is
-	// required unless InsecureNoKey is set.
+	// APIKey is the bearer key of the admin API and the proxy, allowed
+	// everything (scope admin). It is required unless InsecureNoKey is set.
+	// Keys stored in Store (APIKeys, see NewAPIKey) work beside it, each with
+	// its scopes; they are read from the store on every request, so a
+	// revocation holds on every instance from the next request.
 	APIKey string
 	// InsecureNoKey leaves the admin API and the proxy open without a key,
 	// for local development on a loopback address (see CheckAddr): the
