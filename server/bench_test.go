@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/server"
 )
 
 // benchEnv is a server with one connection of the keyed connector.
@@ -62,6 +63,16 @@ func BenchmarkProxy(b *testing.B) {
 	})
 	b.Run("through-serve", func(b *testing.B) {
 		run(b, e.URL+"/v1/proxy/"+id+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
+	})
+	// A stored key is read from the store on every request (no cache, so a
+	// revocation holds at once); a limited one reads the connection too.
+	stored, _ := e.makeKey("bench", []string{server.ScopeProxy}, "", "")
+	limited, _ := e.makeKey("bench limited", []string{server.ScopeProxy}, "acc", "keyed")
+	b.Run("through-serve-stored-key", func(b *testing.B) {
+		run(b, e.URL+"/v1/proxy/"+id+"/me", http.Header{"Authorization": {"Bearer " + stored}})
+	})
+	b.Run("through-serve-limited-key", func(b *testing.B) {
+		run(b, e.URL+"/v1/proxy/"+id+"/me", http.Header{"Authorization": {"Bearer " + limited}})
 	})
 }
 

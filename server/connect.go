@@ -152,6 +152,10 @@ func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON {connector, account, option?, redirectUrl?}: "+describeJSONError(err))
 		return
 	}
+	if !callerOf(r.Context()).allows(req.Account, req.Connector) {
+		writeError(w, http.StatusForbidden, "key_limit", "this API key is limited to another account or connector")
+		return
+	}
 	c, ok := s.cfg.Engine.Connector(req.Connector)
 	if !ok {
 		writeError(w, http.StatusNotFound, "unknown_connector", "no connector with key "+req.Connector)

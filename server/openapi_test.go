@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -163,6 +165,7 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	ops := []struct{ method, path string }{
 		{"GET", "/v1/connectors"}, {"GET", "/v1/connectors/keyed"}, {"POST", "/v1/connections"}, {"GET", "/v1/connections"},
 		{"GET", "/v1/connections/x"}, {"DELETE", "/v1/connections/x"}, {"POST", "/v1/connect-sessions"},
+		{"POST", "/v1/api-keys"}, {"GET", "/v1/api-keys"}, {"DELETE", "/v1/api-keys/x"},
 	}
 	for _, op := range ops {
 		want(op.method, op.path, nil, "", http.StatusUnauthorized)
@@ -214,6 +217,31 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	session(map[string]any{"connector": "keyed", "account": "acc-1", "option": "nope"}, 400)
 	session(map[string]any{"connector": "nope", "account": "acc-1"}, 404)
 	session(map[string]any{"connector": "unset", "account": "acc-1"}, 409)
+
+	newKey := func(body any, status int) []byte { return want("POST", "/v1/api-keys", body, testAdminKey, status) }
+	newKey(map[string]any{"name": "x", "scopes": []string{"proxy"}, "bogus": 1}, 400)
+	newKey(map[string]any{"name": "x", "scopes": []string{"admin"}, "account": "acc-1"}, 400)
+	st.breakOnly(t, "PutAPIKey", func() { newKey(map[string]any{"name": "x", "scopes": []string{"proxy"}}, 500) })
+	var made struct{ ID, Key string }
+	json.Unmarshal(newKey(map[string]any{"name": "proxy only", "scopes": []string{"proxy"}}, 201), &made)
+	want("GET", "/v1/api-keys", nil, testAdminKey, 200)
+	st.breakOnly(t, "ListAPIKeys", func() { want("GET", "/v1/api-keys", nil, testAdminKey, 500) })
+	bodies := map[string]any{ // requests the contract allows
+		"/v1/connections": map[string]any{"connector": "keyed"}, "/v1/connect-sessions": map[string]any{"connector": "keyed"},
+		"/v1/api-keys": map[string]any{"name": "x", "scopes": []string{"proxy"}},
+	}
+	for _, op := range ops { // a key without the scope, and a store that cannot check it
+		var body any
+		if op.method == "POST" {
+			body = bodies[op.path]
+		}
+		want(op.method, op.path, body, made.Key, http.StatusForbidden)
+		st.breakOnly(t, "GetAPIKey", func() { want(op.method, op.path, body, made.Key, http.StatusInternalServerError) })
+	}
+	want("DELETE", "/v1/api-keys/nope", nil, testAdminKey, 404)
+	st.breakOnly(t, "RevokeAPIKey", func() { want("DELETE", "/v1/api-keys/"+made.ID, nil, testAdminKey, 500) })
+	want("DELETE", "/v1/api-keys/"+made.ID, nil, testAdminKey, 200)
+	want("GET", "/v1/connections", nil, made.Key, http.StatusUnauthorized)
 	e.assertNoCanaries()
 }
 
@@ -310,6 +338,34 @@ func (s *breakableStore) ListConnections(ctx context.Context, account string) ([
 		}
 	}
 	return infos, err
+}
+
+func (s *breakableStore) PutAPIKey(ctx context.Context, k store.APIKey) error {
+	if s.is("PutAPIKey") {
+		return errStoreDown
+	}
+	return s.Store.PutAPIKey(ctx, k)
+}
+
+func (s *breakableStore) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
+	if s.is("GetAPIKey") {
+		return store.APIKey{}, errStoreDown
+	}
+	return s.Store.GetAPIKey(ctx, id)
+}
+
+func (s *breakableStore) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
+	if s.is("ListAPIKeys") {
+		return nil, errStoreDown
+	}
+	return s.Store.ListAPIKeys(ctx)
+}
+
+func (s *breakableStore) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	if s.is("RevokeAPIKey") {
+		return errStoreDown
+	}
+	return s.Store.RevokeAPIKey(ctx, id, at)
 }
 
 func (s *breakableStore) DeleteConnection(ctx context.Context, id string) error {

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,16 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // other hosts. Bodies stream both ways.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if allowed, err := s.limitsAllow(r.Context(), id); err != nil {
+		s.log.Error("proxy: reading a connection for a limited key", "connection", id, "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "store_error", "the connection could not be read")
+		return
+	} else if !allowed {
+		// The same answer as for an unknown id: a limited key cannot learn
+		// which other connections exist, or their state.
+		s.proxyFailed(w, id, "", nil, store.ErrNotFound)
+		return
+	}
 	cc, err := s.client(r.Context(), id)
 	if err != nil {
 		s.proxyFailed(w, id, "", nil, err)
@@ -334,6 +345,25 @@ func (s *Server) errorBodyWithheld(w http.ResponseWriter, id string, status int,
 	}
 	s.log.Warn("proxy: an API error body was withheld", "connection", id, "status", status, "reason", err.Error())
 	writeError(w, status, "error_body_withheld", fmt.Sprintf("the API answered %d; its body was withheld because %s, so it could not be checked for credentials", status, err.Error()))
+}
+
+// limitsAllow reports whether the caller's key may use connection id: any
+// key without an account or connector limit may; a limited one only on a
+// connection of its account and connector, read from the store (not the
+// client cache) before anything is done with the connection.
+func (s *Server) limitsAllow(ctx context.Context, id string) (bool, error) {
+	c := callerOf(ctx)
+	if c.key == nil || (c.key.Account == "" && c.key.Connector == "") {
+		return true, nil
+	}
+	info, err := s.cfg.Store.GetConnection(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return c.allows(info.Account, info.Connector), nil
 }
 
 // proxyFailed answers a request the proxy could not complete, in words

@@ -11,7 +11,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ type Store interface {
 	store.Store
 	store.Catalog
 	store.UseOnce
+	store.APIKeys
 }
 
 // Config configures a Server.
@@ -44,8 +44,11 @@ type Config struct {
 	// Cipher seals connect links and OAuth flow cookies; servers sharing a
 	// store must share its key.
 	Cipher *store.Cipher
-	// APIKey is the bearer key of the admin API and the proxy. It is
-	// required unless InsecureNoKey is set.
+	// APIKey is the bearer key of the admin API and the proxy, allowed
+	// everything (scope admin). It is required unless InsecureNoKey is set.
+	// Keys stored in Store (APIKeys, see NewAPIKey) work beside it, each with
+	// its scopes; they are read from the store on every request, so a
+	// revocation holds on every instance from the next request.
 	APIKey string
 	// InsecureNoKey leaves the admin API and the proxy open without a key,
 	// for local development on a loopback address (see CheckAddr): the
@@ -84,7 +87,9 @@ type Server struct {
 	metrics   *Metrics
 	publicURL *url.URL
 	mux       *routeMux
-	handler   http.Handler
+	// scopes is the key scope each route pattern needs ("" : none).
+	scopes  map[string]string
+	handler http.Handler
 	// pagePolicy is the connect page's Content-Security-Policy.
 	pagePolicy string
 
@@ -216,48 +221,39 @@ func (s *Server) allowedHost(hostport string) bool {
 func (s *Server) routes() {
 	m := &routeMux{ServeMux: http.NewServeMux()}
 	s.mux = m
-	handle := func(pattern string, h http.HandlerFunc, admin bool) {
+	s.scopes = map[string]string{}
+	// scope is the key scope a route needs; "" serves it without a key.
+	handle := func(pattern string, h http.HandlerFunc, scope string) {
 		var next http.Handler = h
-		if admin {
-			next = s.requireKey(next)
+		if scope != "" {
+			next = s.requireScope(scope, next)
 		}
+		s.scopes[pattern] = scope
 		m.Handle(pattern, s.instrument(pattern, next))
 	}
-	handle("GET /healthz", s.healthz, false)
+	handle("GET /healthz", s.healthz, "")
+	s.scopes["GET /metrics"] = ""
 	m.Handle("GET /metrics", s.metrics.Handler())
-	handle("GET /v1/openapi.json", s.openAPI, false)
+	handle("GET /v1/openapi.json", s.openAPI, "")
 
-	handle("GET /v1/connectors", s.listConnectors, true)
-	handle("GET /v1/connectors/{key}", s.getConnector, true)
-	handle("POST /v1/connections", s.createConnection, true)
-	handle("GET /v1/connections", s.listConnections, true)
-	handle("GET /v1/connections/{id}", s.getConnection, true)
-	handle("DELETE /v1/connections/{id}", s.deleteConnection, true)
-	handle("POST /v1/connect-sessions", s.createConnectSession, true)
-	handle("/v1/proxy/{id}/{path...}", s.proxy, true)
+	handle("GET /v1/connectors", s.listConnectors, ScopeConnect)
+	handle("GET /v1/connectors/{key}", s.getConnector, ScopeConnect)
+	handle("POST /v1/connections", s.createConnection, ScopeAdmin)
+	handle("GET /v1/connections", s.listConnections, ScopeAdmin)
+	handle("GET /v1/connections/{id}", s.getConnection, ScopeAdmin)
+	handle("DELETE /v1/connections/{id}", s.deleteConnection, ScopeAdmin)
+	handle("POST /v1/connect-sessions", s.createConnectSession, ScopeConnect)
+	handle("/v1/proxy/{id}/{path...}", s.proxy, ScopeProxy)
+	handle("POST /v1/api-keys", s.createAPIKey, ScopeAdmin)
+	handle("GET /v1/api-keys", s.listAPIKeys, ScopeAdmin)
+	handle("DELETE /v1/api-keys/{keyId}", s.revokeAPIKey, ScopeAdmin)
 
-	handle("GET /connect/{token}", s.connectPage, false)
+	handle("GET /connect/{token}", s.connectPage, "")
 	// The form is refused from other sites whether or not there is a key.
+	s.scopes["POST /connect/{token}"] = ""
 	m.Handle("POST /connect/{token}", s.instrument("POST /connect/{token}", s.crossOrigin().Handler(http.HandlerFunc(s.connectSubmit))))
-	handle("GET /oauth/callback", s.oauthCallback, false)
+	handle("GET /oauth/callback", s.oauthCallback, "")
 	s.handler = s.guard(m)
-}
-
-// requireKey lets a request through when it carries the API key as a
-// bearer token.
-func (s *Server) requireKey(next http.Handler) http.Handler {
-	want := []byte(s.cfg.APIKey)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(want) > 0 {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="connspec"`)
-				writeError(w, http.StatusUnauthorized, "unauthorized", "this endpoint needs the API key: Authorization: Bearer <CONNSPEC_API_KEY>")
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // statusWriter remembers the status a handler answered with. It passes

@@ -81,7 +81,7 @@ func newRootCommand() *cobra.Command {
 		Version:       versionLine(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newVersionCommand(), newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand(), newRekeyCommand())
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newSchemaCommand(), newInspectCommand(), newTestCommand(), newRequestCommand(), newConnectCommand(), newCheckCommand(), newListCommand(), newServeCommand(), newRekeyCommand(), newKeysCommand())
 	root.Example = rootExample
 	root.AddCommand(newGenDocsCommand())
 	return root

@@ -39,6 +39,18 @@ var postgresMigrations = []string{
 		expires_at TIMESTAMPTZ NOT NULL
 	)`,
 	`CREATE INDEX used_keys_expires ON used_keys (expires_at)`,
+	// API keys of serve: hash is the hex SHA-256 of the key, never the key.
+	`CREATE TABLE api_keys (
+		id           TEXT PRIMARY KEY,
+		name         TEXT NOT NULL,
+		hash         TEXT NOT NULL,
+		scopes       TEXT NOT NULL,
+		account      TEXT NOT NULL DEFAULT '',
+		connector    TEXT NOT NULL DEFAULT '',
+		created_at   TIMESTAMPTZ NOT NULL,
+		revoked_at   TIMESTAMPTZ,
+		last_used_at TIMESTAMPTZ
+	)`,
 }
 
 var (

@@ -53,6 +53,19 @@ var sqliteMigrations = []string{
 		expires_at INTEGER NOT NULL
 	)`,
 	`CREATE INDEX used_keys_expires ON used_keys (expires_at)`,
+	// API keys of serve: hash is the hex SHA-256 of the key, never the key;
+	// scopes are comma-separated; times are sqliteTimeFormat or NULL.
+	`CREATE TABLE api_keys (
+		id           TEXT PRIMARY KEY,
+		name         TEXT NOT NULL,
+		hash         TEXT NOT NULL,
+		scopes       TEXT NOT NULL,
+		account      TEXT NOT NULL DEFAULT '',
+		connector    TEXT NOT NULL DEFAULT '',
+		created_at   TEXT NOT NULL,
+		revoked_at   TEXT,
+		last_used_at TEXT
+	)`,
 }
 
 var (

@@ -67,6 +67,7 @@ type Memory struct {
 	records map[string]Record
 	infos   map[string]ConnectionInfo // the Catalog (catalog.go)
 	used    map[string]time.Time      // single-use keys (once.go)
+	keys    map[string]APIKey         // API keys (apikeys.go)
 }
 
 // NewMemory returns an empty in-memory store.
