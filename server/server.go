@@ -90,6 +90,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[string]*cachedClient
+
+	// dev are the device flows of the connect page (device.go).
+	dev deviceFlows
 }
 
 // New checks cfg and returns a server.
@@ -120,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.RecheckAfter = 2 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}, pagePolicy: contentPolicy(cfg.Branding)}
+	s.dev.init()
 	s.routes()
 	s.warnUnconfigured()
 	return s, nil
@@ -239,6 +243,7 @@ func (s *Server) routes() {
 	handle("GET /connect/{token}", s.connectPage, false)
 	// The form is refused from other sites whether or not there is a key.
 	m.Handle("POST /connect/{token}", s.instrument("POST /connect/{token}", s.crossOrigin().Handler(http.HandlerFunc(s.connectSubmit))))
+	handle("GET /connect/{token}/device/{poll}", s.deviceStatus, false)
 	handle("GET /oauth/callback", s.oauthCallback, false)
 	s.handler = s.guard(m)
 }
