@@ -240,6 +240,8 @@ func TestConnectPageDeviceFlowDeniedAndExpired(t *testing.T) {
 		{"access_denied", 600, []string{"authorization_pending", "access_denied"}, http.StatusForbidden, "declined"},
 		{"expired", 2, []string{"authorization_pending"}, http.StatusGone, "expired"},
 		{"expired_token", 600, []string{"expired_token"}, http.StatusGone, "expired"},
+		// Another error: its description echoes the device code, which the page must not show.
+		{"provider_error", 600, []string{"authorization_pending", "invalid_scope"}, http.StatusBadGateway, "invalid_scope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
