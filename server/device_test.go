@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 const (
@@ -307,4 +309,43 @@ func TestConnectPageRedirectsWhenAuthorizeURIToo(t *testing.T) {
 	if polls, _ := p.counts(); polls != 0 {
 		t.Errorf("the device flow ran: %d polls", polls)
 	}
+}
+
+// In a real browser: the code, the link and the QR code show under the
+// page's own CSP, and the page's refresh lands on the outcome once the
+// person approved on "another device".
+func TestBrowserDeviceFlow(t *testing.T) {
+	t.Parallel()
+	p := newDeviceProvider(t, 600, "authorization_pending", "authorization_pending", "ok")
+	e := newEnv(t, envOptions{connectors: map[string]string{"tv": deviceConnector(p, "")}, params: deviceParams})
+	const account = "acc-browser-device"
+	link := browserConnectLink(e, map[string]any{"connector": "tv", "account": account})
+	tab := browserContext(t)
+
+	tab.navigate("open the connect link", chromedp.Navigate(link))
+	tab.do("wait for the form", chromedp.WaitVisible(chromedp.ID("connect-form")))
+	tab.navigate("submit", chromedp.Click(chromedp.ID("submit")))
+	tab.do("wait for the code", chromedp.WaitVisible(chromedp.ID("user-code")))
+	tab.html()
+	if code := browserRun(tab, "read the code", chromedp.Text(chromedp.ID("user-code"))); strings.TrimSpace(code) != "WDJB-MJHT" {
+		t.Errorf("user code %q", code)
+	}
+	if href := browserRun(tab, "verification link", chromedp.AttributeValue(chromedp.ID("verification-uri-complete"), "href")); href.Value != p.URL+"/activate?user_code=WDJB-MJHT" {
+		t.Errorf("verification_uri_complete link %q", href.Value)
+	}
+	if w := browserRun(tab, "QR code size", chromedp.Evaluate[float64](`document.querySelector('#device-qr').getBoundingClientRect().width`)); w < 100 {
+		t.Errorf("the QR code is %v px wide", w)
+	}
+	browserScreenshot(tab, "device-code")
+
+	status, text := browserResult(tab)
+	tab.html()
+	if status != "connected" || !strings.Contains(text, "Connected to Devicey") {
+		t.Fatalf("result %q: %s", status, text)
+	}
+	if list := browserConnections(e, account); len(list) != 1 {
+		t.Errorf("connections: %v", list)
+	}
+	tab.assertCleanConsole()
+	e.assertNoDeviceSecrets(tab.seenPages()...)
 }
