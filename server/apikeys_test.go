@@ -19,23 +19,24 @@ import (
 // routeScopes is the scope decision of every route: a route added to the
 // server without a line here fails TestEveryRouteHasAScopeDecision.
 var routeScopes = map[string]string{
-	"GET /healthz":                "",
-	"GET /metrics":                "",
-	"GET /v1/openapi.json":        "",
-	"GET /connect/{token}":        "",
-	"POST /connect/{token}":       "",
-	"GET /oauth/callback":         "",
-	"GET /v1/connectors":          server.ScopeConnect,
-	"GET /v1/connectors/{key}":    server.ScopeConnect,
-	"POST /v1/connect-sessions":   server.ScopeConnect,
-	"/v1/proxy/{id}/{path...}":    server.ScopeProxy,
-	"POST /v1/connections":        server.ScopeAdmin,
-	"GET /v1/connections":         server.ScopeAdmin,
-	"GET /v1/connections/{id}":    server.ScopeAdmin,
-	"DELETE /v1/connections/{id}": server.ScopeAdmin,
-	"POST /v1/api-keys":           server.ScopeAdmin,
-	"GET /v1/api-keys":            server.ScopeAdmin,
-	"DELETE /v1/api-keys/{keyId}": server.ScopeAdmin,
+	"GET /healthz":                       "",
+	"GET /metrics":                       "",
+	"GET /v1/openapi.json":               "",
+	"GET /connect/{token}":               "",
+	"POST /connect/{token}":              "",
+	"GET /oauth/callback":                "",
+	"GET /connect/{token}/device/{poll}": "", // the browser that submitted the form (its cookie), no key
+	"GET /v1/connectors":                 server.ScopeConnect,
+	"GET /v1/connectors/{key}":           server.ScopeConnect,
+	"POST /v1/connect-sessions":          server.ScopeConnect,
+	"/v1/proxy/{id}/{path...}":           server.ScopeProxy,
+	"POST /v1/connections":               server.ScopeAdmin,
+	"GET /v1/connections":                server.ScopeAdmin,
+	"GET /v1/connections/{id}":           server.ScopeAdmin,
+	"DELETE /v1/connections/{id}":        server.ScopeAdmin,
+	"POST /v1/api-keys":                  server.ScopeAdmin,
+	"GET /v1/api-keys":                   server.ScopeAdmin,
+	"DELETE /v1/api-keys/{keyId}":        server.ScopeAdmin,
 }
 
 // makeKey makes a stored key through the admin API and returns it and its id.

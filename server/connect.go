@@ -490,6 +490,10 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connect
 			"The service that sent you here has not finished setting up this connection. Please tell its support team.", false)
 		return
 	}
+	if only, err := s.cfg.Engine.DeviceFlowOnly(r.Context(), s.connection(info)); err == nil && only {
+		s.startDevice(w, r, sess, info)
+		return
+	}
 	ar, err := s.cfg.Engine.AuthorizationURL(r.Context(), s.connection(info), s.redirectURI())
 	if err != nil {
 		s.log.Warn("starting an authorization failed", "connector", info.Connector, "error", err.Error())
@@ -550,24 +554,7 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		s.callbackFailed(w, r, flow, info, err)
 		return
 	}
-	cl, err := s.cfg.Engine.Client(ctx, conn)
-	if err == nil && cl.HasTest() {
-		err = cl.Test(ctx)
-	}
-	if err == nil {
-		// The connect link produces one connection: a second flow started
-		// from it before this one finished is turned away here.
-		if err = s.cfg.Store.Use(ctx, linkKey(flow.Token), time.Unix(flow.Session.Expires, 0).Add(usedSlack)); errors.Is(err, store.ErrUsed) {
-			err = errors.New("this connect link was already used to connect an account")
-		}
-	}
-	if err == nil {
-		err = s.cfg.Store.PutConnection(ctx, info)
-	}
-	if err != nil {
-		if cl != nil {
-			err = errors.New(cl.Redact(err.Error()))
-		}
+	if err := s.recordFlowConnection(ctx, info, linkKey(flow.Token), flow.Session); err != nil {
 		s.callbackFailed(w, r, flow, info, err)
 		return
 	}

@@ -178,6 +178,7 @@ type env struct {
 	Engine  *engine.Engine
 	Store   server.Store
 	Metrics *server.Metrics
+	Server  *server.Server
 	logs    *syncBuffer
 	client  *http.Client
 }
@@ -241,8 +242,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
 	ts.Start()
+	t.Cleanup(func() { srv.Close() }) // after ts.Close: background device flows stop
 	t.Cleanup(ts.Close)
-	return &env{t: t, URL: url, Engine: eng, Store: o.store, Metrics: metrics, logs: logs, client: withContractCheck(t, ts.Client(), key == "")}
+	return &env{t: t, URL: url, Engine: eng, Store: o.store, Metrics: metrics, Server: srv, logs: logs, client: withContractCheck(t, ts.Client(), key == "")}
 }
 
 func testCipher(t testing.TB) *store.Cipher {

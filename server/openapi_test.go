@@ -25,7 +25,7 @@ import (
 
 // outOfContract are the routes the admin API's contract leaves out, as its
 // description says: the proxy, the connect page and the OAuth callback.
-var outOfContract = []string{"/v1/proxy/{id}/{path...}", "GET /connect/{token}", "POST /connect/{token}", "GET /oauth/callback"}
+var outOfContract = []string{"/v1/proxy/{id}/{path...}", "GET /connect/{token}", "POST /connect/{token}", "GET /connect/{token}/device/{poll}", "GET /oauth/callback"}
 
 func TestOpenAPIDocumentIsServedAndDocsCopyIsCurrent(t *testing.T) {
 	e := newEnv(t, envOptions{})

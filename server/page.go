@@ -32,6 +32,8 @@ type page struct {
 	FormToken string
 
 	Result *result
+	// Device is a device flow waiting for the person (device.go).
+	Device *deviceView
 
 	// App is the embedding application (set by render).
 	App appView

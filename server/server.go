@@ -95,6 +95,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[string]*cachedClient
+
+	// dev are the device flows of the connect page (device.go).
+	dev deviceFlows
 }
 
 // New checks cfg and returns a server.
@@ -125,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.RecheckAfter = 2 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}, pagePolicy: contentPolicy(cfg.Branding)}
+	s.dev.init()
 	s.routes()
 	s.warnUnconfigured()
 	return s, nil
@@ -252,6 +256,7 @@ func (s *Server) routes() {
 	// The form is refused from other sites whether or not there is a key.
 	s.scopes["POST /connect/{token}"] = ""
 	m.Handle("POST /connect/{token}", s.instrument("POST /connect/{token}", s.crossOrigin().Handler(http.HandlerFunc(s.connectSubmit))))
+	handle("GET /connect/{token}/device/{poll}", s.deviceStatus, "")
 	handle("GET /oauth/callback", s.oauthCallback, "")
 	s.handler = s.guard(m)
 }

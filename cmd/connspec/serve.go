@@ -181,7 +181,9 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	logger.Info("shutting down: finishing in-flight requests", "timeout", f.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	err = hs.Shutdown(sctx)
+	srv.Close() // stops the connect page's device flows
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")
