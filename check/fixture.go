@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -101,6 +102,13 @@ func LoadFixtures(fsys fs.FS, dir string) ([]*Fixture, error) {
 		return nil, fmt.Errorf("%s: empty", file)
 	}
 	root := doc.Content[0]
+	if root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if k := root.Content[i]; k.Value != "fixtures" {
+				return nil, fmt.Errorf("%s:%d:%d: unknown key %q: a fixture file has only a `fixtures:` list", file, k.Line, k.Column, k.Value)
+			}
+		}
+	}
 	list := mapValue(root, "fixtures")
 	if list == nil || list.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("%s:%d: expected a `fixtures:` list", file, root.Line)
@@ -108,6 +116,9 @@ func LoadFixtures(fsys fs.FS, dir string) ([]*Fixture, error) {
 	var out []*Fixture
 	for _, n := range list.Content {
 		f := &Fixture{}
+		if err := checkKeys(file, n, reflect.TypeFor[Fixture]()); err != nil {
+			return nil, err
+		}
 		if err := n.Decode(f); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", file, n.Line, err)
 		}
