@@ -279,3 +279,27 @@ func TestMCPTokenOnlyToResourceOrigin(t *testing.T) {
 		t.Errorf("want a host error, got %v", err)
 	}
 }
+
+// TestBearerChallenge: RFC 9110 section 11.6.1 auth-params of the Bearer
+// challenge, beside other schemes, quoted strings with commas and escapes.
+func TestBearerChallenge(t *testing.T) {
+	for _, tc := range []struct {
+		h         string
+		md, scope string
+		ok        bool
+	}{
+		{`Bearer resource_metadata="https://a.example/.well-known/oauth-protected-resource", scope="a b"`, "https://a.example/.well-known/oauth-protected-resource", "a b", true},
+		{`Basic realm="x, y", Bearer scope="s,t", resource_metadata="https://m.example/x"`, "https://m.example/x", "s,t", true},
+		{`Bearer error="invalid_token", error_description="say \"hi\"", resource_metadata=https://m.example/y`, "https://m.example/y", "", true},
+		{`Bearer resource_metadata="https://one", DPoP resource_metadata="https://two"`, "https://one", "", true},
+		{`DPoP resource_metadata="https://two"`, "", "", false},
+		{`Basic abc==`, "", "", false},
+		{`Bearer`, "", "", true},
+		{`Bearer resource_metadata="unterminated`, "unterminated", "", true},
+	} {
+		p, ok := bearerChallenge(tc.h)
+		if ok != tc.ok || p["resource_metadata"] != tc.md || p["scope"] != tc.scope {
+			t.Errorf("%s: got %v %v", tc.h, p, ok)
+		}
+	}
+}
