@@ -303,3 +303,32 @@ func TestBearerChallenge(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPAuthorWrittenResourceKeepsHostRule: a protectedResource the
+// author writes may take a secret, so the authorization server it names
+// must be on its host or one the connector allows.
+func TestMCPAuthorWrittenResourceKeepsHostRule(t *testing.T) {
+	as := mcptest.NewAS(t)
+	srv := mcptest.NewServer(t, as, mcptest.ServerOptions{})
+	src := strings.NewReplacer("{$var: connectionInput.url}", srv.URL, "      clientId: "+mcptest.ClientID+"\n",
+		"      clientId: "+mcptest.ClientID+"\n      clientSecret: {$var: connectorParameters.clientSecret}\n").Replace(mcpConnector(""))
+	e := newEngine(t, nil, src)
+	conn := mcpConn("https://unused.example/mcp")
+	conn.ConnectorParameters = map[string]any{"clientSecret": "canary-SECRET-78"}
+	_, err := e.AuthorizationURL(context.Background(), conn, redirectURI)
+	var he *HostError
+	if !errors.As(err, &he) || strings.Contains(err.Error(), "canary-SECRET-78") {
+		t.Fatalf("want a host error for the authorization server, got %v", err)
+	}
+	if len(as.AuthorizeRequests)+len(as.TokenRequests) != 0 {
+		t.Error("the AS was contacted")
+	}
+}
+
+func FuzzBearerChallenge(f *testing.F) {
+	f.Add(`Basic realm="x, y", Bearer scope="s,t", resource_metadata="https://m.example/x"`)
+	f.Add(`Bearer a="\`)
+	f.Fuzz(func(t *testing.T, h string) {
+		bearerChallenge(h) // terminates, never panics
+	})
+}
