@@ -263,6 +263,7 @@ func (cl *Client) buildState(ctx context.Context, creds map[string]any, version 
 	if o, ok := cl.src.(configOverlay); ok {
 		raw, allowed, hosts, input = o.overlay(raw, allowed, hosts, input)
 	}
+	input = resourceBoundInput(raw, creds, input)
 	cfg, err := parseAPIConfig(raw, hosts, allowed, input, stringLeaves(creds))
 	if err != nil {
 		return nil, failed(err)

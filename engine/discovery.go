@@ -270,7 +270,10 @@ func (e *Engine) applyDiscovery(ctx context.Context, a *Auth, raw map[string]any
 	if err != nil {
 		return err
 	}
-	if _, err := a.hosts.checkURL("issuer", issuer, input, nil); err != nil {
+	if resourceChosenIssuer(ctx, issuer) {
+		// named by a user-chosen protected resource; no configured secret
+		// goes there (resourcemetadata.go)
+	} else if _, err := a.hosts.checkURL("issuer", issuer, input, nil); err != nil {
 		return err
 	}
 	discoveryURL := ""

@@ -42,6 +42,9 @@ type Engine struct {
 	now      func() time.Time
 	// metadata caches authorization servers' metadata (discovery.go).
 	metadata metadataCache
+	// mcp holds protected resource discovery's options and cache
+	// (resourcemetadata.go).
+	mcp mcpState
 	// wait sleeps between device flow polls; nil is a timer (tests set it).
 	wait func(ctx context.Context, d time.Duration) error
 

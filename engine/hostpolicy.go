@@ -382,7 +382,7 @@ func urlFields(m map[string]any) []string {
 // match a host or pattern the author wrote. JavaScript methods are held to
 // the same rule when they run.
 func probeInputHosts(a *Auth) spec.Diagnostics {
-	var diags spec.Diagnostics
+	baseIsResource, diags := probeProtectedResource(a)
 	for _, name := range []string{spec.MethodGetOAuthConfig, spec.MethodGetJWTBearerConfig, spec.MethodGetSessionLoginConfig, spec.MethodMakeAPIClient} {
 		m := a.Methods[name]
 		if m == nil || m.Mapping == nil || m.Spec.Inherited {
@@ -393,6 +393,11 @@ func probeInputHosts(a *Auth) spec.Diagnostics {
 			if _, seen := refused[field]; !seen {
 				refused[field] = fields
 			}
+		}
+		if name == spec.MethodMakeAPIClient && baseIsResource {
+			// the protected resource's own origin (resourcemetadata.go)
+			delete(refused, "baseUri")
+			delete(refused, "baseUrl")
 		}
 		for _, field := range slices.Sorted(maps.Keys(refused)) {
 			diags = append(diags, a.hosts.probeDiagnostic(m, field, refused[field])...)

@@ -68,6 +68,10 @@ func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redi
 	if err != nil {
 		return oauth2.Config{}, err
 	}
+	ctx, err = e.applyProtectedResource(ctx, a, raw, inputValues(conn.ConnectionParameters))
+	if err != nil {
+		return oauth2.Config{}, redactedMethodError(m, err, r)
+	}
 	if err := e.applyDiscovery(ctx, a, raw, inputValues(conn.ConnectionParameters)); err != nil {
 		return oauth2.Config{}, redactedMethodError(m, err, r)
 	}
@@ -222,7 +226,7 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 	} else if tok, err = cfg.Exchange(ctx, hc, code, redirectURI, verifier); err != nil {
 		return nil, redactError(tokenError(err), r)
 	}
-	return e.storeFlowToken(ctx, a, conn, tok, dpopKey, map[string]any{
+	return e.storeFlowToken(withBoundResource(ctx, cfg.Resource), a, conn, tok, dpopKey, map[string]any{
 		"queryParameters": query,
 		"request":         map[string]any{"query": query},
 	}, r)
@@ -241,6 +245,7 @@ func (e *Engine) storeFlowToken(ctx context.Context, a *Auth, conn Connection, t
 	if err != nil {
 		return nil, err
 	}
+	bindResource(ctx, creds, nil)
 	if dpopKey != "" {
 		creds[DPoPCredentialsKey] = dpopKey
 	}
@@ -313,6 +318,7 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 	if tok.TokenType != "" {
 		creds["token_type"] = tok.TokenType
 	}
+	bindResource(context.Background(), creds, old)
 	delete(creds, "expires_at")
 	if !tok.ExpiresAt.IsZero() {
 		creds["expires_at"] = formatExpiresAt(tok.ExpiresAt)

@@ -443,6 +443,8 @@ var oauthConfigKeys = map[string]map[string]yaml.Kind{
 		// Authorization server discovery (RFC 8414, OpenID Connect
 		// Discovery): the endpoints come from the issuer's metadata.
 		"issuer", "discoveryUrl",
+		// Protected resource discovery (RFC 9728, MCP authorization).
+		"protectedResource",
 		// Client authentication by assertion (RFC 7523 section 2.2), with
 		// clientAuthLocation private_key_jwt or client_secret_jwt.
 		"clientPrivateKey", "clientKeyId", "clientAssertionAlg", "clientAssertionAudience",

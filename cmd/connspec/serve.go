@@ -39,8 +39,11 @@ type serveFlags struct {
 	insecureNoKey   bool
 	connectTo       []string
 	connectToRemote bool
-	workspace       workspaceFlags
-	branding        brandingFlags
+	// allowPrivateNetworks lets user-chosen MCP servers be on private
+	// addresses (development only).
+	allowPrivateNetworks bool
+	workspace            workspaceFlags
+	branding             brandingFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -84,6 +87,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringArrayVar(&f.connectTo, "connect-to", nil, "development: send requests for a connector host elsewhere, `HOST=URL` (repeatable), the authorize page included")
 	fl.BoolVar(&f.connectToRemote, "connect-to-remote", false, "allow --connect-to targets that are not on this machine (they receive real credentials)")
+	fl.BoolVar(&f.allowPrivateNetworks, "allow-private-networks", false, "let end users connect MCP servers (protectedResource) on loopback, private and link-local addresses (development only: it opens the server's network to them)")
 	fl.BoolVar(&f.insecureNoKey, "insecure-no-key", false, "serve the admin API and the proxy without CONNSPEC_API_KEY (local development: loopback address and Host only)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	f.workspace.register(fl)
@@ -134,6 +138,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		rules = append(rules, r)
 	}
 	opts := []engine.Option{engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream), engine.WithConnectTo(rules...)}
+	opts = append(opts, mcpServeOptions(f)...)
 	workspace, err := f.workspace.option()
 	if err != nil {
 		return err
@@ -164,7 +169,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		ln.Close()
 		return usageErrorf("%v", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	hs := &http.Server{Handler: withClientMetadata(srv.Handler(), f.publicURL), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("serving", "addr", ln.Addr().String(), "public_url", f.publicURL, "connectors", n, "store", storeKind(f.db),
 		"store_location", storeLocation(f.db, dir), "secret_key", keyLocation(f.keyFile, dir), "api_key", apiKey != "")

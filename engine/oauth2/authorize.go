@@ -11,7 +11,8 @@ import (
 // AuthorizationURL returns the URL to send the user to (RFC 6749 section
 // 4.1.1): AuthorizeURI with its own query kept, plus Extra, response_type=code,
 // client_id, redirect_uri (omitted if empty), scope (Scopes joined with
-// ScopeSeparator, omitted if empty), state, and unless SkipPKCE the S256
+// ScopeSeparator, omitted if empty), state, resource (RFC 8707, when
+// Resource is set), and unless SkipPKCE the S256
 // code_challenge of verifier. The parameters it sets win over Extra and over
 // those already in AuthorizeURI.
 //
@@ -50,6 +51,9 @@ func (c Config) AuthorizationURL(redirectURI, state, verifier string) (string, e
 		q.Set("scope", scope)
 	}
 	q.Set("state", state)
+	if c.Resource != "" {
+		q.Set("resource", c.Resource) // RFC 8707 section 2.1
+	}
 	if !c.SkipPKCE {
 		q.Set("code_challenge", S256Challenge(verifier))
 		q.Set("code_challenge_method", "S256")

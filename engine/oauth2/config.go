@@ -113,6 +113,11 @@ type Config struct {
 	// DPoPAlgorithm is the algorithm of the connection's DPoP key: ES256
 	// ("" too), EdDSA or RS256.
 	DPoPAlgorithm string
+	// Resource is the RFC 8707 resource indicator: an absolute URL without
+	// fragment naming the API the token is for. It is sent in the
+	// authorization request, the code exchange, refresh, client
+	// credentials and token exchange requests; "" sends none.
+	Resource string
 	// Now is the clock token expiries are computed with; nil means time.Now.
 	Now func() time.Time
 }
@@ -152,8 +157,8 @@ func (c Config) now() time.Time {
 // tokenParams, refreshParams, tokenHeaders, extra (objects whose scalar
 // values are stringified), skipPkce, noRefreshToken (booleans or "true" /
 // "false"), grantType (with the token exchange grant also subjectToken,
-// subjectTokenType, actorToken, actorTokenType, audience, resource and
-// requestedTokenType), defaultExpiresIn and refreshMargin (seconds, a number
+// subjectTokenType, actorToken, actorTokenType, audience and
+// requestedTokenType), resource (RFC 8707, any grant), defaultExpiresIn and refreshMargin (seconds, a number
 // or a numeric string); with clientAuthLocation private_key_jwt or
 // client_secret_jwt also clientPrivateKey, clientKeyId, clientAssertionAlg
 // and clientAssertionAudience (see PrivateKeyJWT; beside a location that
@@ -210,6 +215,7 @@ func ConfigFromMap(m map[string]any) (Config, error) {
 	c.NoRefreshToken = flag("noRefreshToken")
 	c.DPoP = flag("dpop")
 	c.DPoPAlgorithm = str("dpopAlgorithm")
+	c.Resource = str("resource")
 	if err != nil {
 		return Config{}, err
 	}
@@ -265,6 +271,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("oauth2: dpopAlgorithm is set but dpop is not true")
 	}
 	if err := c.checkClientAssertion(); err != nil {
+		return err
+	}
+	if err := checkResource(c.Resource); err != nil {
 		return err
 	}
 	if c.TokenURI == "" {

@@ -24,8 +24,8 @@ const DefaultTimeout = 30 * time.Second
 
 // Exchange trades an authorization code for a token (RFC 6749 section
 // 4.1.3): grant_type=authorization_code, code, redirect_uri (when not
-// empty), code_verifier (unless SkipPKCE or verifier is empty) and
-// TokenParams, sent to TokenURI. hc nil means http.DefaultClient.
+// empty), code_verifier (unless SkipPKCE or verifier is empty), resource
+// (RFC 8707, when Resource is set) and TokenParams, sent to TokenURI. hc nil means http.DefaultClient.
 func (c Config) Exchange(ctx context.Context, hc *http.Client, code, redirectURI, verifier string) (*Token, error) {
 	if code == "" {
 		return nil, errors.New("oauth2: empty authorization code")
@@ -39,11 +39,12 @@ func (c Config) Exchange(ctx context.Context, hc *http.Client, code, redirectURI
 	if verifier != "" && !c.SkipPKCE {
 		params["code_verifier"] = verifier
 	}
-	return c.TokenRequest(ctx, hc, params, c.TokenURI)
+	return c.TokenRequest(ctx, hc, c.withResource(params), c.TokenURI)
 }
 
 // Refresh trades a refresh token for a new token (RFC 6749 section 6):
-// grant_type=refresh_token, refresh_token and RefreshParams, sent to
+// grant_type=refresh_token, refresh_token, resource (when Resource is set)
+// and RefreshParams, sent to
 // RefreshURI (TokenURI when empty). Scope is not sent unless RefreshParams
 // has it.
 //
@@ -58,7 +59,7 @@ func (c Config) Refresh(ctx context.Context, hc *http.Client, refreshToken strin
 	params := copyParams(c.RefreshParams)
 	params["grant_type"] = grantRefreshToken
 	params["refresh_token"] = refreshToken
-	return c.TokenRequest(ctx, hc, params, c.refreshURI())
+	return c.TokenRequest(ctx, hc, c.withResource(params), c.refreshURI())
 }
 
 // ClientCredentials asks for a token with the client's own credentials (RFC
@@ -67,6 +68,7 @@ func (c Config) Refresh(ctx context.Context, hc *http.Client, refreshToken strin
 func (c Config) ClientCredentials(ctx context.Context, hc *http.Client) (*Token, error) {
 	params := copyParams(c.TokenParams)
 	params["grant_type"] = GrantClientCredentials
+	c.withResource(params)
 	if scope := c.scope(); scope != "" {
 		params["scope"] = scope
 	}

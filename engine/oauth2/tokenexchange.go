@@ -19,7 +19,8 @@ const TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 
 // tokenExchangeKeys are the getOAuthConfig keys only the token exchange
 // grant reads.
-var tokenExchangeKeys = []string{"subjectToken", "subjectTokenType", "actorToken", "actorTokenType", "audience", "resource", "requestedTokenType"}
+// (resource is Config.Resource, read for every grant: resource.go).
+var tokenExchangeKeys = []string{"subjectToken", "subjectTokenType", "actorToken", "actorTokenType", "audience", "requestedTokenType"}
 
 // TokenExchange holds the RFC 8693 section 2.1 request fields of a Config
 // whose GrantType is GrantTokenExchange.
@@ -31,8 +32,9 @@ type TokenExchange struct {
 	// ActorToken and ActorTokenType identify the acting party (both or
 	// neither).
 	ActorToken, ActorTokenType string
-	// Audience and Resource name the target service (optional).
-	Audience, Resource string
+	// Audience names the target service (optional); Config.Resource is
+	// the resource parameter (RFC 8693 section 2.1, RFC 8707).
+	Audience string
 	// RequestedTokenType is the type of token asked for (optional).
 	RequestedTokenType string
 }
@@ -58,7 +60,7 @@ func (c *Config) tokenExchangeFromMap(m map[string]any) error {
 		vals[i] = s
 	}
 	c.TokenExchange = TokenExchange{SubjectToken: vals[0], SubjectTokenType: vals[1], ActorToken: vals[2], ActorTokenType: vals[3],
-		Audience: vals[4], Resource: vals[5], RequestedTokenType: vals[6]}
+		Audience: vals[4], RequestedTokenType: vals[5]}
 	return nil
 }
 
@@ -84,11 +86,6 @@ func (c Config) checkTokenExchange() error {
 	}
 	if (x.ActorToken == "") != (x.ActorTokenType == "") {
 		return errors.New("oauth2: actorToken and actorTokenType go together (RFC 8693 section 2.1): set both or neither")
-	}
-	if x.Resource != "" {
-		if err := read.URL("resource", x.Resource); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -124,7 +121,7 @@ func (c Config) ExchangeToken(ctx context.Context, hc *http.Client) (*Token, err
 	set("actor_token", x.ActorToken)
 	set("actor_token_type", x.ActorTokenType)
 	set("audience", x.Audience)
-	set("resource", x.Resource)
+	set("resource", c.Resource)
 	set("requested_token_type", x.RequestedTokenType)
 	set("scope", c.scope())
 	tok, err := c.TokenRequest(ctx, hc, params, c.TokenURI)
