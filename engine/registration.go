@@ -311,6 +311,15 @@ func registrationMetadata(md, raw map[string]any, grant, redirect, name string) 
 func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, iu *url.URL, endpoint string, meta map[string]any, forgotten string) (*clientRegistration, error) {
 	unlock := e.registrations.lock(id)
 	defer unlock()
+	if locker, ok := e.store.(store.Locker); ok {
+		// Other processes on the store register too: one at a time (the
+		// compare-and-swap below still decides when a store has no lock).
+		unlockStore, err := locker.Lock(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		defer unlockStore()
+	}
 	for range 5 {
 		var cur *clientRegistration
 		rec, err := e.store.Get(ctx, id)
