@@ -619,8 +619,8 @@ func hasRedirect(uris []string, want string) bool {
 }
 
 // registrationRawKey carries the registered client from applyDiscovery to
-// oauthConfigReg inside getOAuthConfig's result; no key a method can
-// return (it has a NUL).
+// oauthConfigReg inside getOAuthConfig's result. A method returning the key
+// cannot forge the value (a Go type): oauthConfigReg drops it either way.
 const registrationRawKey = "\x00registration"
 
 // registrationUse is the registered client of a configuration: c, or for

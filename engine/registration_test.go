@@ -747,3 +747,45 @@ func TestDCRDeviceFlowRefused(t *testing.T) {
 		t.Errorf("device flow with no clientId: %v", err)
 	}
 }
+
+// TestDCRCanarySecrets: the registered client secret and registration
+// access token are in no error, log or connection credentials, even when
+// the token endpoint and the RFC 7592 endpoint quote the request.
+func TestDCRCanarySecrets(t *testing.T) {
+	s := newDCRServer(t)
+	var logs bytes.Buffer
+	st := store.NewMemory()
+	e := newEngine(t, nil, dcrConnector(s, ""), WithStore(st),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	clock := withClock(e)
+	conn := Connection{ID: "conn-a", Connector: "c"}
+	creds := mustDCRFlow(t, e, s, conn, redirectURI)
+	// The token endpoint now refuses and echoes what it was sent.
+	s.Config.Handler = echoingRefusal(s.Config.Handler)
+	clock.Advance(2 * time.Hour)
+	_, err := mustClient(t, e, conn).Get(context.Background(), "/api/me")
+	if err == nil {
+		t.Fatal("no error from a refusing token endpoint")
+	}
+	_, ferr := dcrFlow(e, s, Connection{Connector: "c"}, redirectURI)
+	for name, text := range map[string]string{"refresh error": err.Error(), "flow error": fmt.Sprint(ferr), "logs": logs.String(), "credentials": fmt.Sprint(creds)} {
+		if strings.Contains(text, dcrSecretPrefix) {
+			t.Errorf("%s holds a registered secret: %s", name, text)
+		}
+	}
+}
+
+// echoingRefusal makes the token endpoint answer invalid_client quoting
+// the request's Authorization header and body.
+func echoingRefusal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/token" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.ParseForm()
+		user, pass, _ := r.BasicAuth()
+		writeJSONStatus(w, 401, map[string]string{"error": "invalid_client",
+			"error_description": "bad client " + user + ":" + pass + " " + r.PostForm.Encode()})
+	})
+}
