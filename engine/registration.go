@@ -152,9 +152,14 @@ func normalRedirect(redirect string) string {
 }
 
 // registrationID is the store record ID of issuer's registration for a
-// redirect URI and grant.
-func registrationID(issuer, redirect, grant string) string {
-	h := sha256.Sum256([]byte(issuer + "\x00" + normalRedirect(redirect) + "\x00" + grant))
+// redirect URI, grant, client authentication method and scope: connectors
+// that ask for another method or scope get their own client, never one
+// registered for something else.
+func registrationID(issuer, redirect string, meta map[string]any) string {
+	grants, _ := json.Marshal(meta["grant_types"])
+	method, _ := meta["token_endpoint_auth_method"].(string)
+	scope, _ := meta["scope"].(string)
+	h := sha256.Sum256([]byte(strings.Join([]string{issuer, normalRedirect(redirect), string(grants), method, scope}, "\x00")))
 	return registrationIDPrefix + hex.EncodeToString(h[:16])
 }
 
@@ -199,7 +204,7 @@ func (e *Engine) registeredClient(ctx context.Context, a *Auth, issuer string, i
 	if err != nil {
 		return nil, err
 	}
-	id := registrationID(issuer, redirect, grant)
+	id := registrationID(issuer, redirect, meta)
 	c, err := e.registration(ctx, a, id, issuer, iu, endpoint, meta, "")
 	if err != nil {
 		return nil, err

@@ -463,6 +463,15 @@ func TestDCRRegistersOncePerServer(t *testing.T) {
 	if n := s.registrations.Load(); n != 2 {
 		t.Errorf("%d registrations after a second redirect URI, want 2", n)
 	}
+	// A connector asking for other scopes (on the same store) gets its own
+	// client; asking again reuses it.
+	e2 := newEngine(t, nil, dcrConnector(s, "      scopes: [read, write]"), WithStore(st))
+	mustDCRFlow(t, e2, s, Connection{Connector: "c"}, "http://127.0.0.1:40004/callback")
+	mustDCRFlow(t, e2, s, Connection{Connector: "c"}, "http://127.0.0.1:40005/callback")
+	mustDCRFlow(t, e, s, Connection{Connector: "c"}, "http://127.0.0.1:40006/callback")
+	if n := s.registrations.Load(); n != 3 {
+		t.Errorf("%d registrations after another connector's scopes, want 3", n)
+	}
 }
 
 func TestDCRRefreshUsesRegisteredClient(t *testing.T) {
