@@ -654,7 +654,6 @@ func TestDCRSecretExpiry(t *testing.T) {
 	}
 }
 
-
 func TestDCRBadAnswers(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the registration was sent to another host: %s %s", r.Method, r.URL)
