@@ -105,9 +105,14 @@ type clientRegistration struct {
 	AccessToken string `json:"registration_access_token,omitempty"`
 	// Metadata is the request body, to register anew with it.
 	Metadata map[string]any `json:"metadata"`
+	// InitialToken is the initial access token registration needed (RFC
+	// 7591 section 3), kept to register anew.
+	InitialToken string `json:"initial_access_token,omitempty"`
 }
 
-func (c *clientRegistration) secrets() []string { return []string{c.Secret, c.AccessToken} }
+func (c *clientRegistration) secrets() []string {
+	return []string{c.Secret, c.AccessToken, c.InitialToken}
+}
 
 func (c *clientRegistration) expired(now time.Time) bool {
 	return c.SecretExpiresAt > 0 && !now.Before(time.Unix(c.SecretExpiresAt, 0))
@@ -205,7 +210,11 @@ func (e *Engine) registeredClient(ctx context.Context, a *Auth, issuer string, i
 		return nil, err
 	}
 	id := registrationID(issuer, redirect, meta)
-	c, err := e.registration(ctx, a, id, issuer, iu, endpoint, meta, "")
+	initial, ok := raw["registrationAccessToken"].(string)
+	if v := raw["registrationAccessToken"]; v != nil && !ok {
+		return nil, errors.New("getOAuthConfig registrationAccessToken must be a string (an initial access token, RFC 7591 section 3)")
+	}
+	c, err := e.registration(ctx, a, id, issuer, iu, endpoint, meta, initial, "")
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +322,7 @@ func registrationMetadata(md, raw map[string]any, grant, redirect, name string) 
 // registration returns the registration stored under id, registering when
 // there is none, when its secret expired, or when forgotten names the
 // client_id the server no longer knows.
-func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, iu *url.URL, endpoint string, meta map[string]any, forgotten string) (*clientRegistration, error) {
+func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, iu *url.URL, endpoint string, meta map[string]any, initial, forgotten string) (*clientRegistration, error) {
 	unlock := e.registrations.lock(id)
 	defer unlock()
 	if locker, ok := e.store.(store.Locker); ok {
@@ -351,8 +360,11 @@ func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, i
 		if next == nil {
 			if cur != nil {
 				endpoint, meta = cur.Endpoint, cur.Metadata
+				if initial == "" {
+					initial = cur.InitialToken
+				}
 			}
-			if next, err = e.register(ctx, a, issuer, iu, endpoint, meta); err != nil {
+			if next, err = e.register(ctx, a, issuer, iu, endpoint, meta, initial); err != nil {
 				return nil, err
 			}
 		}
@@ -377,7 +389,7 @@ func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, i
 
 // register POSTs meta to endpoint (RFC 7591 section 3.1) and reads the
 // answer (section 3.2).
-func (e *Engine) register(ctx context.Context, a *Auth, issuer string, iu *url.URL, endpoint string, meta map[string]any) (*clientRegistration, error) {
+func (e *Engine) register(ctx context.Context, a *Auth, issuer string, iu *url.URL, endpoint string, meta map[string]any, initial string) (*clientRegistration, error) {
 	body, _ := json.Marshal(meta)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -385,9 +397,12 @@ func (e *Engine) register(ctx context.Context, a *Auth, issuer string, iu *url.U
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if initial != "" {
+		req.Header.Set("Authorization", "Bearer "+initial)
+	}
 	resp, err := e.tokenHTTPClient(ctx).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("client registration at %s: %w", endpoint, err)
+		return nil, fmt.Errorf("client registration at %s: %w", endpoint, redactError(err, newRedactor(initial)))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxRegistrationAnswer+1))
@@ -398,7 +413,7 @@ func (e *Engine) register(ctx context.Context, a *Auth, issuer string, iu *url.U
 		return nil, fmt.Errorf("client registration at %s answered more than %d bytes: refused", endpoint, maxRegistrationAnswer)
 	}
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return nil, registrationError(endpoint, resp.Status, raw)
+		return nil, redactError(registrationError(endpoint, resp.Status, raw), newRedactor(initial))
 	}
 	c, err := readRegistrationAnswer(a, issuer, iu, endpoint, raw)
 	if err != nil {
@@ -407,7 +422,7 @@ func (e *Engine) register(ctx context.Context, a *Auth, issuer string, iu *url.U
 	if want := metaRedirect(meta); want != "" && !hasRedirect(c.Redirect, want) {
 		return nil, fmt.Errorf("client registration at %s answered redirect_uris without the flow's %s: refused", endpoint, want)
 	}
-	c.Issuer, c.Endpoint, c.Metadata = issuer, endpoint, meta
+	c.Issuer, c.Endpoint, c.Metadata, c.InitialToken = issuer, endpoint, meta, initial
 	return c, nil
 }
 
@@ -452,7 +467,7 @@ func (e *Engine) readRegistration(ctx context.Context, cur *clientRegistration) 
 	if want := metaRedirect(cur.Metadata); want != "" && !hasRedirect(c.Redirect, want) {
 		return nil, fmt.Errorf("the registered client at %s now has redirect_uris without %s: refused", cur.ClientURI, want)
 	}
-	c.Issuer, c.Endpoint, c.Metadata = cur.Issuer, cur.Endpoint, cur.Metadata
+	c.Issuer, c.Endpoint, c.Metadata, c.InitialToken = cur.Issuer, cur.Endpoint, cur.Metadata, cur.InitialToken
 	return c, nil
 }
 
@@ -598,7 +613,7 @@ func (e *Engine) forgetRegistration(ctx context.Context, a *Auth, c *clientRegis
 	if err != nil {
 		return nil, err
 	}
-	return e.registration(ctx, a, c.id, c.Issuer, iu, c.Endpoint, c.Metadata, c.ClientID)
+	return e.registration(ctx, a, c.id, c.Issuer, iu, c.Endpoint, c.Metadata, "", c.ClientID)
 }
 
 // metaRedirect is the redirect URI registered with (the metadata is

@@ -48,6 +48,7 @@ type dcrServer struct {
 	noEndpoint   bool
 	secretTTL    time.Duration // client_secret_expires_at from now; 0: never
 	regEndpoint  string        // overrides the registration endpoint in the metadata
+	initialToken string        // required as Bearer by the registration endpoint
 	answer       func(w http.ResponseWriter, req map[string]any) bool
 	tokenExpires int
 	now          func() time.Time
@@ -123,6 +124,10 @@ func (s *dcrServer) register(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.initialToken != "" && r.Header.Get("Authorization") != "Bearer "+s.initialToken {
+		writeJSONStatus(w, 401, map[string]string{"error": "invalid_token", "error_description": "got " + r.Header.Get("Authorization")})
+		return
+	}
 	if s.answer != nil && s.answer(w, req) {
 		return
 	}
@@ -796,4 +801,30 @@ func echoingRefusal(next http.Handler) http.Handler {
 		writeJSONStatus(w, 401, map[string]string{"error": "invalid_client",
 			"error_description": "bad client " + user + ":" + pass + " " + r.PostForm.Encode()})
 	})
+}
+
+func TestDCRInitialAccessToken(t *testing.T) {
+	s := newDCRServer(t)
+	const iat = dcrSecretPrefix + "initial-token"
+	s.set(func(s *dcrServer) { s.initialToken = iat; s.noRFC7592 = true })
+	// Without it, or with a wrong one: the refusal is shown, the token not.
+	e := newEngine(t, nil, dcrConnector(s, "      registrationAccessToken: "+dcrSecretPrefix+"wrong"))
+	_, err := dcrFlow(e, s, Connection{Connector: "c"}, redirectURI)
+	if err == nil || !strings.Contains(err.Error(), "invalid_token") || strings.Contains(err.Error(), dcrSecretPrefix) {
+		t.Fatalf("wrong initial access token: %v", err)
+	}
+	st := store.NewMemory()
+	e = newEngine(t, nil, dcrConnector(s, "      registrationAccessToken: "+iat+"\n      grantType: client_credentials"), WithStore(st))
+	clock := withClock(e)
+	conn := Connection{ID: "conn-cc", Connector: "c"}
+	if got := apiClientID(t, e, conn); got != "dcr-client-1" {
+		t.Fatalf("API saw client %q", got)
+	}
+	// Registering anew (from a renewal, no getOAuthConfig at hand) uses
+	// the stored initial access token.
+	s.forget("dcr-client-1")
+	clock.Advance(2 * time.Hour)
+	if got := apiClientID(t, e, conn); got != "dcr-client-2" {
+		t.Fatalf("after forgetting, the API saw client %q", got)
+	}
 }
