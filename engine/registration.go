@@ -169,8 +169,13 @@ func registrationID(issuer, redirect string, meta map[string]any) string {
 }
 
 // usesRegistration reports whether raw (getOAuthConfig's result, after
-// discovery) has no client of its own.
+// discovery) has no client of its own and needs one: the token exchange
+// grant may be sent without client authentication (RFC 8693 section 2.1),
+// so it is left as the connector wrote it.
 func usesRegistration(raw map[string]any) bool {
+	if g, _ := raw["grantType"].(string); g == oauth2.GrantTokenExchange {
+		return false
+	}
 	v, ok := raw["clientId"]
 	s, _ := v.(string)
 	return !ok || v == nil || s == ""
