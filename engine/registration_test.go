@@ -583,8 +583,21 @@ func TestDCRServerForgetsClient(t *testing.T) {
 			e := newEngine(t, nil, dcrConnector(s, ""), WithStore(st))
 			clock := withClock(e)
 			conn := Connection{ID: "conn-a", Connector: "c"}
-			mustDCRFlow(t, e, s, conn, "http://127.0.0.1:40001/cb")
-			s.forget("dcr-client-1")
+			creds := mustDCRFlow(t, e, s, conn, "http://127.0.0.1:40001/cb")
+			if rfc7592 {
+				// The client is deleted the RFC 7592 way (section 2.3), with
+				// the registration access token the engine keeps.
+				rec := registrationRecord(t, st, creds)
+				req, _ := http.NewRequest(http.MethodDelete, rec.Credentials["registration_client_uri"].(string), nil)
+				req.Header.Set("Authorization", "Bearer "+rec.Credentials["registration_access_token"].(string))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != http.StatusNoContent {
+					t.Fatalf("RFC 7592 delete: %v %v", resp, err)
+				}
+				resp.Body.Close()
+			} else {
+				s.forget("dcr-client-1")
+			}
 			clock.Advance(2 * time.Hour)
 			// The refresh: the token endpoint answers invalid_client.
 			_, err := mustClient(t, e, conn).Get(context.Background(), "/api/me")
