@@ -308,7 +308,7 @@ func (e *Engine) applyDiscovery(ctx context.Context, a *Auth, raw map[string]any
 		if err != nil {
 			return err
 		}
-		raw[registrationRawKey] = registrationUse{c: c, registered: true}
+		raw[registrationRawKey] = registrationUse{c: c, registered: true, issuer: issuer}
 	}
 	if _, ok := raw["clientAuthLocation"]; !ok {
 		if methods, ok := md["token_endpoint_auth_methods_supported"].([]any); ok {

@@ -573,7 +573,7 @@ func printable(s string, n int) string {
 
 // registrationOf reads the registration a connection's tokens were issued
 // to. ok is false when the credentials name none.
-func (e *Engine) registrationOf(ctx context.Context, creds map[string]any) (*clientRegistration, bool, error) {
+func (e *Engine) registrationOf(ctx context.Context, creds map[string]any, issuer string) (*clientRegistration, bool, error) {
 	ref, _ := creds[RegistrationCredentialsKey].(map[string]any)
 	if ref == nil {
 		return nil, false, nil
@@ -593,6 +593,11 @@ func (e *Engine) registrationOf(ctx context.Context, creds map[string]any) (*cli
 	c, err := registrationFromRecord(id, rec)
 	if err != nil {
 		return nil, true, err
+	}
+	if c.Issuer != issuer {
+		// Credentials naming another server's client would send its
+		// secret to this one's token endpoint.
+		return nil, true, &ConnectionError{Key: KeyConnectionIsDefunct, Message: fmt.Sprintf("the credentials' %s names a client registered at another authorization server, not %s: authorise the connection again", RegistrationCredentialsKey, issuer)}
 	}
 	if c.ClientID != clientID {
 		return nil, true, &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the client the connection's tokens were issued to was registered anew (the server forgot it): authorise the connection again"}
@@ -653,7 +658,8 @@ const registrationRawKey = "\x00registration"
 // connection's credentials name (sessionFromCredentials).
 type registrationUse struct {
 	c          *clientRegistration
-	registered bool // the configuration has no client of its own
+	registered bool   // the configuration has no client of its own
+	issuer     string // whose registrations the credentials may name
 }
 
 // fromCredentials: the client is the one the credentials name.
@@ -679,15 +685,16 @@ func (e *Engine) registeredClientRefused(ctx context.Context, a *Auth, reg regis
 // the server forgets it); for the authorization code grant the one the
 // connection's credentials name, read at each refresh.
 type sessionRegistration struct {
-	mu sync.Mutex
-	c  *clientRegistration // client_credentials; nil: from the credentials
+	mu     sync.Mutex
+	c      *clientRegistration // client_credentials; nil: from the credentials
+	issuer string
 }
 
 func newSessionRegistration(u registrationUse) *sessionRegistration {
 	if !u.registered {
 		return nil
 	}
-	return &sessionRegistration{c: u.c}
+	return &sessionRegistration{c: u.c, issuer: u.issuer}
 }
 
 // client puts the registered client into cfg, with a redactor that knows
@@ -700,7 +707,7 @@ func (s *sessionRegistration) client(ctx context.Context, cl *Client, cfg oauth2
 	if c == nil {
 		var ok bool
 		var err error
-		c, ok, err = e.registrationOf(ctx, cur.credentials)
+		c, ok, err = e.registrationOf(ctx, cur.credentials, s.issuer)
 		if err != nil {
 			return cfg, cur.redact, err
 		}
@@ -741,7 +748,7 @@ func (s *sessionRegistration) renew(ctx context.Context, cl *Client, cfg oauth2.
 // to the forgotten client, so the connection needs authorising again, with
 // a client registered anew.
 func (s *sessionRegistration) refused(ctx context.Context, cl *Client, cur *clientState, err error) error {
-	c, _, rerr := cl.eng.registrationOf(ctx, cur.credentials)
+	c, _, rerr := cl.eng.registrationOf(ctx, cur.credentials, s.issuer)
 	if rerr == nil && c != nil {
 		cl.eng.forgetRegistration(ctx, cl.auth, c)
 	}

@@ -841,3 +841,26 @@ func TestDCRInitialAccessToken(t *testing.T) {
 		t.Fatalf("after forgetting, the API saw client %q", got)
 	}
 }
+
+// TestDCRCredentialsNamingAnotherServersClient: credentials that name a
+// registration made at another issuer (same store) are refused before any
+// secret is sent.
+func TestDCRCredentialsNamingAnotherServersClient(t *testing.T) {
+	s1, s2 := newDCRServer(t), newDCRServer(t)
+	st := store.NewMemory()
+	e1 := newEngine(t, nil, dcrConnector(s1, ""), WithStore(st))
+	creds1 := mustDCRFlow(t, e1, s1, Connection{Connector: "c"}, redirectURI)
+	e2 := newEngine(t, nil, dcrConnector(s2, ""), WithStore(st))
+	clock := withClock(e2)
+	creds2 := mustDCRFlow(t, e2, s2, Connection{Connector: "c"}, redirectURI)
+	creds2[RegistrationCredentialsKey] = creds1[RegistrationCredentialsKey]
+	clock.Advance(2 * time.Hour)
+	before := s2.tokenRequests.Load()
+	_, err := mustClient(t, e2, Connection{Connector: "c", Credentials: creds2}).Get(context.Background(), "/api/me")
+	if err == nil || !strings.Contains(err.Error(), "another authorization server") {
+		t.Fatalf("refresh with another server's client: %v", err)
+	}
+	if s2.tokenRequests.Load() != before {
+		t.Error("the other server's client was sent to the token endpoint")
+	}
+}
