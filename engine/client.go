@@ -110,6 +110,9 @@ func (e *Engine) Client(ctx context.Context, conn Connection) (*Client, error) {
 // which only a client that proxy connections ride on needs (the rest save
 // the memory).
 func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Client, error) {
+	if err := checkConnectionID(conn.ID); err != nil {
+		return nil, err
+	}
 	info, in, c, resolver, err := e.target(conn.Connector)
 	if err != nil {
 		return nil, err

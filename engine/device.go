@@ -92,7 +92,7 @@ func (e *Engine) CompleteDeviceAuthorization(ctx context.Context, conn Connectio
 	if err != nil {
 		return nil, redactError(tokenError(err), r)
 	}
-	return e.storeFlowToken(ctx, a, conn, tok, dpopKey, nil, r)
+	return e.storeFlowToken(ctx, a, conn, tok, dpopKey, nil, nil, r)
 }
 
 // deviceConfig is getOAuthConfig of a connection that may use the device

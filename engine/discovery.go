@@ -254,7 +254,7 @@ func checkIssuerURL(field, s string) (*url.URL, error) {
 // refuses metadata that names another issuer, endpoints on hosts the
 // connector does not allow, and a server that lists PKCE methods without
 // S256 when the connector uses PKCE.
-func (e *Engine) applyDiscovery(ctx context.Context, a *Auth, raw map[string]any, input []inputValue) error {
+func (e *Engine) applyDiscovery(ctx context.Context, a *Auth, raw map[string]any, input []inputValue, redirect string) error {
 	iv, hasIssuer := raw["issuer"]
 	dv, hasDiscovery := raw["discoveryUrl"]
 	if !hasIssuer && !hasDiscovery {
@@ -325,6 +325,13 @@ func (e *Engine) applyDiscovery(ctx context.Context, a *Auth, raw map[string]any
 	skip, _ := raw["skipPkce"].(bool)
 	if methods, ok := md["code_challenge_methods_supported"].([]any); ok && !skip && grant != "client_credentials" && grant != "urn:ietf:params:oauth:grant-type:token-exchange" && !slices.Contains(methods, any("S256")) {
 		return fmt.Errorf("authorization server %s lists code_challenge_methods_supported %v without S256, which the engine uses for PKCE: refused (set skipPkce only if the server has no PKCE)", issuer, methods)
+	}
+	if usesRegistration(raw) {
+		c, err := e.registeredClient(ctx, a, issuer, iu, md, raw, redirect)
+		if err != nil {
+			return err
+		}
+		raw[registrationRawKey] = registrationUse{c: c, registered: true, issuer: issuer}
 	}
 	if _, ok := raw["clientAuthLocation"]; !ok {
 		if methods, ok := md["token_endpoint_auth_methods_supported"].([]any); ok {

@@ -45,6 +45,10 @@ type Engine struct {
 	// mcp holds protected resource discovery's options and cache
 	// (resourcemetadata.go).
 	mcp mcpState
+	// registrations makes client registration single flight, and
+	// clientName is what clients register as (registration.go).
+	registrations registrationLocks
+	clientName    string
 	// wait sleeps between device flow polls; nil is a timer (tests set it).
 	wait func(ctx context.Context, d time.Duration) error
 
@@ -272,6 +276,9 @@ func tokenHTTPClient(rt http.RoundTripper) *http.Client {
 // overwrite stores credentials for id whatever version is stored, for a
 // completed authorization that replaces the connection's credentials.
 func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any) error {
+	if err := checkConnectionID(id); err != nil {
+		return err
+	}
 	for range 5 {
 		var version int64
 		if rec, err := e.store.Get(ctx, id); err == nil {

@@ -36,11 +36,14 @@ type oauth2Session struct {
 	cfg oauth2.Config
 	// dpop is set when getOAuthConfig asks for DPoP (layer_dpop.go).
 	dpop *dpopLayer
+	// reg is set when the client is dynamically registered
+	// (registration.go).
+	reg *sessionRegistration
 }
 
 // openOAuth2 evaluates the connection's getOAuthConfig.
 func openOAuth2(ctx context.Context, cl *Client) (Session, error) {
-	cfg, err := cl.eng.oauthConfig(ctx, cl.auth, cl.conn, "", "")
+	cfg, reg, err := cl.eng.oauthConfigReg(ctx, cl.auth, cl.conn, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +51,7 @@ func openOAuth2(ctx context.Context, cl *Client) (Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &oauth2Session{cfg: cfg, dpop: d}, nil
+	return &oauth2Session{cfg: cfg, dpop: d, reg: newSessionRegistration(reg)}, nil
 }
 
 // clientCredentials reports whether the session's token comes from a grant
@@ -103,6 +106,13 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 		}
 		hc = s.dpop.tokenClient(key, cl.wire)
 	}
+	redact := cur.redact
+	if s.reg != nil {
+		var err error
+		if cfg, redact, err = s.reg.client(ctx, cl, cfg, cur); err != nil {
+			return nil, err
+		}
+	}
 	var tok *oauth2.Token
 	var err error
 	method := spec.MethodGetCredentialsFromRefreshTokenResponse
@@ -111,22 +121,35 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 		method = spec.MethodGetCredentialsFromAccessTokenResponse
 	} else if s.clientCredentials() {
 		tok, err = cfg.ClientCredentials(ctx, hc)
+		if err != nil && s.reg != nil && invalidClient(err) {
+			// The server forgot the registered client: register anew
+			// (or read it, RFC 7592) and try once more.
+			if cfg, redact, err = s.reg.renew(ctx, cl, cfg, cur); err == nil {
+				tok, err = cfg.ClientCredentials(ctx, hc)
+			}
+		}
 		method = spec.MethodGetCredentialsFromAccessTokenResponse
 	} else {
 		rt, _ := cur.credentials["refresh_token"].(string)
 		tok, err = cfg.Refresh(ctx, hc, rt)
+		if err != nil && s.reg != nil && invalidClient(err) {
+			return nil, redactError(s.reg.refused(ctx, cl, cur, err), redact)
+		}
 	}
 	if err != nil {
-		return nil, redactError(tokenError(err), cur.redact)
+		return nil, redactError(tokenError(err), redact)
 	}
 	if s.dpop != nil {
 		if err := checkDPoPToken(tok); err != nil {
 			return nil, err
 		}
 	}
-	creds, err := cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil, cur.redact)
+	creds, err := cl.eng.credentialsFromToken(ctx, cl.auth, method, cl.conn, tok, cur.credentials, nil, redact)
 	if err == nil && s.dpop != nil {
 		keepDPoPKey(creds, cur.credentials)
+	}
+	if err == nil && s.reg != nil {
+		s.reg.keep(creds, cur.credentials)
 	}
 	return creds, err
 }

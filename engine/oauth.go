@@ -64,28 +64,40 @@ func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, r
 
 // oauthConfig evaluates getOAuthConfig for an OAuth 2.0 connection.
 func (e *Engine) oauthConfig(ctx context.Context, a *Auth, conn Connection, redirectURI, state string) (oauth2.Config, error) {
+	cfg, reg, err := e.oauthConfigReg(ctx, a, conn, redirectURI, state)
+	if err == nil && reg.fromCredentials() {
+		return oauth2.Config{}, errNoRegistrationFlow
+	}
+	return cfg, err
+}
+
+// oauthConfigReg is oauthConfig, with the registered client it uses
+// (registration.go).
+func (e *Engine) oauthConfigReg(ctx context.Context, a *Auth, conn Connection, redirectURI, state string) (oauth2.Config, registrationUse, error) {
 	raw, m, r, err := e.oauthConfigMap(ctx, a, conn, redirectURI, state)
 	if err != nil {
-		return oauth2.Config{}, err
+		return oauth2.Config{}, registrationUse{}, err
 	}
 	ctx, err = e.applyProtectedResource(ctx, a, raw, inputValues(conn.ConnectionParameters))
 	if err != nil {
-		return oauth2.Config{}, redactedMethodError(m, err, r)
+		return oauth2.Config{}, registrationUse{}, redactedMethodError(m, err, r)
 	}
-	if err := e.applyDiscovery(ctx, a, raw, inputValues(conn.ConnectionParameters)); err != nil {
-		return oauth2.Config{}, redactedMethodError(m, err, r)
+	if err := e.applyDiscovery(ctx, a, raw, inputValues(conn.ConnectionParameters), redirectURI); err != nil {
+		return oauth2.Config{}, registrationUse{}, redactedMethodError(m, err, r)
 	}
+	reg, _ := raw[registrationRawKey].(registrationUse)
+	delete(raw, registrationRawKey)
 	cfg, err := oauth2.ConfigFromMap(raw)
 	if err != nil {
-		return oauth2.Config{}, redactedMethodError(m, err, r)
+		return oauth2.Config{}, reg, redactedMethodError(m, err, r)
 	}
 	cfg.Now = e.now // expiry is computed on the engine's clock
 	if oauth2.IsTLSClientAuth(cfg.ClientAuthLocation) {
 		if err := checkClientCertificate(e.wireOf(ctx), cfg.ClientAuthLocation); err != nil {
-			return oauth2.Config{}, redactedMethodError(m, err, r)
+			return oauth2.Config{}, reg, redactedMethodError(m, err, r)
 		}
 	}
-	return cfg, nil
+	return cfg, reg, nil
 }
 
 // Authorizer is a Kind whose credentials come from an interactive flow:
@@ -102,6 +114,9 @@ type Authorizer interface {
 // oauthAuth returns the auth block of a connection and its kind's
 // authorization flow, and conn with the schemas' defaults filled in.
 func (e *Engine) oauthAuth(conn Connection) (Connection, *Auth, Authorizer, error) {
+	if err := checkConnectionID(conn.ID); err != nil {
+		return conn, nil, nil, err
+	}
 	c, ok := e.Connector(conn.Connector)
 	if !ok {
 		return conn, nil, nil, fmt.Errorf("no connector %q is registered", conn.Connector)
@@ -191,9 +206,12 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 		return nil, redactCallbackError(err, r)
 	}
 	r = r.With(code)
-	cfg, err := e.oauthConfig(ctx, a, conn, redirectURI, state)
+	cfg, reg, err := e.oauthConfigReg(ctx, a, conn, redirectURI, state)
 	if err != nil {
 		return nil, err
+	}
+	if reg.c != nil {
+		r = r.With(reg.c.secrets()...)
 	}
 	query := map[string]any{}
 	for k, vs := range callback {
@@ -224,9 +242,9 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 		}
 		tok = tokenFromMap(raw, e.now(), cfg.DefaultExpiresIn)
 	} else if tok, err = cfg.Exchange(ctx, hc, code, redirectURI, verifier); err != nil {
-		return nil, redactError(tokenError(err), r)
+		return nil, redactError(e.registeredClientRefused(ctx, a, reg, err), r)
 	}
-	return e.storeFlowToken(withBoundResource(ctx, cfg.Resource), a, conn, tok, dpopKey, map[string]any{
+	return e.storeFlowToken(withBoundResource(ctx, cfg.Resource), a, conn, tok, dpopKey, reg.c, map[string]any{
 		"queryParameters": query,
 		"request":         map[string]any{"query": query},
 	}, r)
@@ -235,7 +253,7 @@ func (e *Engine) completeAuthorization2(ctx context.Context, a *Auth, conn Conne
 // storeFlowToken ends an authorization flow (code or device): it checks a
 // DPoP-bound token, maps the token response to credentials with extra
 // variables, and stores them when conn has an ID.
-func (e *Engine) storeFlowToken(ctx context.Context, a *Auth, conn Connection, tok *oauth2.Token, dpopKey string, extra map[string]any, r *redactor) (map[string]any, error) {
+func (e *Engine) storeFlowToken(ctx context.Context, a *Auth, conn Connection, tok *oauth2.Token, dpopKey string, reg *clientRegistration, extra map[string]any, r *redactor) (map[string]any, error) {
 	if dpopKey != "" {
 		if err := checkDPoPToken(tok); err != nil {
 			return nil, err
@@ -248,6 +266,11 @@ func (e *Engine) storeFlowToken(ctx context.Context, a *Auth, conn Connection, t
 	bindResource(ctx, creds, nil)
 	if dpopKey != "" {
 		creds[DPoPCredentialsKey] = dpopKey
+	}
+	if reg != nil {
+		creds[RegistrationCredentialsKey] = registrationRef(reg)
+	} else {
+		delete(creds, RegistrationCredentialsKey)
 	}
 	if conn.ID != "" {
 		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
