@@ -45,6 +45,13 @@ type Engine struct {
 	// mcp holds protected resource discovery's options and cache
 	// (resourcemetadata.go).
 	mcp mcpState
+	// guard is the transport of connections kept off private networks
+	// (layer_netguard.go).
+	guard struct {
+		once sync.Once
+		rt   http.RoundTripper
+		err  error
+	}
 	// registrations makes client registration single flight, and
 	// clientName is what clients register as (registration.go).
 	registrations registrationLocks

@@ -35,6 +35,9 @@ type connWire struct {
 	rt http.RoundTripper
 	// cert is set when rt presents a client certificate.
 	cert bool
+	// guarded is set when rt connects only to public addresses
+	// (layer_netguard.go).
+	guarded bool
 	// secrets are the private key's text, redacted wherever the
 	// connection's own secrets are.
 	secrets []string
@@ -44,8 +47,19 @@ type connWire struct {
 // engine's transport, or, when a has getClientCertificate, one presenting
 // the certificate it returns. connector names the connector in errors.
 func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, conn Connection) (connWire, error) {
+	guard := e.mcp.refusePrivate && a.userChosenServers()
 	if !a.hasMethod(spec.MethodGetClientCertificate) {
+		if guard {
+			rt, err := e.guardedWire()
+			if err != nil {
+				return connWire{}, fmt.Errorf("connector %s: %w", connector, err)
+			}
+			return connWire{rt: rt, guarded: true}, nil
+		}
 		return connWire{rt: e.transport}, nil
+	}
+	if guard {
+		return connWire{}, fmt.Errorf("connector %s: getClientCertificate with a protectedResource the end user may choose is not supported under WithoutPrivateNetworks", connector)
 	}
 	raw, m, r, err := e.runConfigMethod(ctx, connector, a, conn, spec.MethodGetClientCertificate)
 	if err != nil {
@@ -178,7 +192,7 @@ type wireKey struct{}
 // withWire returns ctx carrying w: methods run with it (an authorization
 // flow's, a client's) fetch over it, and flows send token requests over it.
 func withWire(ctx context.Context, w connWire) context.Context {
-	if !w.cert && ctx.Value(wireKey{}) == nil {
+	if !w.cert && !w.guarded && ctx.Value(wireKey{}) == nil {
 		return ctx // wireOf falls back to the engine's transport: no allocation
 	}
 	return context.WithValue(ctx, wireKey{}, w)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/connspec/connspec/internal/netguard"
 	"github.com/connspec/connspec/spec"
 )
 
@@ -94,10 +95,12 @@ type resourceMetadata struct {
 // their metadata documents and their authorization servers on private,
 // loopback, link-local and other non-public addresses: a server that lets
 // end users name an MCP server turns it on, so that a user cannot make it
-// talk to the network it runs in (SSRF). Names are resolved before the
-// request; the check and the connection resolve separately, so a name
-// answering differently each time (DNS rebinding) is not stopped by it
-// alone.
+// talk to the network it runs in (SSRF). Names are checked before the
+// first request, for a clear error, and every connection of such an auth
+// block goes over a transport that refuses non-public peers after name
+// resolution (layer_netguard.go), so a name answering differently each time
+// (DNS rebinding) is refused too. The engine's transport must then be an
+// *http.Transport (the default); it is used without an HTTP proxy.
 func WithoutPrivateNetworks() Option { return func(e *Engine) { e.mcp.refusePrivate = true } }
 
 // resourceIssuerKey marks a context whose OAuth config's issuer came from
@@ -442,20 +445,13 @@ func (e *Engine) checkPublicAddress(ctx context.Context, what string, u *url.URL
 		}
 	}
 	for _, a := range addrs {
-		if !publicAddress(a) {
+		if !netguard.Public(a) {
 			return fmt.Errorf("%s: %s is on a private, loopback or link-local address (%s), refused (the engine refuses private networks)", what, host, a)
 		}
 	}
 	return nil
 }
 
-// cgnat is RFC 6598 shared address space.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-func publicAddress(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !cgnat.Contains(a) && !a.IsLoopback() && !a.IsLinkLocalUnicast()
-}
 
 // ResourceCredentialsKey is the credentials key where the engine keeps the
 // protected resource a connection's tokens were bound to (RFC 8707) when
