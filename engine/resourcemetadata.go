@@ -452,7 +452,6 @@ func (e *Engine) checkPublicAddress(ctx context.Context, what string, u *url.URL
 	return nil
 }
 
-
 // ResourceCredentialsKey is the credentials key where the engine keeps the
 // protected resource a connection's tokens were bound to (RFC 8707) when
 // getOAuthConfig gave protectedResource. Only the engine sets it: a token
