@@ -157,15 +157,15 @@ func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON {connector, account, option?, redirectUrl?, connectionId?}: "+describeJSONError(err))
 		return
 	}
-	if req.Account == "" {
-		writeError(w, http.StatusBadRequest, "bad_request", "account is required: the connection is made for (or, with connectionId, belongs to) this account")
-		return
-	}
 	if req.ConnectionID != "" && !s.reconnectRequest(w, r, &req) {
 		return
 	}
 	if !callerOf(r.Context()).allows(req.Account, req.Connector) {
 		writeError(w, http.StatusForbidden, "key_limit", "this API key is limited to another account or connector")
+		return
+	}
+	if req.Account == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "account is required: the connection is made for (or, with connectionId, belongs to) this account")
 		return
 	}
 	c, ok := s.cfg.Engine.Connector(req.Connector)

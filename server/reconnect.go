@@ -38,11 +38,11 @@ func (s *Server) reconnectRequest(w http.ResponseWriter, r *http.Request, req *n
 		return false
 	}
 	if req.Connector != "" && req.Connector != info.Connector {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("connector %s does not match the connection's connector %s: leave connector out to reconnect", req.Connector, info.Connector))
+		writeError(w, http.StatusBadRequest, "connection_mismatch", fmt.Sprintf("connector %s does not match the connection's connector %s: leave connector out to reconnect", req.Connector, info.Connector))
 		return false
 	}
 	if req.Option != "" && req.Option != info.Option {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("option %q does not match the connection's option %q: a reconnect keeps the connection's way to connect", req.Option, info.Option))
+		writeError(w, http.StatusBadRequest, "connection_mismatch", fmt.Sprintf("option %q does not match the connection's option %q: a reconnect keeps the connection's way to connect", req.Option, info.Option))
 		return false
 	}
 	req.Connector, req.Option = info.Connector, info.Option
