@@ -324,3 +324,62 @@ func TestReconnectWithAFormReplacesTheAPIKeyOnEveryServer(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnectedTokenIsUsedByEveryServer: a connected OAuth connection is
+// reconnected through one server while another has its client cached: the
+// other sends the new access token within its recheck interval.
+func TestReconnectedTokenIsUsedByEveryServer(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := oauthtest.New(t, oauthtest.Options{ClientSecret: canaryClientSecret})
+			var mu sync.Mutex
+			var lastAuth string
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				lastAuth = r.Header.Get("Authorization")
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"ok": true}`)
+			}))
+			t.Cleanup(api.Close)
+			seen := func() string { mu.Lock(); defer mu.Unlock(); return lastAuth }
+			c := testCipher(t)
+			sa, sb := sharedStores(t, kind, c)
+			conns := map[string]string{"oauthy": strings.Replace(oauthConnector(srv), "baseUri: "+srv.URL, "baseUri: "+api.URL, 1)}
+			a := newEnv(t, envOptions{connectors: conns, params: oauthParams, store: sa, cipher: c})
+			b := newEnv(t, envOptions{connectors: conns, params: oauthParams, store: sb, cipher: c})
+
+			id, _ := oauthConnect(t, a, srv, map[string]any{"connector": "oauthy", "account": "acc-t"})
+			if pr := b.proxy("GET", id, "x", nil, nil); pr.StatusCode != 200 {
+				t.Fatalf("proxy: %d %s", pr.StatusCode, readAll(t, pr))
+			} else {
+				readAll(t, pr)
+			}
+			old := seen()
+			link := a.connectLink(map[string]any{"connectionId": id, "account": "acc-t", "redirectUrl": "https://app.example/done"})
+			if again, _ := oauthConnect2(t, a, srv, link); again != id {
+				t.Fatalf("reconnect made %q, want %q", again, id)
+			}
+			rec, err := a.Store.Get(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "Bearer " + fmt.Sprint(rec.Credentials["access_token"])
+			if want == old {
+				t.Fatal("the reconnect stored the old access token")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				pr := b.proxy("GET", id, "x", nil, nil)
+				readAll(t, pr)
+				if pr.StatusCode == 200 && seen() == want {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("server b still sends the old token after the reconnect (status %d)", pr.StatusCode)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}
