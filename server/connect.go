@@ -453,6 +453,10 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 			s.renderLinkUsed(w)
 			return
 		}
+		if ce, ok := err.(*connectError); ok && (ce.code == "not_found" || ce.code == "store_error") {
+			s.renderResult(w, ce.status, "This connection cannot be renewed", capitalize(ce.msg)+".", false)
+			return
+		}
 	} else {
 		info, err = s.connect(r.Context(), info)
 	}
