@@ -32,6 +32,9 @@ type connectSession struct {
 	Option    string `json:"o,omitempty"`
 	Redirect  string `json:"r,omitempty"`
 	Expires   int64  `json:"e"`
+	// ID is the existing connection a reconnect link re-authorises ("" : a
+	// new connection).
+	ID string `json:"id,omitempty"`
 }
 
 // oauthFlow is kept in a sealed cookie between the redirect to the provider
@@ -142,6 +145,8 @@ type newSessionRequest struct {
 	Account     string `json:"account"`
 	Option      string `json:"option"`
 	RedirectURL string `json:"redirectUrl"`
+	// ConnectionID asks for a reconnect of this existing connection.
+	ConnectionID string `json:"connectionId"`
 }
 
 func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
@@ -149,11 +154,18 @@ func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON {connector, account, option?, redirectUrl?}: "+describeJSONError(err))
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must be JSON {connector, account, option?, redirectUrl?, connectionId?}: "+describeJSONError(err))
+		return
+	}
+	if req.ConnectionID != "" && !s.reconnectRequest(w, r, &req) {
 		return
 	}
 	if !callerOf(r.Context()).allows(req.Account, req.Connector) {
 		writeError(w, http.StatusForbidden, "key_limit", "this API key is limited to another account or connector")
+		return
+	}
+	if req.Account == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "account is required: the connection is made for (or, with connectionId, belongs to) this account")
 		return
 	}
 	c, ok := s.cfg.Engine.Connector(req.Connector)
@@ -177,7 +189,7 @@ func (s *Server) createConnectSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	expires := time.Now().Add(s.cfg.SessionTTL).Truncate(time.Second)
-	token, err := s.seal(connectSession{Connector: req.Connector, Account: req.Account, Option: req.Option, Redirect: req.RedirectURL, Expires: expires.Unix()}, purposeSession)
+	token, err := s.seal(connectSession{Connector: req.Connector, Account: req.Account, Option: req.Option, Redirect: req.RedirectURL, Expires: expires.Unix(), ID: req.ConnectionID}, purposeSession)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "the session could not be sealed")
 		return
@@ -220,11 +232,14 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	option := sess.Option
-	if option == "" {
+	if option == "" && sess.ID == "" {
 		option = r.URL.Query().Get("option")
 	}
 	p := s.formPage(r, c, option)
-	if option == "" && len(c.Spec.Auth.OptionKeys) > 1 && !baseUsable(c.Spec.Auth) {
+	if sess.ID != "" {
+		p.Options = nil // a reconnect keeps the connection's way to connect
+	}
+	if option == "" && sess.ID == "" && len(c.Spec.Auth.OptionKeys) > 1 && !baseUsable(c.Spec.Auth) {
 		p.Fields = nil
 		p.Choose = true
 	}
@@ -412,7 +427,7 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	option := r.PostForm.Get("option")
-	if sess.Option != "" {
+	if sess.Option != "" || sess.ID != "" {
 		option = sess.Option
 	}
 	if option != "" && c.Spec.Auth.Options[option] == nil {
@@ -427,7 +442,24 @@ func (s *Server) connectSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := store.ConnectionInfo{Connector: c.Spec.Key, Option: p.Option, Account: sess.Account, Input: in}
-	info, err := s.connect(r.Context(), info)
+	var err error
+	if sess.ID != "" {
+		info, err = s.reconnect(r.Context(), sess, info, linkKey(r.PathValue("token")))
+		if err == nil {
+			s.finish(w, r, sess, info.ID, nil)
+			return
+		}
+		if errors.Is(err, errLinkUsed) {
+			s.renderLinkUsed(w)
+			return
+		}
+		if ce, ok := err.(*connectError); ok && (ce.code == "not_found" || ce.code == "store_error") {
+			s.renderResult(w, ce.status, "This connection cannot be renewed", capitalize(ce.msg)+".", false)
+			return
+		}
+	} else {
+		info, err = s.connect(r.Context(), info)
+	}
 	var ce *connectError
 	switch {
 	case err == nil:
@@ -484,6 +516,9 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request, sess connectSes
 // cookie named after the state, so parallel flows in one browser coexist.
 func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connectSession, info store.ConnectionInfo) {
 	info.ID = newID()
+	if sess.ID != "" {
+		info.ID = sess.ID
+	}
 	if msg := s.unconfigured(info.Connector, info.Option); msg != "" {
 		s.log.Warn("connect page: "+msg, "connector", info.Connector)
 		s.renderResult(w, http.StatusConflict, "This connection is not set up yet",
@@ -491,6 +526,11 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess connect
 		return
 	}
 	if only, err := s.cfg.Engine.DeviceFlowOnly(r.Context(), s.connection(info)); err == nil && only {
+		if sess.ID != "" {
+			s.renderResult(w, http.StatusConflict, "This connection cannot be renewed here",
+				"Reconnecting a connection that signs in with a device code is not supported yet. Ask for a link to connect anew.", false)
+			return
+		}
 		s.startDevice(w, r, sess, info)
 		return
 	}
@@ -548,6 +588,10 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := store.ConnectionInfo{ID: flow.ID, Connector: flow.Session.Connector, Option: flow.Option, Account: flow.Session.Account, Input: flow.Input, CreatedAt: time.Now().UTC()}
+	if flow.Session.ID != "" {
+		s.reconnectCallback(w, r, flow, info)
+		return
+	}
 	conn := s.connection(info)
 	ctx := r.Context()
 	if _, err := s.cfg.Engine.CompleteAuthorization(ctx, conn, q, s.redirectURI(), flow.State, flow.Verifier); err != nil {
@@ -567,6 +611,12 @@ func (s *Server) callbackFailed(w http.ResponseWriter, r *http.Request, flow oau
 	if derr := s.cfg.Store.DeleteConnection(r.Context(), info.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
 		s.log.Error("cleaning up a failed authorization", "connection", info.ID, "error", derr.Error())
 	}
+	s.log.Warn("authorization failed", "connection", info.ID, "connector", info.Connector, "error", err.Error())
+	s.callbackFailedKeep(w, r, flow, err)
+}
+
+// callbackFailedKeep says why a flow failed, changing nothing stored.
+func (s *Server) callbackFailedKeep(w http.ResponseWriter, r *http.Request, flow oauthFlow, err error) {
 	reason := err.Error()
 	var cbErr *oauth2.CallbackError
 	if errors.As(err, &cbErr) {
@@ -575,7 +625,6 @@ func (s *Server) callbackFailed(w http.ResponseWriter, r *http.Request, flow oau
 			reason += " (" + cbErr.Description + ")"
 		}
 	}
-	s.log.Warn("authorization failed", "connection", info.ID, "connector", info.Connector, "error", reason)
 	s.finish(w, r, flow.Session, "", &flowError{reason: reason, status: failureStatus(cbErr)})
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
@@ -345,6 +346,15 @@ type cachedClient struct {
 	client    *engine.Client
 	connector string
 	checked   time.Time
+	// fingerprint is of the connection's option and input the client was
+	// made with: a reconnect that changes them rebuilds the client.
+	fingerprint [32]byte
+}
+
+// fingerprint hashes what a client is made from besides credentials.
+func fingerprint(info store.ConnectionInfo) [32]byte {
+	data, _ := json.Marshal([]any{info.Connector, info.Option, info.Input})
+	return sha256.Sum256(data)
 }
 
 // client returns the cached client of a connection, looking the connection
@@ -364,19 +374,22 @@ func (s *Server) client(ctx context.Context, id string) (*cachedClient, error) {
 		return nil, err
 	}
 	if cc != nil {
-		fresh := &cachedClient{client: cc.client, connector: cc.connector, checked: time.Now()}
-		s.mu.Lock()
-		s.clients[id] = fresh
-		s.mu.Unlock()
-		return fresh, nil
+		if cl, ok := s.reloadCached(ctx, cc, info); ok {
+			fresh := &cachedClient{client: cl, connector: cc.connector, checked: time.Now(), fingerprint: cc.fingerprint}
+			s.mu.Lock()
+			s.clients[id] = fresh
+			s.mu.Unlock()
+			return fresh, nil
+		}
+		s.forget(id) // reconnected with new input: made anew below
 	}
 	cl, err := s.cfg.Engine.Client(ctx, s.connection(info))
 	if err != nil {
 		return nil, err
 	}
-	cc = &cachedClient{client: cl, connector: info.Connector, checked: time.Now()}
+	cc = &cachedClient{client: cl, connector: info.Connector, checked: time.Now(), fingerprint: fingerprint(info)}
 	s.mu.Lock()
-	if prev := s.clients[id]; prev != nil {
+	if prev := s.clients[id]; prev != nil && prev.fingerprint == cc.fingerprint {
 		cc = prev // another request built one first: share it
 	} else {
 		s.clients[id] = cc

@@ -217,6 +217,8 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	session(map[string]any{"connector": "keyed", "account": "acc-1", "option": "nope"}, 400)
 	session(map[string]any{"connector": "nope", "account": "acc-1"}, 404)
 	session(map[string]any{"connector": "unset", "account": "acc-1"}, 409)
+	session(map[string]any{"connector": "keyed"}, 400)
+	session(map[string]any{"connectionId": "conn_missing", "account": "acc-1"}, 404)
 
 	newKey := func(body any, status int) []byte { return want("POST", "/v1/api-keys", body, testAdminKey, status) }
 	newKey(map[string]any{"name": "x", "scopes": []string{"proxy"}, "bogus": 1}, 400)
@@ -227,7 +229,7 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	want("GET", "/v1/api-keys", nil, testAdminKey, 200)
 	st.breakOnly(t, "ListAPIKeys", func() { want("GET", "/v1/api-keys", nil, testAdminKey, 500) })
 	bodies := map[string]any{ // requests the contract allows
-		"/v1/connections": map[string]any{"connector": "keyed"}, "/v1/connect-sessions": map[string]any{"connector": "keyed"},
+		"/v1/connections": map[string]any{"connector": "keyed"}, "/v1/connect-sessions": map[string]any{"connector": "keyed", "account": "acc-1"},
 		"/v1/api-keys": map[string]any{"name": "x", "scopes": []string{"proxy"}},
 	}
 	for _, op := range ops { // a key without the scope, and a store that cannot check it
