@@ -171,8 +171,9 @@ func (s *Server) requireScope(scope string, next http.Handler) http.Handler {
 	})
 }
 
-// apiKeyView is a key as the admin API shows it: never the key or its hash.
-type apiKeyView struct {
+// APIKeyView is a key as the admin API and `connspec keys list --format
+// json` show it: never the key or its hash.
+type APIKeyView struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
 	Scopes     []string   `json:"scopes"`
@@ -185,8 +186,9 @@ type apiKeyView struct {
 	Key string `json:"key,omitempty"`
 }
 
-func viewKey(k store.APIKey) apiKeyView {
-	v := apiKeyView{ID: k.ID, Name: k.Name, Scopes: k.Scopes, Account: k.Account, Connector: k.Connector, CreatedAt: k.CreatedAt}
+// ViewAPIKey is k as shown (APIKeyView).
+func ViewAPIKey(k store.APIKey) APIKeyView {
+	v := APIKeyView{ID: k.ID, Name: k.Name, Scopes: k.Scopes, Account: k.Account, Connector: k.Connector, CreatedAt: k.CreatedAt}
 	if !k.RevokedAt.IsZero() {
 		t := k.RevokedAt
 		v.RevokedAt = &t
@@ -224,7 +226,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("API key created", "key", rec.ID, "scopes", strings.Join(rec.Scopes, ","))
-	v := viewKey(rec)
+	v := ViewAPIKey(rec)
 	v.Key = key
 	writeJSON(w, http.StatusCreated, v)
 }
@@ -236,9 +238,9 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "store_error", "the keys could not be read")
 		return
 	}
-	out := make([]apiKeyView, 0, len(keys))
+	out := make([]APIKeyView, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, viewKey(k))
+		out = append(out, ViewAPIKey(k))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 }
@@ -261,5 +263,5 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("API key revoked", "key", id)
-	writeJSON(w, http.StatusOK, viewKey(k))
+	writeJSON(w, http.StatusOK, ViewAPIKey(k))
 }

@@ -109,18 +109,6 @@ func limitText(k store.APIKey) string {
 	return ", limited to " + strings.Join(parts, " and ")
 }
 
-// keyListing is a key as `keys list --format json` prints it: never the key or its hash.
-type keyListing struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scopes     []string   `json:"scopes"`
-	Account    string     `json:"account,omitempty"`
-	Connector  string     `json:"connector,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
-}
-
 func newKeysListCommand() *cobra.Command {
 	var f keysStoreFlags
 	var format string
@@ -151,19 +139,11 @@ func newKeysListCommand() *cobra.Command {
 	return cmd
 }
 
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func printKeys(out io.Writer, keys []store.APIKey, format string) error {
 	if format == "json" {
-		list := make([]keyListing, 0, len(keys))
+		list := make([]server.APIKeyView, 0, len(keys))
 		for _, k := range keys {
-			list = append(list, keyListing{ID: k.ID, Name: k.Name, Scopes: k.Scopes, Account: k.Account, Connector: k.Connector,
-				CreatedAt: k.CreatedAt, LastUsedAt: optTime(k.LastUsedAt), RevokedAt: optTime(k.RevokedAt)})
+			list = append(list, server.ViewAPIKey(k))
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
