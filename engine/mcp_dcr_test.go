@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/internal/mcptest"
 )
 
@@ -148,5 +149,39 @@ func TestMCPClientChoiceOrder(t *testing.T) {
 			conn.Credentials = creds
 			toolsList(t, e, conn)
 		})
+	}
+}
+
+// TestRegistrationStoreOutlivesEngine: WithRegistrationStore keeps the
+// registration apart from the engine's store, so a second engine (a later
+// CLI run) refreshes tokens issued to the registered client; without it,
+// the refresh is refused naming the missing registration.
+func TestRegistrationStoreOutlivesEngine(t *testing.T) {
+	as := mcptest.NewAS(t)
+	as.Registration = true
+	srv := mcptest.NewServer(t, as, mcptest.ServerOptions{})
+	regs := store.NewMemory()
+	e1 := newEngine(t, nil, mcpConnectorNoClient(), WithRegistrationStore(regs))
+	conn := mcpConn(srv.URL)
+	creds, err := mcpAuthorize(t, e1, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds["expires_at"] = formatExpiresAt(time.Now().Add(-time.Minute))
+	conn.Credentials = creds
+	tools := map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+	e2 := newEngine(t, nil, mcpConnectorNoClient(), WithRegistrationStore(regs))
+	if _, err := mustClient(t, e2, conn).Post(context.Background(), "", tools); err != nil {
+		t.Fatalf("a later engine on the registration store: %v", err)
+	}
+	if last := as.TokenRequests[len(as.TokenRequests)-1]; last.Get("grant_type") != "refresh_token" {
+		t.Errorf("last token request %v, want a refresh", last)
+	}
+
+	e3 := newEngine(t, nil, mcpConnectorNoClient())
+	_, err = mustClient(t, e3, conn).Post(context.Background(), "", tools)
+	if err == nil || !strings.Contains(err.Error(), "registration") {
+		t.Errorf("an engine without the registration: want an error naming the registration, got %v", err)
 	}
 }
