@@ -63,6 +63,7 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			eng, conn, err := f.prepare(args[0], cmd.ErrOrStderr())
+			defer f.close()
 			if err != nil {
 				return err
 			}
