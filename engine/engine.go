@@ -54,8 +54,9 @@ type Engine struct {
 	}
 	// registrations makes client registration single flight, and
 	// clientName is what clients register as (registration.go).
-	registrations registrationLocks
-	clientName    string
+	registrations     registrationLocks
+	clientName        string
+	registrationStore store.Store
 	// wait sleeps between device flow polls; nil is a timer (tests set it).
 	wait func(ctx context.Context, d time.Duration) error
 

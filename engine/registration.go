@@ -56,6 +56,23 @@ const DefaultClientName = "connspec"
 // (RFC 7591 section 2).
 func WithClientName(name string) Option { return func(e *Engine) { e.clientName = name } }
 
+// WithRegistrationStore keeps dynamically registered clients in s instead
+// of the engine's store (WithStore): for a process whose connections live
+// elsewhere (the CLI keeps credentials in a file) but whose registrations
+// must outlast it, so a later run can refresh tokens issued to the client.
+// s should seal what it keeps: registrations hold client secrets.
+func WithRegistrationStore(s store.Store) Option {
+	return func(e *Engine) { e.registrationStore = s }
+}
+
+// regStore is where registrations are kept.
+func (e *Engine) regStore() store.Store {
+	if e.registrationStore != nil {
+		return e.registrationStore
+	}
+	return e.store
+}
+
 // checkConnectionID refuses connection IDs the engine reserves.
 func checkConnectionID(id string) error {
 	if strings.HasPrefix(id, registrationIDPrefix) {
@@ -330,7 +347,7 @@ func registrationMetadata(md, raw map[string]any, grant, redirect, name string) 
 func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, iu *url.URL, endpoint string, meta map[string]any, initial, forgotten string) (*clientRegistration, error) {
 	unlock := e.registrations.lock(id)
 	defer unlock()
-	if locker, ok := e.store.(store.Locker); ok {
+	if locker, ok := e.regStore().(store.Locker); ok {
 		// Other processes on the store register too: one at a time (the
 		// compare-and-swap below still decides when a store has no lock).
 		unlockStore, err := locker.Lock(ctx, id)
@@ -341,7 +358,7 @@ func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, i
 	}
 	for range 5 {
 		var cur *clientRegistration
-		rec, err := e.store.Get(ctx, id)
+		rec, err := e.regStore().Get(ctx, id)
 		switch {
 		case err == nil:
 			if cur, err = registrationFromRecord(id, rec); err != nil {
@@ -377,7 +394,7 @@ func (e *Engine) registration(ctx context.Context, a *Auth, id, issuer string, i
 		if cur != nil {
 			version = cur.version
 		}
-		v, err := e.store.CompareAndSwap(ctx, id, version, next.toMap())
+		v, err := e.regStore().CompareAndSwap(ctx, id, version, next.toMap())
 		if errors.Is(err, store.ErrConflict) {
 			forgotten = "" // another engine registered: use its client
 			continue
@@ -583,7 +600,7 @@ func (e *Engine) registrationOf(ctx context.Context, creds map[string]any, issue
 	if !strings.HasPrefix(id, registrationIDPrefix) {
 		return nil, true, &ConnectionError{Key: KeyConnectionIsDefunct, Message: fmt.Sprintf("the credentials' %s names no client registration: authorise the connection again", RegistrationCredentialsKey)}
 	}
-	rec, err := e.store.Get(ctx, id)
+	rec, err := e.regStore().Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, true, &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the client registration the connection's tokens were issued to is not stored: authorise the connection again"}
 	}

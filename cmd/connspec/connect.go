@@ -39,6 +39,10 @@ type connectFlags struct {
 	// verboseTo is the --verbose transport; it learns the client to redact with.
 	verboseTo *verboseTransport
 	workspace workspaceFlags
+	// registrations name the store of registered clients; regs is it,
+	// opened lazily (registrations.go).
+	registrations registrationFlags
+	regs          *lazyStore
 }
 
 func (f *connectFlags) register(cmd *cobra.Command) {
@@ -54,6 +58,7 @@ func (f *connectFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.connectTo, "connect-to", nil, "send requests for a connector host elsewhere, `HOST=URL` (repeatable), e.g. api.example.com=http://127.0.0.1:8080: try a connector against a local mock without editing it")
 	fl.BoolVar(&f.connectToRemote, "connect-to-remote", false, "allow --connect-to targets that are not on this machine (they receive real credentials)")
 	f.workspace.register(fl)
+	f.registrations.register(fl)
 	fl.StringVar(&f.resolverCmd, "resolver-cmd", "", "auth resolver `command`: gets {integration, connector, account} JSON on stdin, prints {type, token, additionalFields} JSON")
 }
 
@@ -113,6 +118,9 @@ func (f *connectFlags) connect(ctx context.Context, path string, stderr io.Write
 	return cl, nil
 }
 
+// close releases what prepare opened.
+func (f *connectFlags) close() { f.regs.close() }
+
 // prepare loads the connector and describes the connection.
 func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, engine.Connection, error) {
 	conn := engine.Connection{Option: f.option}
@@ -130,7 +138,8 @@ func (f *connectFlags) prepare(path string, stderr io.Writer) (*engine.Engine, e
 	}
 	vt := &verboseTransport{base: http.DefaultTransport, out: stderr}
 	f.verboseTo = vt
-	opts := []engine.Option{engine.WithLogger(slog.New(slog.DiscardHandler))}
+	f.regs = &lazyStore{flags: f.registrations, stderr: stderr}
+	opts := []engine.Option{engine.WithLogger(slog.New(slog.DiscardHandler)), engine.WithRegistrationStore(f.regs)}
 	for _, rule := range f.connectTo {
 		r, err := engine.ParseConnectTo(rule, f.connectToRemote)
 		if err != nil {

@@ -49,6 +49,15 @@ verification URI and the user code on standard error, waits while the user
 approves on any device (polling the token endpoint at the provider's interval),
 then writes the credentials as above. No callback server is started.
 
+When the connector gives no clientId and the authorization server offers
+dynamic client registration (RFC 7591), as MCP servers often do, connect
+registers a client first. The tokens are issued to that client, so it is kept,
+secret included, sealed in the store serve uses (--db, --key-file; default the
+SQLite file and secret key in the user's config directory), where later
+connect, test and request runs find it to refresh; the credentials file names
+it but never holds its secret. The store is opened only when a connection
+registers or uses such a client.
+
 Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
 		Args: cobra.ExactArgs(1),
 		Example: `  # authorize GitHub in the browser and keep the credentials
@@ -57,12 +66,16 @@ Exit status: 0 connected (and the test passed), 1 failed, 2 usage.`,
   # authorize from a terminal without a browser (device flow)
   connspec connect acme --device --param clientId=ID --out creds.json
 
+  # an MCP server with nothing registered in advance
+  connspec connect mcp --input url=https://mcp.example.com/mcp --out creds.json
+
   # then use them
   connspec request github GET /user --param clientId=ID --param clientSecret=SECRET --credentials creds.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			eng, conn, err := f.prepare(args[0], cmd.ErrOrStderr())
+			defer f.close()
 			if err != nil {
 				return err
 			}

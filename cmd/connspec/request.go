@@ -54,6 +54,7 @@ Exit status: 0 on a 2xx answer, 1 otherwise, 2 for usage errors.`,
 				req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 			}
 			cl, err := f.connect(cmd.Context(), args[0], cmd.ErrOrStderr())
+			defer f.close()
 			if err != nil {
 				return err
 			}

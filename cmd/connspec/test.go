@@ -27,6 +27,7 @@ Exit status: 0 pass, 1 fail (including invalid input or credentials), 2 usage.`,
   connspec test ./my-connector --params-file params.json --credentials creds.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := f.connect(cmd.Context(), args[0], cmd.ErrOrStderr())
+			defer f.close()
 			if err != nil {
 				return err
 			}

@@ -45,14 +45,34 @@ type AS struct {
 	// CIMD advertises client_id_metadata_document_supported; a client_id
 	// that is an https (or loopback http) URL is then fetched and checked.
 	CIMD bool
+	// Registration advertises registration_endpoint (/register, RFC 7591)
+	// and token_endpoint_auth_methods_supported RegistrationAuthMethods;
+	// registered clients must use their redirect URIs at /authorize (a
+	// loopback IP literal's port aside, RFC 8252 section 7.3) and
+	// authenticate at /token as they registered.
+	Registration bool
+	// RegistrationAuthMethods are the token endpoint auth methods the AS
+	// offers; nil means client_secret_basic, client_secret_post and none.
+	RegistrationAuthMethods []string
+	// Registered are the registration requests' bodies, in order.
+	Registered []map[string]any
 	// TokenRequests are the token requests' forms, in order.
 	TokenRequests []url.Values
+	// TokenAuth are the token requests' Authorization headers, in order.
+	TokenAuth []string
 	// AuthorizeRequests are the authorization requests' queries.
 	AuthorizeRequests []url.Values
 	codes             map[string]grant
 	refresh           map[string]grant
 	access            map[string]grant
 	n                 int
+	clients           map[string]registered
+}
+
+// registered is a dynamically registered client.
+type registered struct {
+	secret, method string
+	redirects      []string
 }
 
 type grant struct {
@@ -61,11 +81,12 @@ type grant struct {
 
 // NewAS starts an AS and registers t.Cleanup(Close).
 func NewAS(t testing.TB) *AS {
-	a := &AS{codes: map[string]grant{}, refresh: map[string]grant{}, access: map[string]grant{}}
+	a := &AS{codes: map[string]grant{}, refresh: map[string]grant{}, access: map[string]grant{}, clients: map[string]registered{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", a.metadata)
 	mux.HandleFunc("GET /authorize", a.authorize)
 	mux.HandleFunc("POST /token", a.token)
+	mux.HandleFunc("POST /register", a.register)
 	a.Server = httptest.NewServer(mux)
 	t.Cleanup(a.Close)
 	return a
@@ -88,6 +109,10 @@ func (a *AS) metadata(w http.ResponseWriter, r *http.Request) {
 	if a.CIMD {
 		md["client_id_metadata_document_supported"] = true
 	}
+	if a.Registration {
+		md["registration_endpoint"] = a.URL + "/register"
+		md["token_endpoint_auth_methods_supported"] = a.authMethods()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(md)
 }
@@ -104,7 +129,14 @@ func (a *AS) clientAllows(ctx context.Context, clientID, redirectURI string) err
 	}
 	a.mu.Lock()
 	cimd := a.CIMD
+	c, isRegistered := a.clients[clientID]
 	a.mu.Unlock()
+	if isRegistered {
+		if !slices.ContainsFunc(c.redirects, func(r string) bool { return sameRedirect(r, redirectURI) }) {
+			return fmt.Errorf("redirect_uri %q is not registered for client %s", redirectURI, clientID)
+		}
+		return nil
+	}
 	if !cimd || !(strings.HasPrefix(clientID, "https://") || strings.HasPrefix(clientID, "http://127.0.0.1")) {
 		return fmt.Errorf("unknown client_id")
 	}
@@ -178,6 +210,7 @@ func (a *AS) token(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.TokenRequests = append(a.TokenRequests, f)
+	a.TokenAuth = append(a.TokenAuth, r.Header.Get("Authorization"))
 	fail := func(code, desc string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
@@ -198,8 +231,8 @@ func (a *AS) token(w http.ResponseWriter, r *http.Request) {
 			fail("invalid_grant", "PKCE verification failed")
 			return
 		}
-		if f.Get("redirect_uri") != g.redirectURI || f.Get("client_id") != g.clientID {
-			fail("invalid_grant", "redirect_uri or client_id differ from the authorization request")
+		if f.Get("redirect_uri") != g.redirectURI {
+			fail("invalid_grant", "redirect_uri differs from the authorization request")
 			return
 		}
 	case "refresh_token":
@@ -216,8 +249,16 @@ func (a *AS) token(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_target", "resource differs from the one authorized (RFC 8707)")
 		return
 	}
-	if r.Header.Get("Authorization") != "" || f.Get("client_secret") != "" {
-		fail("invalid_client", "a public client sends no secret")
+	clientID, err := a.authenticate(r, f)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", "Basic")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
+		return
+	}
+	if clientID != g.clientID {
+		fail("invalid_grant", "the grant was issued to another client")
 		return
 	}
 	a.n++
@@ -226,6 +267,161 @@ func (a *AS) token(w http.ResponseWriter, r *http.Request) {
 	a.refresh[rt] = g
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 3600, "refresh_token": rt, "scope": g.scope})
+}
+
+// authenticate returns the client of a token request (RFC 6749 section
+// 2.3): a registered client as it registered (client_secret_basic,
+// client_secret_post or none), a pre-registered or metadata document client
+// as a public one (client_id in the body, no secret). a.mu is held.
+func (a *AS) authenticate(r *http.Request, f url.Values) (string, error) {
+	user, pass, basic := r.BasicAuth()
+	if basic {
+		// RFC 6749 section 2.3.1: form-encoded before base64.
+		user, _ = url.QueryUnescape(user)
+		pass, _ = url.QueryUnescape(pass)
+	} else if r.Header.Get("Authorization") != "" {
+		return "", fmt.Errorf("unsupported Authorization scheme")
+	}
+	clientID := f.Get("client_id")
+	if basic {
+		if clientID != "" && clientID != user {
+			return "", fmt.Errorf("client_id differs from the authenticated client")
+		}
+		clientID = user
+	}
+	if basic && f.Get("client_secret") != "" {
+		return "", fmt.Errorf("more than one client authentication method")
+	}
+	c, ok := a.clients[clientID]
+	if !ok {
+		if basic || f.Get("client_secret") != "" {
+			return "", fmt.Errorf("a public client sends no secret")
+		}
+		return clientID, nil
+	}
+	switch c.method {
+	case "client_secret_basic":
+		if !basic || pass != c.secret {
+			return "", fmt.Errorf("client_secret_basic authentication failed")
+		}
+	case "client_secret_post":
+		if basic || f.Get("client_secret") != c.secret {
+			return "", fmt.Errorf("client_secret_post authentication failed")
+		}
+	default:
+		if basic || f.Get("client_secret") != "" {
+			return "", fmt.Errorf("a public client sends no secret")
+		}
+	}
+	return clientID, nil
+}
+
+func (a *AS) authMethods() []string {
+	if a.RegistrationAuthMethods != nil {
+		return a.RegistrationAuthMethods
+	}
+	return []string{"client_secret_basic", "client_secret_post", "none"}
+}
+
+// register is the RFC 7591 registration endpoint: redirect_uris must be
+// https or loopback http URIs, the grant types authorization_code and
+// refresh_token, the auth method one the AS offers (default
+// client_secret_basic, section 2).
+func (a *AS) register(w http.ResponseWriter, r *http.Request) {
+	var m map[string]any
+	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&m); err != nil || m == nil {
+		registrationFail(w, "invalid_client_metadata", "the body is not a JSON object")
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.Registered = append(a.Registered, m)
+	var redirects []string
+	list, _ := m["redirect_uris"].([]any)
+	for _, v := range list {
+		s, _ := v.(string)
+		u, err := url.Parse(s)
+		if err != nil || u.Fragment != "" || !(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+			registrationFail(w, "invalid_redirect_uri", fmt.Sprintf("%q is neither https nor loopback http", s))
+			return
+		}
+		redirects = append(redirects, s)
+	}
+	if len(redirects) == 0 {
+		registrationFail(w, "invalid_redirect_uri", "redirect_uris required")
+		return
+	}
+	if grants, ok := m["grant_types"].([]any); ok {
+		for _, g := range grants {
+			if g != "authorization_code" && g != "refresh_token" {
+				registrationFail(w, "invalid_client_metadata", fmt.Sprintf("grant type %v not supported", g))
+				return
+			}
+		}
+	}
+	method, _ := m["token_endpoint_auth_method"].(string)
+	if method == "" {
+		method = "client_secret_basic"
+	}
+	if !slices.Contains(a.authMethods(), method) {
+		registrationFail(w, "invalid_client_metadata", fmt.Sprintf("token_endpoint_auth_method %q not supported", method))
+		return
+	}
+	a.n++
+	id := fmt.Sprintf("dcr-client-%d", a.n)
+	c := registered{method: method, redirects: redirects}
+	answer := map[string]any{
+		"client_id": id, "client_id_issued_at": time.Now().Unix(), "redirect_uris": redirects,
+		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+		"token_endpoint_auth_method": method,
+	}
+	if name, ok := m["client_name"].(string); ok {
+		answer["client_name"] = name
+	}
+	if method != "none" {
+		c.secret = fmt.Sprintf("dcr-secret-%d-canary", a.n)
+		answer["client_secret"] = c.secret
+		answer["client_secret_expires_at"] = 0
+	}
+	a.clients[id] = c
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(answer)
+}
+
+func registrationFail(w http.ResponseWriter, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// sameRedirect compares redirect URIs, the port of a loopback IP literal
+// aside (RFC 8252 section 7.3).
+func sameRedirect(registered, got string) bool {
+	if registered == got {
+		return true
+	}
+	r, err1 := url.Parse(registered)
+	g, err2 := url.Parse(got)
+	if err1 != nil || err2 != nil || r.Scheme != "http" || g.Scheme != "http" {
+		return false
+	}
+	h := r.Hostname()
+	if h != "127.0.0.1" && h != "::1" || g.Hostname() != h {
+		return false
+	}
+	return r.Path == g.Path && r.RawQuery == g.RawQuery
+}
+
+// Secret returns the secret of a registered client ("" for none).
+func (a *AS) Secret(clientID string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.clients[clientID].secret
 }
 
 // verifier accepts a token issued for resource (its audience).
