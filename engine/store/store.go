@@ -67,6 +67,7 @@ type Memory struct {
 	records map[string]Record
 	infos   map[string]ConnectionInfo // the Catalog (catalog.go)
 	used    map[string]time.Time      // single-use keys (once.go)
+	events  []*memoryEvent            // the outbox (events.go)
 }
 
 // NewMemory returns an empty in-memory store.
@@ -106,6 +107,11 @@ func (m *Memory) SetState(_ context.Context, id string, state State) error {
 	r, ok := m.records[id]
 	if !ok {
 		return ErrNotFound
+	}
+	if info, ok := m.infos[id]; ok {
+		if typ := stateEvent(r.State, state); typ != "" {
+			m.emit(newEvent(typ, info, state.Status, state.LastError))
+		}
 	}
 	r.State = state
 	m.records[id] = r

@@ -23,6 +23,7 @@ func Conformance(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("credentials", func(t *testing.T) { credentialsConformance(t, open(t)) })
 	t.Run("catalog", func(t *testing.T) { catalogConformance(t, open) })
 	t.Run("use-once", func(t *testing.T) { useOnceConformance(t, open(t)) })
+	t.Run("events", func(t *testing.T) { eventsConformance(t, open) })
 }
 
 // useOnceConformance checks UseOnce: a key is used once, even by many
