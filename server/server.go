@@ -28,12 +28,13 @@ import (
 )
 
 // Store is what the server keeps connections in: credentials, the
-// catalog of connections, and the single-use keys of OAuth flows and
-// connect links.
+// catalog of connections, the single-use keys of OAuth flows and
+// connect links, and the outbox of connection events.
 type Store interface {
 	store.Store
 	store.Catalog
 	store.UseOnce
+	store.Outbox
 }
 
 // Config configures a Server.
@@ -234,6 +235,8 @@ func (s *Server) routes() {
 	handle("GET /v1/connections/{id}", s.getConnection, true)
 	handle("DELETE /v1/connections/{id}", s.deleteConnection, true)
 	handle("POST /v1/connect-sessions", s.createConnectSession, true)
+	handle("GET /v1/events", s.listEvents, true)
+	handle("GET /v1/events/{id}/deliveries", s.eventDeliveries, true)
 	handle("/v1/proxy/{id}/{path...}", s.proxy, true)
 
 	handle("GET /connect/{token}", s.connectPage, false)

@@ -148,17 +148,17 @@ func setDefault[T int | time.Duration](v *T, d T) {
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("webhook: %q is not an absolute http(s) URL", redactURL(raw))
+		return fmt.Errorf("webhook: %q is not an absolute http(s) URL", RedactURL(raw))
 	}
 	if u.User != nil {
-		return fmt.Errorf("webhook: the URL %s carries user info: put no credentials in a webhook URL", redactURL(raw))
+		return fmt.Errorf("webhook: the URL %s carries user info: put no credentials in a webhook URL", RedactURL(raw))
 	}
 	return nil
 }
 
-// redactURL keeps the scheme and host of a URL: its path or query may
+// RedactURL keeps the scheme and host of a URL: its path or query may
 // hold a receiver's token.
-func redactURL(raw string) string {
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "(unparsable URL)"
@@ -241,7 +241,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e store.Event) {
 		}
 		if a.StatusCode < 200 || a.StatusCode >= 300 {
 			ok = false
-			d.log.Warn("webhook delivery failed", "event", e.ID, "type", e.Type, "url", redactURL(u), "status", a.StatusCode, "error", a.Error)
+			d.log.Warn("webhook delivery failed", "event", e.ID, "type", e.Type, "url", RedactURL(u), "status", a.StatusCode, "error", a.Error)
 		}
 	}
 	state, next := store.DeliveryDelivered, time.Now()
