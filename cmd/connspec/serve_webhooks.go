@@ -43,6 +43,8 @@ func (f *webhookFlags) start(ctx context.Context, outbox store.Outbox, logger *s
 		}
 	}
 	if len(urls) == 0 {
+		// Kept for the admin API, for the retention period.
+		go pruneEvents(ctx, outbox, f.retention, logger)
 		return nil
 	}
 	secret := os.Getenv("CONNSPEC_WEBHOOK_SECRET")
@@ -56,4 +58,24 @@ func (f *webhookFlags) start(ctx context.Context, outbox store.Outbox, logger *s
 	}
 	go d.Run(ctx)
 	return nil
+}
+
+// pruneEvents removes events past the retention period, hourly, until ctx
+// ends (a Dispatcher does this itself).
+func pruneEvents(ctx context.Context, outbox store.Outbox, retention time.Duration, logger *slog.Logger) {
+	if retention <= 0 {
+		retention = 7 * 24 * time.Hour
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := outbox.PruneEvents(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			logger.Warn("pruning old events failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
