@@ -18,8 +18,8 @@ type eventView struct {
 	Attempts int    `json:"attempts"`
 }
 
-// deliveryView is one delivery attempt; the URL shows its scheme and host
-// only (a receiver's path or query may hold its token).
+// deliveryView is one delivery attempt; the URL is webhook.Target's: scheme,
+// host and a digest (a receiver's path or query may hold its token).
 type deliveryView struct {
 	URL        string    `json:"url"`
 	At         time.Time `json:"at"`
@@ -73,7 +73,7 @@ func (s *Server) eventDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]deliveryView, 0, len(attempts))
 	for _, a := range attempts {
-		out = append(out, deliveryView{URL: webhook.RedactURL(a.URL), At: a.At, StatusCode: a.StatusCode, Error: a.Error})
+		out = append(out, deliveryView{URL: a.URL, At: a.At, StatusCode: a.StatusCode, Error: a.Error})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"event": eventView{Payload: webhook.NewPayload(e), Delivery: e.Delivery, Attempts: e.Attempts}, "deliveries": out})
 }

@@ -12,6 +12,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -156,6 +157,15 @@ func checkURL(raw string) error {
 	return nil
 }
 
+// Target is how a delivery log names a webhook URL: its scheme and host,
+// and a digest of the whole URL to tell URLs of one host apart. The path or
+// query may hold the receiver's token: neither the store nor the admin API
+// keeps it.
+func Target(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return RedactURL(raw) + " #" + hex.EncodeToString(sum[:4])
+}
+
 // RedactURL keeps the scheme and host of a URL: its path or query may
 // hold a receiver's token.
 func RedactURL(raw string) string {
@@ -228,7 +238,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e store.Event) {
 	}
 	ok := true
 	for _, u := range d.cfg.URLs {
-		if done[u] {
+		if done[Target(u)] {
 			continue
 		}
 		a := d.send(ctx, u, e.ID, body)
@@ -275,7 +285,7 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 // the error names the failure, never the URL's path or query.
 func (d *Dispatcher) send(ctx context.Context, target, id string, body []byte) store.Attempt {
 	now := time.Now()
-	a := store.Attempt{URL: target, At: now}
+	a := store.Attempt{URL: Target(target), At: now}
 	sig, err := d.signer.Sign(id, now, body)
 	if err != nil {
 		a.Error = "signing failed"

@@ -141,6 +141,9 @@ func TestDeliversSignedEvents(t *testing.T) {
 		if len(att) != 1 || att[0].StatusCode != http.StatusNoContent {
 			t.Fatalf("attempts: %+v", att)
 		}
+		if strings.Contains(att[0].URL, "receiver-token") || !strings.HasPrefix(att[0].URL, rcv.URL+"/… #") {
+			t.Fatalf("the delivery log names the URL %q: the receiver's token must not be stored", att[0].URL)
+		}
 	}
 	if d.RunOnce(context.Background()) != 0 {
 		t.Fatal("a delivered event was claimed again")
