@@ -12,8 +12,8 @@ package webhook
 
 import (
 	"context"
-	"crypto/sha256"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
