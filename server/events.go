@@ -52,6 +52,28 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 }
 
+// redeliverEvent answers POST /v1/events/{id}/redeliver: the event is sent
+// again to every webhook URL, with the same id.
+func (s *Server) redeliverEvent(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := s.cfg.Store.RedeliverEvent(r.Context(), id)
+	var e store.Event
+	if err == nil {
+		e, err = s.cfg.Store.GetEvent(r.Context(), id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no event has this id")
+		return
+	}
+	if err != nil {
+		s.log.Error("redelivering an event", "event", id, "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "store_error", "the event could not be updated")
+		return
+	}
+	s.log.Info("event redelivery requested", "event", id, "type", e.Type)
+	writeJSON(w, http.StatusAccepted, eventView{Payload: webhook.NewPayload(e), Delivery: e.Delivery, Attempts: e.Attempts})
+}
+
 // eventDeliveries answers GET /v1/events/{id}/deliveries: the event's
 // delivery log, oldest first.
 func (s *Server) eventDeliveries(w http.ResponseWriter, r *http.Request) {

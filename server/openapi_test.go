@@ -164,7 +164,7 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	ops := []struct{ method, path string }{
 		{"GET", "/v1/connectors"}, {"GET", "/v1/connectors/keyed"}, {"POST", "/v1/connections"}, {"GET", "/v1/connections"},
 		{"GET", "/v1/connections/x"}, {"DELETE", "/v1/connections/x"}, {"POST", "/v1/connect-sessions"},
-		{"GET", "/v1/events"}, {"GET", "/v1/events/x/deliveries"},
+		{"GET", "/v1/events"}, {"GET", "/v1/events/x/deliveries"}, {"POST", "/v1/events/x/redeliver"},
 	}
 	for _, op := range ops {
 		want(op.method, op.path, nil, "", http.StatusUnauthorized)
@@ -212,6 +212,9 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	want("GET", "/v1/events?limit=0", nil, testAdminKey, 400)
 	want("GET", "/v1/events/"+events.Events[0].ID+"/deliveries", nil, testAdminKey, 200)
 	want("GET", "/v1/events/evt_none/deliveries", nil, testAdminKey, 404)
+	want("POST", "/v1/events/"+events.Events[0].ID+"/redeliver", nil, testAdminKey, 202)
+	want("POST", "/v1/events/evt_none/redeliver", nil, testAdminKey, 404)
+	st.breakOnly(t, "RedeliverEvent", func() { want("POST", "/v1/events/"+events.Events[0].ID+"/redeliver", nil, testAdminKey, 500) })
 	st.breakOnly(t, "ListEvents", func() { want("GET", "/v1/events", nil, testAdminKey, 500) })
 	st.breakOnly(t, "GetEvent", func() { want("GET", "/v1/events/"+events.Events[0].ID+"/deliveries", nil, testAdminKey, 500) })
 	want("DELETE", "/v1/connections/"+id, nil, testAdminKey, 200)
@@ -302,6 +305,13 @@ func (s *breakableStore) ListEvents(ctx context.Context, limit int) ([]store.Eve
 		return nil, errStoreDown
 	}
 	return s.Store.ListEvents(ctx, limit)
+}
+
+func (s *breakableStore) RedeliverEvent(ctx context.Context, id string) error {
+	if s.is("RedeliverEvent") {
+		return errStoreDown
+	}
+	return s.Store.RedeliverEvent(ctx, id)
 }
 
 func (s *breakableStore) GetEvent(ctx context.Context, id string) (store.Event, error) {

@@ -237,6 +237,7 @@ func (s *Server) routes() {
 	handle("POST /v1/connect-sessions", s.createConnectSession, true)
 	handle("GET /v1/events", s.listEvents, true)
 	handle("GET /v1/events/{id}/deliveries", s.eventDeliveries, true)
+	handle("POST /v1/events/{id}/redeliver", s.redeliverEvent, true)
 	handle("/v1/proxy/{id}/{path...}", s.proxy, true)
 
 	handle("GET /connect/{token}", s.connectPage, false)

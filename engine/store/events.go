@@ -50,6 +50,9 @@ type Event struct {
 	// delivery rounds.
 	Delivery string
 	Attempts int
+	// RedeliveredAt is when RedeliverEvent last asked for the event to be
+	// sent again: acknowledgements before it do not count.
+	RedeliveredAt time.Time
 }
 
 // EventData is what an event says about its connection.
@@ -91,6 +94,9 @@ type Outbox interface {
 	FinishEvent(ctx context.Context, id, owner, delivery string, next time.Time) error
 	// PruneEvents removes the events written before a time, with their logs.
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
+	// RedeliverEvent makes an event pending again, due now, to be sent to
+	// every URL (RedeliveredAt); ErrNotFound when there is no such event.
+	RedeliverEvent(ctx context.Context, id string) error
 }
 
 // Reauthorizer is a Store that can replace a connection's credentials after
@@ -242,6 +248,19 @@ func (m *Memory) PruneEvents(_ context.Context, before time.Time) (int, error) {
 	n := len(m.events)
 	m.events = slices.DeleteFunc(m.events, func(e *memoryEvent) bool { return e.Time.Before(before) })
 	return n - len(m.events), nil
+}
+
+// RedeliverEvent implements Outbox.
+func (m *Memory) RedeliverEvent(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.findEvent(id)
+	if e == nil {
+		return ErrNotFound
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	e.Delivery, e.Attempts, e.next, e.owner, e.leaseUntil, e.RedeliveredAt = DeliveryPending, 0, now, "", time.Time{}, now
+	return nil
 }
 
 // Reauthorize implements Reauthorizer.

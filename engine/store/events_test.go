@@ -199,6 +199,20 @@ func eventsConformance(t *testing.T, open func(t *testing.T) Store) {
 		if _, err := o.Attempts(ctx, "evt_nope"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("attempts of an unknown event: %v", err)
 		}
+		// Sent again on request, though delivered.
+		if err := o.RedeliverEvent(ctx, a[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := o.GetEvent(ctx, a[1].ID); e.Delivery != DeliveryPending || e.Attempts != 0 || e.RedeliveredAt.IsZero() || time.Since(e.RedeliveredAt) > time.Minute {
+			t.Fatalf("after RedeliverEvent: %+v", e)
+		}
+		again, err := o.ClaimEvents(ctx, "c", time.Now().Add(time.Second), lease, 10)
+		if err != nil || len(again) != 1 || again[0].ID != a[1].ID || again[0].RedeliveredAt.IsZero() {
+			t.Fatalf("claimed after RedeliverEvent: %+v %v", again, err)
+		}
+		if err := o.RedeliverEvent(ctx, "evt_nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("RedeliverEvent of an unknown event: %v", err)
+		}
 		n, err := o.PruneEvents(ctx, time.Now().Add(time.Hour))
 		if err != nil || n != 5 {
 			t.Fatalf("prune: %d %v", n, err)

@@ -57,7 +57,8 @@ var postgresMigrations = []string{
 		attempts        INTEGER NOT NULL DEFAULT 0,
 		next_attempt_at BIGINT NOT NULL,
 		lease_owner     TEXT NOT NULL DEFAULT '',
-		lease_until     BIGINT NOT NULL DEFAULT 0
+		lease_until     BIGINT NOT NULL DEFAULT 0,
+		redelivered_at  BIGINT NOT NULL DEFAULT 0
 	)`,
 	`CREATE INDEX events_due ON events (delivery, next_attempt_at)`,
 	`CREATE TABLE event_attempts (

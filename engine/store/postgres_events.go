@@ -126,6 +126,20 @@ func (p *Postgres) PruneEvents(ctx context.Context, before time.Time) (int, erro
 	return int(n), err
 }
 
+// RedeliverEvent implements Outbox.
+func (p *Postgres) RedeliverEvent(ctx context.Context, id string) error {
+	now := time.Now()
+	tag, err := p.pool.Exec(ctx, `UPDATE events SET delivery = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = '', lease_until = 0, redelivered_at = $2
+		WHERE id = $3`, now.UnixMilli(), now.UnixMicro(), id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // Reauthorize implements Reauthorizer: credentials, state and event in one
 // transaction.
 func (p *Postgres) Reauthorize(ctx context.Context, id string, expected int64, credentials map[string]any) (int64, error) {

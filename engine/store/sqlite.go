@@ -71,7 +71,8 @@ var sqliteMigrations = []string{
 		attempts        INTEGER NOT NULL DEFAULT 0,
 		next_attempt_at INTEGER NOT NULL,
 		lease_owner     TEXT NOT NULL DEFAULT '',
-		lease_until     INTEGER NOT NULL DEFAULT 0
+		lease_until     INTEGER NOT NULL DEFAULT 0,
+		redelivered_at  INTEGER NOT NULL DEFAULT 0
 	)`,
 	`CREATE INDEX events_due ON events (delivery, next_attempt_at)`,
 	`CREATE TABLE event_attempts (

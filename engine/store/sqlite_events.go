@@ -24,15 +24,18 @@ func sqliteInsertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 	return err
 }
 
-const eventColumns = `id, type, connection_id, connector, option_key, account, status, error, created_at, delivery, attempts`
+const eventColumns = `id, type, connection_id, connector, option_key, account, status, error, created_at, delivery, attempts, redelivered_at`
 
 // scanEvent reads one row of eventColumns.
 func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 	var e Event
-	var created int64
+	var created, redelivered int64
 	err := row.Scan(&e.ID, &e.Type, &e.Data.ConnectionID, &e.Data.Connector, &e.Data.Option, &e.Data.Account, &e.Data.Status, &e.Data.Error,
-		&created, &e.Delivery, &e.Attempts)
+		&created, &e.Delivery, &e.Attempts, &redelivered)
 	e.Time = time.UnixMicro(created).UTC()
+	if redelivered != 0 {
+		e.RedeliveredAt = time.UnixMicro(redelivered).UTC()
+	}
 	return e, err
 }
 
@@ -140,6 +143,20 @@ func (s *SQLite) PruneEvents(ctx context.Context, before time.Time) (int, error)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), tx.Commit()
+}
+
+// RedeliverEvent implements Outbox.
+func (s *SQLite) RedeliverEvent(ctx context.Context, id string) error {
+	now := time.Now()
+	res, err := s.db.ExecContext(ctx, `UPDATE events SET delivery = 'pending', attempts = 0, next_attempt_at = ?, lease_owner = '', lease_until = 0, redelivered_at = ?
+		WHERE id = ?`, now.UnixMilli(), now.UnixMicro(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // Reauthorize implements Reauthorizer: credentials, state and event in one

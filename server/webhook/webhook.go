@@ -228,7 +228,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e store.Event) {
 	}
 	done := map[string]bool{}
 	for _, a := range past {
-		if a.StatusCode >= 200 && a.StatusCode < 300 {
+		if a.StatusCode >= 200 && a.StatusCode < 300 && !a.At.Before(e.RedeliveredAt) {
 			done[a.URL] = true
 		}
 	}

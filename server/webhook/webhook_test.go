@@ -148,6 +148,13 @@ func TestDeliversSignedEvents(t *testing.T) {
 	if d.RunOnce(context.Background()) != 0 {
 		t.Fatal("a delivered event was claimed again")
 	}
+	// Redelivered on request: the same id once more.
+	if err := st.RedeliverEvent(context.Background(), events[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if d.RunOnce(context.Background()) != 1 || rcv.seen[events[0].ID] != 2 {
+		t.Fatalf("a redelivered event was not sent again: %v", rcv.seen)
+	}
 }
 
 func TestWrongSecretIsRejectedByTheReceiver(t *testing.T) {
