@@ -337,6 +337,8 @@ func TestPrivateAddressesAreRefusedByDefault(t *testing.T) {
 		"http://100.100.100.200/hooks", // CGNAT (a cloud's metadata)
 		"http://[::1]:" + port,
 		"http://[::ffff:127.0.0.1]:" + port,
+		"http://[fe80::1%25lo]:" + port, // a zoned link-local address
+		"http://[2002:a00:1::1]/hooks",  // 6to4 of 10.0.0.1
 	} {
 		st := store.NewMemory()
 		addConnections(t, st, 1, "c")
