@@ -291,9 +291,34 @@ func TestTwoServersOnePostgresDeliverOnce(t *testing.T) {
 // A server killed after the receiver got an event, before it recorded the
 // answer: another server sends it again, with the same webhook-id.
 func TestKilledMidDeliveryRedeliversSameID(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { killedMidDelivery(t, store.NewMemory()) })
+	t.Run("sqlite", func(t *testing.T) {
+		c, _ := store.NewCipher(make([]byte, store.KeySize))
+		s, err := store.OpenSQLite(filepath.Join(t.TempDir(), "connspec.db"), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		killedMidDelivery(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := os.Getenv("CONNSPEC_TEST_POSTGRES_URL")
+		if url == "" {
+			t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set (.ci/postgres.sh starts a server)")
+		}
+		a, _ := openPostgresPair(t, url)
+		killedMidDelivery(t, a)
+	})
+}
+
+type outboxCatalog interface {
+	store.Outbox
+	store.Catalog
+}
+
+func killedMidDelivery(t *testing.T, st outboxCatalog) {
 	secret := newSecret(t)
 	rcv := newReceiver(t, secret)
-	st := store.NewMemory()
 	addConnections(t, st, 1, "c")
 	ctx, kill := context.WithCancel(context.Background())
 	rcv.onBody = func(Payload) { kill() }
