@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -114,18 +113,11 @@ func webhookSecret(t *testing.T) string {
 // token refused, a new authorization, a delete) and checks that a receiver
 // gets each once, signed, without a secret.
 func TestEventsFromRealFlows(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) server.Store{
-		"memory": func(*testing.T) server.Store { return store.NewMemory() },
-		"sqlite": func(t *testing.T) server.Store {
-			s, err := store.OpenSQLite(filepath.Join(t.TempDir(), "connspec.db"), testCipher(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-	} {
-		t.Run(name, func(t *testing.T) { eventsFromRealFlows(t, open(t)) })
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			st, _ := sharedStores(t, kind, testCipher(t))
+			eventsFromRealFlows(t, st)
+		})
 	}
 }
 
