@@ -294,6 +294,14 @@ func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		if r, ok := e.store.(store.Reauthorizer); ok {
+			// Credentials, state and the connection.reauthorized event in
+			// one transaction.
+			if _, err := r.Reauthorize(ctx, id, version, creds); !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+			continue
+		}
 		_, err := e.store.CompareAndSwap(ctx, id, version, creds)
 		if err == nil {
 			// A new authorization revives a connection that needed one; the

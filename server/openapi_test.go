@@ -166,6 +166,7 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 		{"GET", "/v1/connectors"}, {"GET", "/v1/connectors/keyed"}, {"POST", "/v1/connections"}, {"GET", "/v1/connections"},
 		{"GET", "/v1/connections/x"}, {"DELETE", "/v1/connections/x"}, {"POST", "/v1/connect-sessions"},
 		{"POST", "/v1/api-keys"}, {"GET", "/v1/api-keys"}, {"DELETE", "/v1/api-keys/x"},
+		{"GET", "/v1/events"}, {"GET", "/v1/events/x/deliveries"}, {"POST", "/v1/events/x/redeliver"},
 	}
 	for _, op := range ops {
 		want(op.method, op.path, nil, "", http.StatusUnauthorized)
@@ -205,6 +206,19 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 		want("GET", "/healthz", nil, "", 503)
 	})
 	st.breakOnly(t, "DeleteConnection", func() { want("DELETE", "/v1/connections/"+id, nil, testAdminKey, 500) })
+	var events struct{ Events []struct{ ID string } }
+	json.Unmarshal(want("GET", "/v1/events?limit=5", nil, testAdminKey, 200), &events)
+	if len(events.Events) == 0 {
+		t.Fatal("no events listed after connections were created")
+	}
+	want("GET", "/v1/events?limit=0", nil, testAdminKey, 400)
+	want("GET", "/v1/events/"+events.Events[0].ID+"/deliveries", nil, testAdminKey, 200)
+	want("GET", "/v1/events/evt_none/deliveries", nil, testAdminKey, 404)
+	want("POST", "/v1/events/"+events.Events[0].ID+"/redeliver", nil, testAdminKey, 202)
+	want("POST", "/v1/events/evt_none/redeliver", nil, testAdminKey, 404)
+	st.breakOnly(t, "RedeliverEvent", func() { want("POST", "/v1/events/"+events.Events[0].ID+"/redeliver", nil, testAdminKey, 500) })
+	st.breakOnly(t, "ListEvents", func() { want("GET", "/v1/events", nil, testAdminKey, 500) })
+	st.breakOnly(t, "GetEvent", func() { want("GET", "/v1/events/"+events.Events[0].ID+"/deliveries", nil, testAdminKey, 500) })
 	want("DELETE", "/v1/connections/"+id, nil, testAdminKey, 200)
 	want("DELETE", "/v1/connections/"+id, nil, testAdminKey, 404)
 
@@ -313,6 +327,27 @@ func (s *breakableStore) Get(ctx context.Context, id string) (store.Record, erro
 		return store.Record{}, errStoreDown
 	}
 	return s.Store.Get(ctx, id)
+}
+
+func (s *breakableStore) ListEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	if s.is("ListEvents") {
+		return nil, errStoreDown
+	}
+	return s.Store.ListEvents(ctx, limit)
+}
+
+func (s *breakableStore) RedeliverEvent(ctx context.Context, id string) error {
+	if s.is("RedeliverEvent") {
+		return errStoreDown
+	}
+	return s.Store.RedeliverEvent(ctx, id)
+}
+
+func (s *breakableStore) GetEvent(ctx context.Context, id string) (store.Event, error) {
+	if s.is("GetEvent") {
+		return store.Event{}, errStoreDown
+	}
+	return s.Store.GetEvent(ctx, id)
 }
 
 func (s *breakableStore) PutConnection(ctx context.Context, info store.ConnectionInfo) error {

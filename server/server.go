@@ -27,13 +27,14 @@ import (
 )
 
 // Store is what the server keeps connections in: credentials, the
-// catalog of connections, and the single-use keys of OAuth flows and
-// connect links.
+// catalog of connections, the single-use keys of OAuth flows and
+// connect links, and the outbox of connection events.
 type Store interface {
 	store.Store
 	store.Catalog
 	store.UseOnce
 	store.APIKeys
+	store.Outbox
 }
 
 // Config configures a Server.
@@ -247,6 +248,9 @@ func (s *Server) routes() {
 	handle("GET /v1/connections/{id}", s.getConnection, ScopeAdmin)
 	handle("DELETE /v1/connections/{id}", s.deleteConnection, ScopeAdmin)
 	handle("POST /v1/connect-sessions", s.createConnectSession, ScopeConnect)
+	handle("GET /v1/events", s.listEvents, ScopeAdmin)
+	handle("GET /v1/events/{id}/deliveries", s.eventDeliveries, ScopeAdmin)
+	handle("POST /v1/events/{id}/redeliver", s.redeliverEvent, ScopeAdmin)
 	handle("/v1/proxy/{id}/{path...}", s.proxy, ScopeProxy)
 	handle("POST /v1/api-keys", s.createAPIKey, ScopeAdmin)
 	handle("GET /v1/api-keys", s.listAPIKeys, ScopeAdmin)

@@ -44,6 +44,7 @@ type serveFlags struct {
 	allowPrivateNetworks bool
 	workspace            workspaceFlags
 	branding             brandingFlags
+	webhooks             webhookFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -92,6 +93,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	f.workspace.register(fl)
 	f.branding.register(fl)
+	f.webhooks.register(fl)
 	return cmd
 }
 
@@ -155,6 +157,13 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		if err := checkServedWorkspace(eng); err != nil {
 			return err
 		}
+	}
+	// Events are delivered until the server has stopped: those its last
+	// requests wrote go out too, or are left for another server.
+	hooksCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHooks()
+	if err := f.webhooks.start(hooksCtx, st, logger); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {

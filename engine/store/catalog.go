@@ -104,6 +104,9 @@ func (m *Memory) PutConnection(_ context.Context, info ConnectionInfo) error {
 	if m.infos == nil {
 		m.infos = map[string]ConnectionInfo{}
 	}
+	if _, ok := m.infos[info.ID]; !ok {
+		m.emit(newEvent(EventCreated, info, m.records[info.ID].State.Status, ""))
+	}
 	m.infos[info.ID] = info
 	return nil
 }
@@ -139,10 +142,13 @@ func (m *Memory) ListConnections(_ context.Context, account string) ([]Connectio
 func (m *Memory) DeleteConnection(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, hasInfo := m.infos[id]
-	_, hasRecord := m.records[id]
+	info, hasInfo := m.infos[id]
+	rec, hasRecord := m.records[id]
 	if !hasInfo && !hasRecord {
 		return ErrNotFound
+	}
+	if hasInfo {
+		m.emit(newEvent(EventDeleted, info, rec.State.Status, ""))
 	}
 	delete(m.infos, id)
 	delete(m.records, id)

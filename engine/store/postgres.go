@@ -51,6 +51,37 @@ var postgresMigrations = []string{
 		revoked_at   TIMESTAMPTZ,
 		last_used_at TIMESTAMPTZ
 	)`,
+	// The outbox (events.go): written in the transaction of the change an
+	// event describes; times are unix microseconds (created_at) and
+	// milliseconds (next_attempt_at, lease_until), as in SQLite.
+	`CREATE TABLE events (
+		seq             BIGSERIAL PRIMARY KEY,
+		id              TEXT NOT NULL UNIQUE,
+		type            TEXT NOT NULL,
+		connection_id   TEXT NOT NULL,
+		connector       TEXT NOT NULL DEFAULT '',
+		option_key      TEXT NOT NULL DEFAULT '',
+		account         TEXT NOT NULL DEFAULT '',
+		status          TEXT NOT NULL DEFAULT '',
+		error           TEXT NOT NULL DEFAULT '',
+		created_at      BIGINT NOT NULL,
+		delivery        TEXT NOT NULL DEFAULT 'pending',
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		next_attempt_at BIGINT NOT NULL,
+		lease_owner     TEXT NOT NULL DEFAULT '',
+		lease_until     BIGINT NOT NULL DEFAULT 0,
+		redelivered_at  BIGINT NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX events_due ON events (delivery, next_attempt_at)`,
+	`CREATE TABLE event_attempts (
+		seq         BIGSERIAL PRIMARY KEY,
+		event_id    TEXT NOT NULL,
+		url         TEXT NOT NULL,
+		at          BIGINT NOT NULL,
+		status_code INTEGER NOT NULL,
+		error       TEXT NOT NULL DEFAULT ''
+	)`,
+	`CREATE INDEX event_attempts_event ON event_attempts (event_id, at)`,
 }
 
 var (
@@ -172,21 +203,37 @@ func (p *Postgres) Get(ctx context.Context, id string) (Record, error) {
 	return Record{Credentials: creds, Version: version, State: st}, nil
 }
 
-// SetState implements Store.
+// SetState implements Store: the state and the event it means (events.go)
+// in one transaction; the row lock orders concurrent writers, so each sees
+// the state the previous one left.
 func (p *Postgres) SetState(ctx context.Context, id string, st State) error {
 	var next *time.Time
 	if !st.NextRefresh.IsZero() {
 		next = &st.NextRefresh
 	}
-	tag, err := p.pool.Exec(ctx, `UPDATE connections SET status = $1, last_error = $2, next_refresh = $3, state_updated_at = now() WHERE id = $4`,
-		st.Status, st.LastError, next, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() != 1 {
-		return ErrNotFound
-	}
-	return nil
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		var old State
+		var info ConnectionInfo
+		var known bool
+		err := tx.QueryRow(ctx, `SELECT c.status, c.last_error, i.id IS NOT NULL, COALESCE(i.connector, ''), COALESCE(i.option_key, ''), COALESCE(i.account, '')
+			FROM connections c LEFT JOIN connection_info i ON i.id = c.id WHERE c.id = $1 FOR UPDATE OF c`, id).
+			Scan(&old.Status, &old.LastError, &known, &info.Connector, &info.Option, &info.Account)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE connections SET status = $1, last_error = $2, next_refresh = $3, state_updated_at = now() WHERE id = $4`,
+			st.Status, st.LastError, next, id); err != nil {
+			return err
+		}
+		if typ := stateEvent(old, st); typ != "" && known {
+			info.ID = id
+			return postgresInsertEvent(ctx, tx, newEvent(typ, info, st.Status, st.LastError))
+		}
+		return nil
+	})
 }
 
 // CompareAndSwap implements Store with one conditional statement.
@@ -219,7 +266,9 @@ func (p *Postgres) CompareAndSwap(ctx context.Context, id string, expected int64
 	return expected + 1, nil
 }
 
-// PutConnection implements Catalog.
+// PutConnection implements Catalog: a connection new to the catalog is
+// written with its connection.created event, in one transaction (xmax = 0:
+// the upsert inserted the row, so of two writers only one sees it new).
 func (p *Postgres) PutConnection(ctx context.Context, info ConnectionInfo) error {
 	info, err := prepareInfo(info)
 	if err != nil {
@@ -229,11 +278,22 @@ func (p *Postgres) PutConnection(ctx context.Context, info ConnectionInfo) error
 	if err != nil {
 		return err
 	}
-	_, err = p.pool.Exec(ctx, `INSERT INTO connection_info (id, connector, option_key, account, input, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET connector = EXCLUDED.connector, option_key = EXCLUDED.option_key, account = EXCLUDED.account,
-			input = EXCLUDED.input, created_at = EXCLUDED.created_at`,
-		info.ID, info.Connector, info.Option, info.Account, sealed, info.CreatedAt)
-	return err
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		var inserted bool
+		err := tx.QueryRow(ctx, `INSERT INTO connection_info (id, connector, option_key, account, input, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO UPDATE SET connector = EXCLUDED.connector, option_key = EXCLUDED.option_key, account = EXCLUDED.account,
+				input = EXCLUDED.input, created_at = EXCLUDED.created_at
+			RETURNING xmax = 0`,
+			info.ID, info.Connector, info.Option, info.Account, sealed, info.CreatedAt).Scan(&inserted)
+		if err != nil || !inserted {
+			return err
+		}
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT status FROM connections WHERE id = $1), '')`, info.ID).Scan(&status); err != nil {
+			return err
+		}
+		return postgresInsertEvent(ctx, tx, newEvent(EventCreated, info, status, ""))
+	})
 }
 
 const postgresInfoColumns = `id, connector, option_key, account, input, created_at`
@@ -294,7 +354,20 @@ func (p *Postgres) ListConnections(ctx context.Context, account string) ([]Conne
 func (p *Postgres) DeleteConnection(ctx context.Context, id string) error {
 	var deleted int64
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		for _, q := range []string{`DELETE FROM connection_info WHERE id = $1`, `DELETE FROM connections WHERE id = $1`} {
+		info := ConnectionInfo{ID: id}
+		var status string
+		err := tx.QueryRow(ctx, `DELETE FROM connection_info WHERE id = $1 RETURNING connector, option_key, account, COALESCE((SELECT status FROM connections WHERE id = $1), '')`, id).
+			Scan(&info.Connector, &info.Option, &info.Account, &status)
+		switch {
+		case err == nil:
+			deleted++
+			if err := postgresInsertEvent(ctx, tx, newEvent(EventDeleted, info, status, "")); err != nil {
+				return err
+			}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		for _, q := range []string{`DELETE FROM connections WHERE id = $1`} {
 			tag, err := tx.Exec(ctx, q, id)
 			if err != nil {
 				return err

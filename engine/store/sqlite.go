@@ -66,6 +66,36 @@ var sqliteMigrations = []string{
 		revoked_at   TEXT,
 		last_used_at TEXT
 	)`,
+	// The outbox (events.go): written in the transaction of the change an
+	// event describes; times are unix microseconds (created_at) and
+	// milliseconds (next_attempt_at, lease_until).
+	`CREATE TABLE events (
+		seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+		id              TEXT NOT NULL UNIQUE,
+		type            TEXT NOT NULL,
+		connection_id   TEXT NOT NULL,
+		connector       TEXT NOT NULL DEFAULT '',
+		option_key      TEXT NOT NULL DEFAULT '',
+		account         TEXT NOT NULL DEFAULT '',
+		status          TEXT NOT NULL DEFAULT '',
+		error           TEXT NOT NULL DEFAULT '',
+		created_at      INTEGER NOT NULL,
+		delivery        TEXT NOT NULL DEFAULT 'pending',
+		attempts        INTEGER NOT NULL DEFAULT 0,
+		next_attempt_at INTEGER NOT NULL,
+		lease_owner     TEXT NOT NULL DEFAULT '',
+		lease_until     INTEGER NOT NULL DEFAULT 0,
+		redelivered_at  INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX events_due ON events (delivery, next_attempt_at)`,
+	`CREATE TABLE event_attempts (
+		event_id    TEXT NOT NULL,
+		url         TEXT NOT NULL,
+		at          INTEGER NOT NULL,
+		status_code INTEGER NOT NULL,
+		error       TEXT NOT NULL DEFAULT ''
+	)`,
+	`CREATE INDEX event_attempts_event ON event_attempts (event_id, at)`,
 }
 
 var (
@@ -95,7 +125,7 @@ func OpenSQLite(path string, c *Cipher) (*SQLite, error) {
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("store: creating %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -165,21 +195,41 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	return Record{Credentials: creds, Version: version, State: st}, nil
 }
 
-// SetState implements Store.
+// SetState implements Store: the state and the event it means (events.go)
+// in one transaction.
 func (s *SQLite) SetState(ctx context.Context, id string, st State) error {
 	next := ""
 	if !st.NextRefresh.IsZero() {
 		next = st.NextRefresh.UTC().Format(time.RFC3339Nano)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ? WHERE id = ?`,
-		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano), id)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	defer tx.Rollback()
+	var old State
+	var info ConnectionInfo
+	var known bool
+	err = tx.QueryRowContext(ctx, `SELECT c.status, c.last_error, i.id IS NOT NULL, COALESCE(i.connector, ''), COALESCE(i.option_key, ''), COALESCE(i.account, '')
+		FROM connections c LEFT JOIN connection_info i ON i.id = c.id WHERE c.id = ?`, id).
+		Scan(&old.Status, &old.LastError, &known, &info.Connector, &info.Option, &info.Account)
+	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ? WHERE id = ?`,
+		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano), id); err != nil {
+		return err
+	}
+	if typ := stateEvent(old, st); typ != "" && known {
+		info.ID = id
+		if err := sqliteInsertEvent(ctx, tx, newEvent(typ, info, st.Status, st.LastError)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (s *SQLite) open(sealed, id string) (map[string]any, error) {
@@ -260,7 +310,8 @@ func (s *SQLite) replaceSealed(ctx context.Context, table, column, id, old, seal
 // width (for years 1 to 9999), so ORDER BY on the text is time order.
 const sqliteTimeFormat = "2006-01-02T15:04:05.000000Z"
 
-// PutConnection implements Catalog.
+// PutConnection implements Catalog: a connection new to the catalog is
+// written with its connection.created event, in one transaction.
 func (s *SQLite) PutConnection(ctx context.Context, info ConnectionInfo) error {
 	info, err := prepareInfo(info)
 	if err != nil {
@@ -270,11 +321,29 @@ func (s *SQLite) PutConnection(ctx context.Context, info ConnectionInfo) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO connection_info (id, connector, option_key, account, input, created_at) VALUES (?, ?, ?, ?, ?, ?)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var known bool
+	var status string
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM connection_info WHERE id = ?), COALESCE((SELECT status FROM connections WHERE id = ?), '')`, info.ID, info.ID).
+		Scan(&known, &status); err != nil {
+		return err
+	}
+	if _, err = tx.ExecContext(ctx, `INSERT INTO connection_info (id, connector, option_key, account, input, created_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET connector = excluded.connector, option_key = excluded.option_key, account = excluded.account,
 			input = excluded.input, created_at = excluded.created_at`,
-		info.ID, info.Connector, info.Option, info.Account, sealed, info.CreatedAt.Format(sqliteTimeFormat))
-	return err
+		info.ID, info.Connector, info.Option, info.Account, sealed, info.CreatedAt.Format(sqliteTimeFormat)); err != nil {
+		return err
+	}
+	if !known {
+		if err := sqliteInsertEvent(ctx, tx, newEvent(EventCreated, info, status, "")); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 const sqliteInfoColumns = `id, connector, option_key, account, input, created_at`
@@ -342,6 +411,21 @@ func (s *SQLite) DeleteConnection(ctx context.Context, id string) error {
 		return err
 	}
 	defer tx.Rollback()
+	info := ConnectionInfo{ID: id}
+	var status string
+	known := true
+	err = tx.QueryRowContext(ctx, `SELECT connector, option_key, account, COALESCE((SELECT status FROM connections WHERE id = ?), '') FROM connection_info WHERE id = ?`, id, id).
+		Scan(&info.Connector, &info.Option, &info.Account, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		known = false
+	} else if err != nil {
+		return err
+	}
+	if known {
+		if err := sqliteInsertEvent(ctx, tx, newEvent(EventDeleted, info, status, "")); err != nil {
+			return err
+		}
+	}
 	var deleted int64
 	for _, q := range []string{`DELETE FROM connection_info WHERE id = ?`, `DELETE FROM connections WHERE id = ?`} {
 		res, err := tx.ExecContext(ctx, q, id)

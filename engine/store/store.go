@@ -68,6 +68,7 @@ type Memory struct {
 	infos   map[string]ConnectionInfo // the Catalog (catalog.go)
 	used    map[string]time.Time      // single-use keys (once.go)
 	keys    map[string]APIKey         // API keys (apikeys.go)
+	events  []*memoryEvent            // the outbox (events.go)
 }
 
 // NewMemory returns an empty in-memory store.
@@ -107,6 +108,11 @@ func (m *Memory) SetState(_ context.Context, id string, state State) error {
 	r, ok := m.records[id]
 	if !ok {
 		return ErrNotFound
+	}
+	if info, ok := m.infos[id]; ok {
+		if typ := stateEvent(r.State, state); typ != "" {
+			m.emit(newEvent(typ, info, state.Status, state.LastError))
+		}
 	}
 	r.State = state
 	m.records[id] = r

@@ -24,6 +24,7 @@ func Conformance(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("catalog", func(t *testing.T) { catalogConformance(t, open) })
 	t.Run("use-once", func(t *testing.T) { useOnceConformance(t, open(t)) })
 	t.Run("api-keys", func(t *testing.T) { apiKeysConformance(t, open(t)) })
+	t.Run("events", func(t *testing.T) { eventsConformance(t, open) })
 }
 
 // useOnceConformance checks UseOnce: a key is used once, even by many
