@@ -18,15 +18,41 @@ import (
 // ErrNotPublic is wrapped by the errors of a refused connection.
 var ErrNotPublic = errors.New("not a public address")
 
-// cgnat is RFC 6598 shared address space (carrier-grade NAT).
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// blocked are ranges that are never a public service, beyond what
+// netip's predicates cover: this network, shared address space (RFC 6598:
+// carrier-grade NAT, and 100.100.100.200, a cloud metadata address),
+// IETF protocol assignments, benchmarking, multicast, reserved and
+// broadcast, and the IPv6 ranges that embed an IPv4 address (NAT64,
+// Teredo, 6to4), through which a private IPv4 address could be reached.
+var blocked = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+		"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+		"::/96", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "2001::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+	} {
+		out = append(out, netip.MustParsePrefix(p))
+	}
+	return out
+}()
 
 // Public reports whether a is a public unicast address: not loopback,
 // private (RFC 1918, RFC 4193), shared (RFC 6598), link-local (where cloud
-// metadata services answer), multicast or unspecified.
+// metadata services answer: 169.254.169.254, fd00:ec2::254 is
+// unique-local), multicast, unspecified, reserved, or an IPv6 address
+// embedding an IPv4 one. An IPv4-mapped address is judged as the IPv4
+// address; a zone is ignored (a prefix never contains a zoned address).
 func Public(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !cgnat.Contains(a) && !a.IsLoopback() && !a.IsLinkLocalUnicast()
+	a = a.Unmap().WithZone("")
+	if !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range blocked {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckAddress refuses a "host:port" whose host is not a public address.

@@ -16,6 +16,8 @@ func TestPublic(t *testing.T) {
 		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
 		"100.64.0.1": false, "169.254.169.254": false, "fe80::1": false, "fd00::1": false,
 		"0.0.0.0": false, "::": false, "224.0.0.1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
+		"100.100.100.200": false, "198.18.0.1": false, "255.255.255.255": false, "192.0.0.8": false,
+		"fe80::1%eth0": false, "64:ff9b::a00:1": false, "2002:a00:1::1": false, "2001:0:a00:1::1": false, "::a00:1": false,
 	} {
 		if got := Public(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Public(%s) = %v, want %v", addr, got, want)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/connspec/connspec/internal/netguard"
 )
 
 // RefusedError: a webhook's address is one the allow-list keeps out.
@@ -21,22 +23,6 @@ type RefusedError struct {
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("refused: %s resolves to %s, a private, loopback, link-local, CGNAT or metadata address (allow it with --webhook-allow-private %s)", e.Host, e.Addr, e.Host)
 }
-
-// blocked are the ranges a webhook may not reach by default: the team's own
-// network and cloud metadata endpoints (169.254.169.254 and fd00:ec2::254
-// fall in link-local and unique-local; 100.100.100.200 in CGNAT), and the
-// IPv6 ranges that embed an IPv4 address (NAT64, Teredo, 6to4).
-var blocked = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range []string{
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-		"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-		"::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "2001::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
-	} {
-		out = append(out, netip.MustParsePrefix(p))
-	}
-	return out
-}()
 
 // dialGuard refuses connections to blocked addresses unless allowed, at
 // dial time on the resolved address: a name that resolves to a private
@@ -81,10 +67,8 @@ func (g *dialGuard) check(host string, address string) error {
 			return nil
 		}
 	}
-	for _, p := range blocked {
-		if p.Contains(ip) {
-			return &RefusedError{Host: host, Addr: ip}
-		}
+	if !netguard.Public(ip) {
+		return &RefusedError{Host: host, Addr: ip}
 	}
 	return nil
 }
