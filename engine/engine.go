@@ -56,6 +56,9 @@ type Engine struct {
 	// certTransports are the transports presenting connections' TLS client
 	// certificates (layer_mtls.go).
 	certTransports transportCache
+	// inactivity holds the refresh-token inactivity limits of connectors
+	// (WithInactivityLimits, renewal.go).
+	inactivity map[string]time.Duration
 }
 
 // CredentialsHook is told every change of a connection's credentials
@@ -266,9 +269,10 @@ func tokenHTTPClient(rt http.RoundTripper) *http.Client {
 	}
 }
 
-// overwrite stores credentials for id whatever version is stored, for a
+// overwrite stores credentials for conn.ID whatever version is stored, for a
 // completed authorization that replaces the connection's credentials.
-func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any) error {
+func (e *Engine) overwrite(ctx context.Context, conn Connection, creds map[string]any) error {
+	id := conn.ID
 	for range 5 {
 		var version int64
 		if rec, err := e.store.Get(ctx, id); err == nil {
@@ -280,7 +284,9 @@ func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any)
 		if err == nil {
 			// A new authorization revives a connection that needed one; the
 			// state is advisory, so a failure to write it is only logged.
-			if err := e.store.SetState(ctx, id, store.State{Status: store.StatusConnected}); err != nil {
+			state := store.State{Status: store.StatusConnected}
+			state.RefreshExpiresAt, state.RenewBy = e.refreshDeadline(conn.Connector, creds, e.now())
+			if err := e.store.SetState(ctx, id, state); err != nil {
 				e.logger.Warn("connspec: recording connection state failed", "connection", id, "error", err.Error())
 			}
 			return nil

@@ -66,6 +66,14 @@ var sqliteMigrations = []string{
 		revoked_at   TEXT,
 		last_used_at TEXT
 	)`,
+	// Background renewal (renewal.go): unix milliseconds, 0 when unknown,
+	// so that comparisons in SQL are numeric. Claims are leases in
+	// renewal_leases under renewClaimPrefix.
+	`ALTER TABLE connections ADD COLUMN refresh_expires_ms INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE connections ADD COLUMN renew_by_ms INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE connections ADD COLUMN next_refresh_ms INTEGER NOT NULL DEFAULT 0`,
+	`CREATE INDEX connections_renew_by ON connections (renew_by_ms) WHERE renew_by_ms > 0`,
+	`CREATE INDEX connections_next_refresh ON connections (next_refresh_ms) WHERE next_refresh_ms > 0`,
 }
 
 var (
@@ -147,8 +155,9 @@ func migrate(ctx context.Context, db *sql.DB, steps []string) error {
 func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	var version int64
 	var sealed, status, lastError, next, updated string
-	err := s.db.QueryRowContext(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at FROM connections WHERE id = ?`, id).
-		Scan(&version, &sealed, &status, &lastError, &next, &updated)
+	var refreshExp, renewBy int64
+	err := s.db.QueryRowContext(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at, refresh_expires_ms, renew_by_ms FROM connections WHERE id = ?`, id).
+		Scan(&version, &sealed, &status, &lastError, &next, &updated, &refreshExp, &renewBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -162,6 +171,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	st := State{Status: status, LastError: lastError}
 	st.NextRefresh, _ = time.Parse(time.RFC3339Nano, next)
 	st.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
+	st.RefreshExpiresAt, st.RenewBy = fromMillis(refreshExp), fromMillis(renewBy)
 	return Record{Credentials: creds, Version: version, State: st}, nil
 }
 
@@ -171,8 +181,10 @@ func (s *SQLite) SetState(ctx context.Context, id string, st State) error {
 	if !st.NextRefresh.IsZero() {
 		next = st.NextRefresh.UTC().Format(time.RFC3339Nano)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ? WHERE id = ?`,
-		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano), id)
+	res, err := s.db.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ?,
+		next_refresh_ms = ?, refresh_expires_ms = ?, renew_by_ms = ? WHERE id = ?`,
+		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano),
+		toMillis(st.NextRefresh), toMillis(st.RefreshExpiresAt), toMillis(st.RenewBy), id)
 	if err != nil {
 		return err
 	}
