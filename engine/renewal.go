@@ -272,7 +272,12 @@ func (r *renewal) run(ctx context.Context) error {
 // renewOne renews one claimed connection and releases the claim, held for
 // as long as the connection must not be tried again.
 func (r *renewal) renewOne(ctx context.Context, c store.Claim) {
-	hold, err := r.renew(ctx, c.ID)
+	// A renewal once started is finished, even when ctx ends (serve shutting
+	// down): cut short, it could leave a rotated refresh token unstored.
+	// The token request's own timeout bounds it.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	hold, err := r.renew(wctx, c.ID)
 	if r.o.OnRenewal != nil {
 		r.o.OnRenewal(c.ID, err)
 	}

@@ -41,6 +41,7 @@ type serveFlags struct {
 	connectToRemote bool
 	workspace       workspaceFlags
 	branding        brandingFlags
+	renewal         renewalFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -88,6 +89,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	f.workspace.register(fl)
 	f.branding.register(fl)
+	f.renewal.register(fl)
 	return cmd
 }
 
@@ -134,6 +136,16 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		rules = append(rules, r)
 	}
 	opts := []engine.Option{engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream), engine.WithConnectTo(rules...)}
+	if f.renewal.renew {
+		if err := f.renewal.check(); err != nil {
+			return usageErrorf("%v", err)
+		}
+	}
+	limits, err := f.renewal.inactivityLimits()
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	opts = append(opts, engine.WithInactivityLimits(limits))
 	workspace, err := f.workspace.option()
 	if err != nil {
 		return err
@@ -171,6 +183,11 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	// Stopped when serve returns: no new renewals, those under way finish.
+	rctx, stopRenewal := context.WithCancel(ctx)
+	renewalStopped := f.renewal.start(rctx, eng, params, logger)
+	defer renewalStopped()
+	defer stopRenewal()
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
