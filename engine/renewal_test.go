@@ -579,3 +579,35 @@ func BenchmarkBackgroundRenewal(b *testing.B) {
 		})
 	}
 }
+
+// A connector's known inactivity limit (Xero's 60 days) sets when the
+// refresh token lapses when the provider does not say; a rotated refresh
+// token whose lapse is not told does not inherit the old one's.
+func TestRefreshTokenInactivityLimit(t *testing.T) {
+	s := store.NewMemory()
+	p := newRenewProvider(t, time.Hour)
+	ids := seedRenewals(t, p, s, 1, time.Hour)
+	ctx := context.Background()
+	rec, _ := s.Get(ctx, ids[0])
+	rec.Credentials[RefreshTokenExpiresKey] = formatExpiresAt(time.Now().Add(time.Hour))
+	if _, err := s.CompareAndSwap(ctx, ids[0], rec.Version, rec.Credentials); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 60 * 24 * time.Hour
+	e := newEngine(t, p.srv, renewConnector, WithStore(s), WithInactivityLimits(map[string]time.Duration{"c": limit}))
+	before := time.Now()
+	if err := e.Renew(ctx, renewConnection(store.ConnectionInfo{ID: ids[0], Connector: "c"})); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = s.Get(ctx, ids[0])
+	if _, ok := rec.Credentials[RefreshTokenExpiresKey]; ok {
+		t.Errorf("the new refresh token inherited the old one's lapse: %v", rec.Credentials[RefreshTokenExpiresKey])
+	}
+	if got := rec.State.RefreshExpiresAt.Sub(before); got < limit || got > limit+5*time.Second {
+		t.Errorf("RefreshExpiresAt is %v from the renewal, want the 60-day limit", got)
+	}
+	week := 7 * 24 * time.Hour
+	if got := rec.State.RefreshExpiresAt.Sub(rec.State.RenewBy); got < week || got > week+week/10 {
+		t.Errorf("RenewBy is %v before the lapse, want 7 days (+ up to 10%%)", got)
+	}
+}
