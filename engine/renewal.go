@@ -54,6 +54,9 @@ func (e *Engine) refreshDeadline(connector string, creds map[string]any, now tim
 	return expires.UTC(), expires.Add(-ahead).UTC()
 }
 
+// errNotDue: a claimed connection turned out renewed already.
+var errNotDue = errors.New("renewed meanwhile")
+
 // ErrNotRenewable: the connection's credentials cannot be renewed (no
 // refresh token, a kind without renewal).
 var ErrNotRenewable = errors.New("the connection's credentials cannot be renewed")
@@ -117,8 +120,9 @@ type RenewalOptions struct {
 	// (serve adds its connector parameters). Default: ID, connector,
 	// option, account and input as stored.
 	Connection func(store.ConnectionInfo) Connection
-	// OnRenewal, when set, is told the outcome of every renewal (err nil
-	// on success); for metrics and tests. It must not block.
+	// OnRenewal, when set, is told the outcome of every renewal attempted
+	// (err nil on success; a claimed connection found renewed meanwhile is
+	// not attempted); for metrics and tests. It must not block.
 	OnRenewal func(id string, err error)
 }
 
@@ -224,8 +228,8 @@ func (r *renewal) run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("connspec: background renewal: claiming due connections failed", "error", err.Error())
 		}
+		claimed := time.Now()
 		for i, c := range claims {
-			claimed := time.Now()
 			select {
 			case <-ctx.Done():
 			case <-tick.C:
@@ -278,7 +282,7 @@ func (r *renewal) renewOne(ctx context.Context, c store.Claim) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	hold, err := r.renew(wctx, c.ID)
-	if r.o.OnRenewal != nil {
+	if r.o.OnRenewal != nil && !errors.Is(err, errNotDue) {
 		r.o.OnRenewal(c.ID, err)
 	}
 	if err := r.queue.Release(context.WithoutCancel(ctx), c, hold); err != nil {
@@ -297,13 +301,15 @@ func (r *renewal) renew(ctx context.Context, id string) (hold time.Duration, err
 		if due, err = r.stillDue(ctx, cl); err == nil && !due {
 			// Renewed since it was claimed (at request time, or by another
 			// instance whose state write was not in yet): nothing to do.
-			return r.o.Backoff, nil
+			return r.o.Backoff, errNotDue
 		}
 	}
 	if err == nil {
 		err = cl.Renew(ctx)
 	}
 	switch {
+	case errors.Is(err, errNotDue):
+		return hold, err
 	case errors.Is(err, store.ErrNotFound):
 		return 0, err // deleted meanwhile
 	case errors.Is(err, ErrConnectionIsDefunct):
