@@ -187,7 +187,10 @@ func (s *SQLite) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT substr(id, ?) FROM renewal_leases WHERE owner = ?`, len(renewClaimPrefix)+1, token)
+	rows, err := s.db.QueryContext(ctx, `SELECT c.id FROM renewal_leases l JOIN connections c ON c.id = substr(l.id, ?1)
+		WHERE l.owner = ?2
+		ORDER BY CASE WHEN c.renew_by_ms > 0 AND c.renew_by_ms <= ?3 THEN c.renew_by_ms ELSE c.next_refresh_ms END`,
+		len(renewClaimPrefix)+1, token, now)
 	if err != nil {
 		return nil, err
 	}
@@ -228,24 +231,36 @@ func (p *Postgres) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	if connectors == nil {
 		connectors = []string{}
 	}
-	rows, err := p.pool.Query(ctx, `UPDATE connections SET renew_claim_owner = $1, renew_claim_until = now() + $2::float8 * interval '1 millisecond'
-		WHERE id IN (
-			SELECT c.id FROM connections c JOIN connection_info i ON i.id = c.id
+	rows, err := p.pool.Query(ctx, `WITH due AS (
+			SELECT c.id, CASE WHEN c.renew_by <= now() THEN c.renew_by ELSE c.next_refresh END AS due_at
+			FROM connections c JOIN connection_info i ON i.id = c.id
 			WHERE c.status <> $3
 				AND (c.renew_claim_until IS NULL OR c.renew_claim_until < now())
 				AND (c.renew_by <= now()
 					OR ($4 AND c.next_refresh <= now() + $5::float8 * interval '1 millisecond' AND ($6 OR i.connector = ANY($7))))
-			ORDER BY CASE WHEN c.renew_by <= now() THEN c.renew_by ELSE c.next_refresh END
+			ORDER BY due_at
 			LIMIT $8
 			FOR UPDATE OF c SKIP LOCKED)
-		RETURNING id`,
+		UPDATE connections SET renew_claim_owner = $1, renew_claim_until = now() + $2::float8 * interval '1 millisecond'
+		FROM due WHERE connections.id = due.id
+		RETURNING connections.id, due.due_at`,
 		token, q.ClaimFor.Milliseconds(), StatusNeedsReauth, q.fresh(), q.FreshAhead.Milliseconds(), q.FreshAll, connectors, q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type claimed struct {
+		ID    string
+		DueAt time.Time
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[claimed])
 	if err != nil {
 		return nil, err
+	}
+	// UPDATE ... RETURNING has no order: earliest due first again.
+	slices.SortFunc(got, func(a, b claimed) int { return a.DueAt.Compare(b.DueAt) })
+	ids := make([]string, len(got))
+	for i, c := range got {
+		ids[i] = c.ID
 	}
 	out := make([]Claim, len(ids))
 	for i, id := range ids {

@@ -37,7 +37,7 @@ func renewalQueue(t *testing.T, a, b queueStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	states := map[string]State{
-		"deadline":    {Status: StatusConnected, RenewBy: now.Add(-time.Minute), RefreshExpiresAt: now.Add(time.Hour)},
+		"z-deadline":    {Status: StatusConnected, RenewBy: now.Add(-time.Minute), RefreshExpiresAt: now.Add(time.Hour)},
 		"fresh-c":     {Status: StatusConnected, NextRefresh: now.Add(30 * time.Second)},
 		"fresh-other": {Status: StatusConnected, NextRefresh: now.Add(30 * time.Second)},
 		"later":       {Status: StatusConnected, NextRefresh: now.Add(time.Hour), RenewBy: now.Add(time.Hour)},
@@ -58,20 +58,20 @@ func renewalQueue(t *testing.T, a, b queueStore) {
 			t.Fatal(err)
 		}
 	}
-	rec, err := b.Get(ctx, "deadline")
+	rec, err := b.Get(ctx, "z-deadline")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rec.State.RenewBy.Equal(states["deadline"].RenewBy) || !rec.State.RefreshExpiresAt.Equal(states["deadline"].RefreshExpiresAt) {
-		t.Errorf("state read back %+v, want %+v", rec.State, states["deadline"])
+	if !rec.State.RenewBy.Equal(states["z-deadline"].RenewBy) || !rec.State.RefreshExpiresAt.Equal(states["z-deadline"].RefreshExpiresAt) {
+		t.Errorf("state read back %+v, want %+v", rec.State, states["z-deadline"])
 	}
 	q := DueQuery{Limit: 10, ClaimFor: 300 * time.Millisecond, FreshAhead: time.Minute, FreshConnectors: []string{"c"}}
 	got, err := a.ClaimDue(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].ID != "deadline" || got[1].ID != "fresh-c" {
-		t.Fatalf("claimed %v, want deadline then fresh-c", got)
+	if len(got) != 2 || got[0].ID != "z-deadline" || got[1].ID != "fresh-c" {
+		t.Fatalf("claimed %v, want z-deadline then fresh-c", got)
 	}
 	if again, err := b.ClaimDue(ctx, q); err != nil || len(again) != 0 {
 		t.Fatalf("the other instance claimed %v (%v) while they were claimed", again, err)
@@ -89,7 +89,9 @@ func renewalQueue(t *testing.T, a, b queueStore) {
 	}
 	// An instance that dies holding a claim: it lapses after ClaimFor.
 	time.Sleep(q.ClaimFor + 100*time.Millisecond)
-	lapsed, err := a.ClaimDue(ctx, q)
+	long := q
+	long.ClaimFor = time.Hour // this one must not lapse before the test ends
+	lapsed, err := a.ClaimDue(ctx, long)
 	if err != nil || len(lapsed) != 1 || lapsed[0].ID != "fresh-c" {
 		t.Fatalf("after the claim lapsed: %v (%v), want fresh-c", lapsed, err)
 	}
