@@ -37,7 +37,7 @@ func renewalQueue(t *testing.T, a, b queueStore) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	states := map[string]State{
-		"z-deadline":    {Status: StatusConnected, RenewBy: now.Add(-time.Minute), RefreshExpiresAt: now.Add(time.Hour)},
+		"z-deadline":  {Status: StatusConnected, RenewBy: now.Add(-time.Minute), RefreshExpiresAt: now.Add(time.Hour)},
 		"fresh-c":     {Status: StatusConnected, NextRefresh: now.Add(30 * time.Second)},
 		"fresh-other": {Status: StatusConnected, NextRefresh: now.Add(30 * time.Second)},
 		"later":       {Status: StatusConnected, NextRefresh: now.Add(time.Hour), RenewBy: now.Add(time.Hour)},
