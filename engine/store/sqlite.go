@@ -369,6 +369,10 @@ func (s *SQLite) DeleteConnection(ctx context.Context, id string) error {
 	if deleted == 0 {
 		return ErrNotFound
 	}
+	// Its background-renewal claim goes too (renewal.go).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM renewal_leases WHERE id = ?`, renewClaimPrefix+id); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
