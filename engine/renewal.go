@@ -281,7 +281,7 @@ func (r *renewal) renewOne(ctx context.Context, c store.Claim) {
 	// The token request's own timeout bounds it.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	hold, err := r.renew(wctx, c.ID)
+	hold, err := r.renew(wctx, c)
 	if r.o.OnRenewal != nil && !errors.Is(err, errNotDue) {
 		r.o.OnRenewal(c.ID, err)
 	}
@@ -290,19 +290,18 @@ func (r *renewal) renewOne(ctx context.Context, c store.Claim) {
 	}
 }
 
-func (r *renewal) renew(ctx context.Context, id string) (hold time.Duration, err error) {
+func (r *renewal) renew(ctx context.Context, c store.Claim) (hold time.Duration, err error) {
+	id := c.ID
 	info, err := r.catalog.GetConnection(ctx, id)
 	var cl *Client
 	if err == nil {
 		cl, err = r.e.Client(ctx, r.o.Connection(info))
 	}
-	if err == nil {
-		var due bool
-		if due, err = r.stillDue(ctx, cl); err == nil && !due {
-			// Renewed since it was claimed (at request time, or by another
-			// instance whose state write was not in yet): nothing to do.
-			return r.o.Backoff, errNotDue
-		}
+	if err == nil && cl.state.Load().storeVersion != c.Version {
+		// Renewed since it was found due (at request time, or by another
+		// instance): renewing again would spend a refresh token for
+		// nothing. Its state says when it is due next.
+		return 0, errNotDue
 	}
 	if err == nil {
 		err = cl.Renew(ctx)
@@ -351,38 +350,6 @@ func (r *renewal) renew(ctx context.Context, id string) (hold time.Duration, err
 		hold = max(hold, time.Second, st.NextRefresh.Sub(now)/2)
 	}
 	return hold, nil
-}
-
-// stillDue reports whether the credentials cl holds (read from the store
-// after the claim) are still due: the claim was made on the recorded state,
-// which a renewal at request time or on another instance may have made
-// stale since; renewing again would spend a refresh token for nothing.
-func (r *renewal) stillDue(ctx context.Context, cl *Client) (bool, error) {
-	st := cl.state.Load()
-	now := time.Now()
-	if r.keepsFresh(cl.conn.Connector) && !st.renewAt.IsZero() && !st.renewAt.After(now.Add(r.o.Ahead)) {
-		return true, nil
-	}
-	rec, err := r.e.store.Get(ctx, cl.conn.ID)
-	if err != nil {
-		return false, err
-	}
-	if rec.Version != st.storeVersion {
-		return false, nil // renewed this very moment
-	}
-	if told := parseExpiresAt(st.credentials[RefreshTokenExpiresKey]); !told.IsZero() && !told.Equal(rec.State.RefreshExpiresAt) {
-		return false, nil // the state is of older credentials
-	}
-	return !rec.State.RenewBy.IsZero() && !rec.State.RenewBy.After(now), nil
-}
-
-func (r *renewal) keepsFresh(connector string) bool {
-	for _, c := range r.o.KeepFresh {
-		if c == "*" || c == connector {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *renewal) forget(id string) {

@@ -619,3 +619,86 @@ func TestRefreshTokenInactivityLimit(t *testing.T) {
 		t.Errorf("RenewBy is %v before the lapse, want 7 days (+ up to 10%%)", got)
 	}
 }
+
+func TestBackgroundRenewalShortTokensSQLite(t *testing.T) {
+	backgroundRenewalShortTokens(t, sqliteStores(t, 2))
+}
+
+func TestBackgroundRenewalShortTokensPostgres(t *testing.T) {
+	backgroundRenewalShortTokens(t, postgresStores(t, 2))
+}
+
+// backgroundRenewalShortTokens runs two schedulers for several periods of
+// 4-second access tokens (each falls due a second after it is issued) while
+// requests go on: no refresh token is presented twice, no request is
+// refused, and no connection is renewed twice within one period (two
+// renewals of a connection less than half a second apart, where a period
+// lasts a second at least).
+func backgroundRenewalShortTokens(t *testing.T, stores []store.Store) {
+	const n = 60
+	duration := 5 * time.Second
+	p := newRenewProvider(t, 4*time.Second)
+	ids := seedRenewals(t, p, stores[0], n, 4*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var engines []*Engine
+	var background atomic.Int64
+	for _, s := range stores {
+		e := newEngine(t, p.srv, renewConnector, WithStore(s))
+		engines = append(engines, e)
+		o := fastRenewal(RenewalOptions{Rate: 200, OnRenewal: func(id string, err error) {
+			if err != nil {
+				t.Errorf("background renewal of %s: %v", id, err)
+			}
+			background.Add(1)
+		}})
+		wg.Go(func() { e.RunRenewal(ctx, o) })
+	}
+	for w := range 2 {
+		e := engines[w]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				for i := w; i < n && ctx.Err() == nil; i += 2 {
+					cl, err := e.Client(ctx, renewConnection(store.ConnectionInfo{ID: ids[i], Connector: "c"}))
+					if err == nil {
+						_, err = cl.Get(ctx, "/api/me")
+					}
+					if err != nil && ctx.Err() == nil {
+						t.Errorf("request on %s: %v", ids[i], err)
+					}
+				}
+			}
+		})
+	}
+	time.Sleep(duration)
+	cancel()
+	wg.Wait()
+	if r := p.reused.Load(); r != 0 {
+		t.Errorf("%d refresh tokens presented twice (invalid_grant)", r)
+	}
+	if d := p.apiDenied.Load(); d != 0 {
+		t.Errorf("%d API requests refused", d)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	total := 0
+	for _, id := range ids {
+		ts := p.renewals[id]
+		total += len(ts)
+		if len(ts) == 0 {
+			t.Errorf("%s never renewed in %v of 4-second tokens", id, duration)
+		}
+		for i := 1; i < len(ts); i++ {
+			if gap := ts[i].Sub(ts[i-1]); gap < 500*time.Millisecond {
+				t.Errorf("%s renewed twice %v apart", id, gap)
+			}
+		}
+	}
+	// How many periods fit in depends on the machine (SQLite's single
+	// writer under load); at least one per connection in the background.
+	if background.Load() < n {
+		t.Errorf("%d renewals in the background, want at least %d", background.Load(), n)
+	}
+	t.Logf("%d renewals, %d in the background, %d API requests", total, background.Load(), p.apiCalls.Load())
+}

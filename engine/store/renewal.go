@@ -16,6 +16,9 @@ import (
 // no other instance claims it until the claim is released or lapses.
 type Claim struct {
 	ID string
+	// Version is the credentials' version when the connection was found
+	// due: a renewer that finds another version renewed meanwhile.
+	Version int64
 	// token tells this claim from a later one of the same connection.
 	token string
 }
@@ -137,7 +140,7 @@ func (m *Memory) ClaimDue(_ context.Context, q DueQuery) ([]Claim, error) {
 	}
 	var out []Claim
 	for _, d := range found[:min(len(found), q.Limit)] {
-		c := Claim{ID: d.id, token: newClaimToken()}
+		c := Claim{ID: d.id, Version: m.records[d.id].Version, token: newClaimToken()}
 		m.claims[d.id] = memClaim{token: c.token, until: now.Add(q.ClaimFor)}
 		out = append(out, c)
 	}
@@ -174,7 +177,7 @@ func (s *SQLite) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	list := "," + strings.Join(q.FreshConnectors, ",") + ","
 	_, err := s.db.ExecContext(ctx, `INSERT INTO renewal_leases (id, owner, expires_at)
 		SELECT ?1 || c.id, ?2, ?3 FROM connections c JOIN connection_info i ON i.id = c.id
-		WHERE c.status <> ?4
+		WHERE c.status <> ?4 AND c.state_ms >= c.credentials_ms
 			AND ((c.renew_by_ms > 0 AND c.renew_by_ms <= ?5)
 				OR (?6 AND c.next_refresh_ms > 0 AND c.next_refresh_ms <= ?7 AND (?8 OR instr(?9, ',' || i.connector || ',') > 0)))
 			AND NOT EXISTS (SELECT 1 FROM renewal_leases l WHERE l.id = ?1 || c.id AND l.expires_at >= ?5)
@@ -187,7 +190,7 @@ func (s *SQLite) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT c.id FROM renewal_leases l JOIN connections c ON c.id = substr(l.id, ?1)
+	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.version FROM renewal_leases l JOIN connections c ON c.id = substr(l.id, ?1)
 		WHERE l.owner = ?2
 		ORDER BY CASE WHEN c.renew_by_ms > 0 AND c.renew_by_ms <= ?3 THEN c.renew_by_ms ELSE c.next_refresh_ms END`,
 		len(renewClaimPrefix)+1, token, now)
@@ -198,7 +201,7 @@ func (s *SQLite) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	var out []Claim
 	for rows.Next() {
 		c := Claim{token: token}
-		if err := rows.Scan(&c.ID); err != nil {
+		if err := rows.Scan(&c.ID, &c.Version); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
@@ -234,7 +237,7 @@ func (p *Postgres) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	rows, err := p.pool.Query(ctx, `WITH due AS (
 			SELECT c.id, CASE WHEN c.renew_by <= now() THEN c.renew_by ELSE c.next_refresh END AS due_at
 			FROM connections c JOIN connection_info i ON i.id = c.id
-			WHERE c.status <> $3
+			WHERE c.status <> $3 AND c.state_updated_at >= c.updated_at
 				AND (c.renew_claim_until IS NULL OR c.renew_claim_until < now())
 				AND (c.renew_by <= now()
 					OR ($4 AND c.next_refresh <= now() + $5::float8 * interval '1 millisecond' AND ($6 OR i.connector = ANY($7))))
@@ -243,14 +246,15 @@ func (p *Postgres) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 			FOR UPDATE OF c SKIP LOCKED)
 		UPDATE connections SET renew_claim_owner = $1, renew_claim_until = now() + $2::float8 * interval '1 millisecond'
 		FROM due WHERE connections.id = due.id
-		RETURNING connections.id, due.due_at`,
+		RETURNING connections.id, connections.version, due.due_at`,
 		token, q.ClaimFor.Milliseconds(), StatusNeedsReauth, q.fresh(), q.FreshAhead.Milliseconds(), q.FreshAll, connectors, q.Limit)
 	if err != nil {
 		return nil, err
 	}
 	type claimed struct {
-		ID    string
-		DueAt time.Time
+		ID      string
+		Version int64
+		DueAt   time.Time
 	}
 	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[claimed])
 	if err != nil {
@@ -258,13 +262,9 @@ func (p *Postgres) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	}
 	// UPDATE ... RETURNING has no order: earliest due first again.
 	slices.SortFunc(got, func(a, b claimed) int { return a.DueAt.Compare(b.DueAt) })
-	ids := make([]string, len(got))
+	out := make([]Claim, len(got))
 	for i, c := range got {
-		ids[i] = c.ID
-	}
-	out := make([]Claim, len(ids))
-	for i, id := range ids {
-		out[i] = Claim{ID: id, token: token}
+		out[i] = Claim{ID: c.ID, Version: c.Version, token: token}
 	}
 	return out, nil
 }

@@ -74,6 +74,10 @@ var sqliteMigrations = []string{
 	`ALTER TABLE connections ADD COLUMN next_refresh_ms INTEGER NOT NULL DEFAULT 0`,
 	`CREATE INDEX connections_renew_by ON connections (renew_by_ms) WHERE renew_by_ms > 0`,
 	`CREATE INDEX connections_next_refresh ON connections (next_refresh_ms) WHERE next_refresh_ms > 0`,
+	// When the credentials and the state were last written (unix ms): a
+	// state older than the credentials is not trusted to say what is due.
+	`ALTER TABLE connections ADD COLUMN credentials_ms INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE connections ADD COLUMN state_ms INTEGER NOT NULL DEFAULT 0`,
 }
 
 var (
@@ -182,9 +186,9 @@ func (s *SQLite) SetState(ctx context.Context, id string, st State) error {
 		next = st.NextRefresh.UTC().Format(time.RFC3339Nano)
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ?,
-		next_refresh_ms = ?, refresh_expires_ms = ?, renew_by_ms = ? WHERE id = ?`,
+		next_refresh_ms = ?, refresh_expires_ms = ?, renew_by_ms = ?, state_ms = ? WHERE id = ?`,
 		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano),
-		toMillis(st.NextRefresh), toMillis(st.RefreshExpiresAt), toMillis(st.RenewBy), id)
+		toMillis(st.NextRefresh), toMillis(st.RefreshExpiresAt), toMillis(st.RenewBy), time.Now().UnixMilli(), id)
 	if err != nil {
 		return err
 	}
@@ -217,12 +221,13 @@ func (s *SQLite) CompareAndSwap(ctx context.Context, id string, expected int64, 
 	if err != nil {
 		return 0, err
 	}
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	now := time.Now()
+	stamp, ms := now.UTC().Format(time.RFC3339Nano), now.UnixMilli()
 	var res sql.Result
 	if expected == 0 {
-		res, err = s.db.ExecContext(ctx, `INSERT INTO connections (id, version, credentials, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`, id, sealed, now)
+		res, err = s.db.ExecContext(ctx, `INSERT INTO connections (id, version, credentials, updated_at, credentials_ms) VALUES (?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, sealed, stamp, ms)
 	} else {
-		res, err = s.db.ExecContext(ctx, `UPDATE connections SET version = version + 1, credentials = ?, updated_at = ? WHERE id = ? AND version = ?`, sealed, now, id, expected)
+		res, err = s.db.ExecContext(ctx, `UPDATE connections SET version = version + 1, credentials = ?, updated_at = ?, credentials_ms = ? WHERE id = ? AND version = ?`, sealed, stamp, ms, id, expected)
 	}
 	if err != nil {
 		return 0, err
