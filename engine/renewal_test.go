@@ -655,16 +655,22 @@ func backgroundRenewalShortTokens(t *testing.T, stores []store.Store) {
 		}})
 		wg.Go(func() { e.RunRenewal(ctx, o) })
 	}
+	// Requests are never cut short (a renewal cancelled by its caller
+	// after the provider rotated the token loses the new one): they stop
+	// between requests, before the schedulers do.
+	var requests sync.WaitGroup
+	var stop atomic.Bool
 	for w := range 2 {
 		e := engines[w]
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				for i := w; i < n && ctx.Err() == nil; i += 2 {
-					cl, err := e.Client(ctx, renewConnection(store.ConnectionInfo{ID: ids[i], Connector: "c"}))
+		requests.Go(func() {
+			rctx := context.Background()
+			for !stop.Load() {
+				for i := w; i < n && !stop.Load(); i += 2 {
+					cl, err := e.Client(rctx, renewConnection(store.ConnectionInfo{ID: ids[i], Connector: "c"}))
 					if err == nil {
-						_, err = cl.Get(ctx, "/api/me")
+						_, err = cl.Get(rctx, "/api/me")
 					}
-					if err != nil && ctx.Err() == nil {
+					if err != nil {
 						t.Errorf("request on %s: %v", ids[i], err)
 					}
 				}
@@ -672,14 +678,16 @@ func backgroundRenewalShortTokens(t *testing.T, stores []store.Store) {
 		})
 	}
 	time.Sleep(duration)
+	stop.Store(true)
+	requests.Wait()
 	cancel()
 	wg.Wait()
 	if r := p.reused.Load(); r != 0 {
 		t.Errorf("%d refresh tokens presented twice (invalid_grant)", r)
 	}
-	if d := p.apiDenied.Load(); d != 0 {
-		t.Errorf("%d API requests refused", d)
-	}
+	// A 401 can happen here (a token that expired on its way, under load),
+	// and is answered by a renewal and a retry; a request that failed for
+	// it is an error above.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	total := 0
