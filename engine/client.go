@@ -66,6 +66,9 @@ type Client struct {
 	// defunctUnrecorded is set while the store has not taken the
 	// needs_reauth state of a defunct connection; checkDefunct retries.
 	defunctUnrecorded atomic.Bool
+	// storedInitial is set when this client stored the connection's first
+	// credentials: their state (when to renew them) is recorded with them.
+	storedInitial bool
 }
 
 // clientState is one version of a connection's credentials and the API
@@ -207,6 +210,7 @@ func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any,
 		return creds, 0, changed, nil
 	}
 	version, err = e.store.CompareAndSwap(ctx, id, 0, creds)
+	cl.storedInitial = err == nil
 	if errors.Is(err, store.ErrConflict) {
 		// Another client stored credentials first: theirs win.
 		rec, err := e.store.Get(ctx, id)
@@ -515,17 +519,24 @@ func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr err
 		return true
 	}
 	state := store.State{Status: store.StatusConnected, NextRefresh: st.renewAt}
+	if renewErr == nil && cl.canRefresh(st) {
+		state.RefreshExpiresAt, state.RenewBy = cl.eng.refreshDeadline(cl.conn.Connector, st.credentials, cl.eng.now())
+	}
 	if renewErr != nil {
 		state.LastError = renewErr.Error()
 		if errors.Is(renewErr, ErrConnectionIsDefunct) {
 			state.Status = store.StatusNeedsReauth
 		} else if rec, err := cl.eng.store.Get(ctx, cl.conn.ID); err != nil {
 			return false
-		} else if rec.State.Status != "" {
+		} else {
 			// A passing failure tells nothing of the credentials: the
 			// status stays (needs_reauth from another client or instance
-			// that had the refresh token refused, say).
-			state.Status = rec.State.Status
+			// that had the refresh token refused, say), and so does when
+			// the refresh token lapses.
+			if rec.State.Status != "" {
+				state.Status = rec.State.Status
+			}
+			state.RefreshExpiresAt, state.RenewBy = rec.State.RefreshExpiresAt, rec.State.RenewBy
 		}
 	}
 	if err := cl.eng.store.SetState(ctx, cl.conn.ID, state); err != nil && !errors.Is(err, store.ErrNotFound) {

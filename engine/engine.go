@@ -71,6 +71,9 @@ type Engine struct {
 	// certTransports are the transports presenting connections' TLS client
 	// certificates (layer_mtls.go).
 	certTransports transportCache
+	// inactivity holds the refresh-token inactivity limits of connectors
+	// (WithInactivityLimits, renewal.go).
+	inactivity map[string]time.Duration
 }
 
 // CredentialsHook is told every change of a connection's credentials
@@ -281,11 +284,21 @@ func tokenHTTPClient(rt http.RoundTripper) *http.Client {
 	}
 }
 
-// overwrite stores credentials for id whatever version is stored, for a
+// overwrite stores credentials for conn.ID whatever version is stored, for a
 // completed authorization that replaces the connection's credentials.
-func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any) error {
+func (e *Engine) overwrite(ctx context.Context, conn Connection, creds map[string]any) error {
+	id := conn.ID
 	if err := checkConnectionID(id); err != nil {
 		return err
+	}
+	// A new authorization revives a connection that needed one; the state
+	// is advisory, so a failure to write it is only logged.
+	state := store.State{Status: store.StatusConnected}
+	state.RefreshExpiresAt, state.RenewBy = e.refreshDeadline(conn.Connector, creds, e.now())
+	recordState := func() {
+		if err := e.store.SetState(ctx, id, state); err != nil {
+			e.logger.Warn("connspec: recording connection state failed", "connection", id, "error", err.Error())
+		}
 	}
 	for range 5 {
 		var version int64
@@ -297,18 +310,18 @@ func (e *Engine) overwrite(ctx context.Context, id string, creds map[string]any)
 		if r, ok := e.store.(store.Reauthorizer); ok {
 			// Credentials, state and the connection.reauthorized event in
 			// one transaction.
-			if _, err := r.Reauthorize(ctx, id, version, creds); !errors.Is(err, store.ErrConflict) {
+			_, err := r.Reauthorize(ctx, id, version, creds)
+			if err == nil && !state.RenewBy.IsZero() {
+				recordState() // the refresh token's deadline, for background renewal
+			}
+			if !errors.Is(err, store.ErrConflict) {
 				return err
 			}
 			continue
 		}
 		_, err := e.store.CompareAndSwap(ctx, id, version, creds)
 		if err == nil {
-			// A new authorization revives a connection that needed one; the
-			// state is advisory, so a failure to write it is only logged.
-			if err := e.store.SetState(ctx, id, store.State{Status: store.StatusConnected}); err != nil {
-				e.logger.Warn("connspec: recording connection state failed", "connection", id, "error", err.Error())
-			}
+			recordState()
 			return nil
 		}
 		if !errors.Is(err, store.ErrConflict) {

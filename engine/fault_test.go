@@ -1037,7 +1037,7 @@ func (r *faultRun) reauthorize(stop <-chan struct{}) {
 			if rt, _ := rec.Credentials["refresh_token"].(string); r.p.refreshStatus(rt) == "live" {
 				continue // authorised again already; the state follows at the next renewal
 			}
-			if r.engines[0].overwrite(ctx, id, r.p.authorize(id, "helper:reauth")) == nil {
+			if r.engines[0].overwrite(ctx, Connection{ID: id}, r.p.authorize(id, "helper:reauth")) == nil {
 				r.reauths.Add(1)
 			}
 		}

@@ -166,7 +166,7 @@ func (gitHubAppKind) CompleteAuthorization(ctx context.Context, e *Engine, a *Au
 		return nil, err
 	}
 	if conn.ID != "" {
-		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
+		if err := e.overwrite(ctx, conn, creds); err != nil {
 			return nil, err
 		}
 	}

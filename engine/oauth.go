@@ -273,7 +273,7 @@ func (e *Engine) storeFlowToken(ctx context.Context, a *Auth, conn Connection, t
 		delete(creds, RegistrationCredentialsKey)
 	}
 	if conn.ID != "" {
-		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
+		if err := e.overwrite(ctx, conn, creds); err != nil {
 			return nil, err
 		}
 	}
@@ -346,6 +346,14 @@ func (e *Engine) credentialsFromToken(ctx context.Context, a *Auth, method strin
 	if !tok.ExpiresAt.IsZero() {
 		creds["expires_at"] = formatExpiresAt(tok.ExpiresAt)
 	}
+	switch {
+	case !tok.RefreshTokenExpiresAt.IsZero():
+		creds[RefreshTokenExpiresKey] = formatExpiresAt(tok.RefreshTokenExpiresAt)
+	case tok.RefreshToken != "" && tok.RefreshToken != old["refresh_token"]:
+		// A new refresh token whose lapse the provider did not tell: the
+		// old one's does not apply to it.
+		delete(creds, RefreshTokenExpiresKey)
+	}
 	return creds, nil
 }
 
@@ -367,6 +375,7 @@ func tokenFromMap(raw map[string]any, now time.Time, defaultExpiresIn time.Durat
 	tok.AccessToken, _ = raw["access_token"].(string)
 	tok.RefreshToken, _ = raw["refresh_token"].(string)
 	tok.TokenType, _ = raw["token_type"].(string)
+	tok.RefreshTokenExpiresAt = oauth2.RefreshTokenExpiry(raw, now)
 	if exp := expiryOf(raw, now); !exp.IsZero() {
 		tok.ExpiresAt = exp
 	} else if defaultExpiresIn > 0 {

@@ -94,7 +94,7 @@ func (e *Engine) completeAuthorization1(ctx context.Context, a *Auth, conn Conne
 		}
 	}
 	if conn.ID != "" {
-		if err := e.overwrite(ctx, conn.ID, creds); err != nil {
+		if err := e.overwrite(ctx, conn, creds); err != nil {
 			return nil, err
 		}
 	}

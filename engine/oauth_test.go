@@ -410,7 +410,7 @@ func TestInvalidGrantMakesTheConnectionDefunct(t *testing.T) {
 		t.Errorf("stored state = %+v, %v", rec.State, err)
 	}
 	// A new authorization stored for the connection revives it.
-	if err := e.overwrite(context.Background(), "c-9", map[string]any{"access_token": "fresh"}); err != nil {
+	if err := e.overwrite(context.Background(), Connection{ID: "c-9"}, map[string]any{"access_token": "fresh"}); err != nil {
 		t.Fatal(err)
 	}
 	if rec, _ := e.store.Get(context.Background(), "c-9"); rec.State.Status != store.StatusConnected || rec.State.LastError != "" {

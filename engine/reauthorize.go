@@ -5,19 +5,19 @@ import (
 	"errors"
 )
 
-// Reauthorize replaces the stored credentials of connection id with creds
+// Reauthorize replaces the stored credentials of connection conn.ID with creds
 // obtained by a new authorization (a reconnect), whatever version is
 // stored, and marks the connection connected again. Clients of the
 // connection, in this process or another sharing the store, adopt the new
 // version (see Client.Reload).
-func (e *Engine) Reauthorize(ctx context.Context, id string, creds map[string]any) error {
-	if id == "" {
+func (e *Engine) Reauthorize(ctx context.Context, conn Connection, creds map[string]any) error {
+	if conn.ID == "" {
 		return errors.New("reauthorize: the connection has no id")
 	}
 	if len(creds) == 0 {
 		return errors.New("reauthorize: the new authorization produced no credentials")
 	}
-	if err := e.overwrite(ctx, id, creds); err != nil {
+	if err := e.overwrite(ctx, conn, creds); err != nil {
 		return redactError(err, newRedactor(creds))
 	}
 	return nil

@@ -61,6 +61,9 @@ func (storedSource) start(ctx context.Context, cl *Client) (*clientState, bool, 
 		return nil, false, err
 	}
 	st.storeVersion = version
+	if cl.storedInitial {
+		cl.recordState(ctx, st, nil)
+	}
 	return st, changed, nil
 }
 

@@ -88,7 +88,7 @@ func (s *Server) commitReconnect(ctx context.Context, info store.ConnectionInfo,
 		return &connectError{status: http.StatusServiceUnavailable, code: "store_error", msg: "the reconnect could not be recorded"}
 	}
 	if len(creds) > 0 {
-		if err := s.cfg.Engine.Reauthorize(ctx, info.ID, creds); err != nil {
+		if err := s.cfg.Engine.Reauthorize(ctx, s.connection(info), creds); err != nil {
 			s.log.Error("storing the credentials of a reconnect", "connection", info.ID, "error", err.Error())
 			return &connectError{status: http.StatusInternalServerError, code: "store_error", msg: "the new credentials could not be stored"}
 		}

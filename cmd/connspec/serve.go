@@ -45,6 +45,7 @@ type serveFlags struct {
 	workspace            workspaceFlags
 	branding             brandingFlags
 	webhooks             webhookFlags
+	renewal              renewalFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -94,6 +95,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	f.workspace.register(fl)
 	f.branding.register(fl)
 	f.webhooks.register(fl)
+	f.renewal.register(fl)
 	return cmd
 }
 
@@ -141,6 +143,16 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	}
 	opts := []engine.Option{engine.WithStore(st), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithTransport(upstream), engine.WithConnectTo(rules...)}
 	opts = append(opts, mcpServeOptions(f)...)
+	if f.renewal.renew {
+		if err := f.renewal.check(); err != nil {
+			return usageErrorf("%v", err)
+		}
+	}
+	limits, err := f.renewal.inactivityLimits()
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	opts = append(opts, engine.WithInactivityLimits(limits))
 	workspace, err := f.workspace.option()
 	if err != nil {
 		return err
@@ -185,6 +197,11 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	// Stopped when serve returns: no new renewals, those under way finish.
+	rctx, stopRenewal := context.WithCancel(ctx)
+	renewalStopped := f.renewal.start(rctx, eng, params, logger)
+	defer renewalStopped()
+	defer stopRenewal()
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {

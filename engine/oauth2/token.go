@@ -33,6 +33,9 @@ type Token struct {
 	Scope string
 	// ExpiresAt is when the access token expires; zero means it does not.
 	ExpiresAt time.Time
+	// RefreshTokenExpiresAt is when the refresh token lapses, when the
+	// response tells it (see RefreshTokenExpiry); zero when it does not.
+	RefreshTokenExpiresAt time.Time
 	// Raw is the whole decoded response. JSON numbers are float64, as
 	// encoding/json decodes them into any; a form-encoded response gives
 	// strings (the first value of each field).
@@ -103,6 +106,7 @@ func parseTokenResponse(status int, contentType string, body []byte, now time.Ti
 	tok.TokenType, _ = raw["token_type"].(string)
 	tok.Scope = scopeString(raw["scope"])
 	tok.ExpiresAt = expiry(raw, now, defaultExpiresIn)
+	tok.RefreshTokenExpiresAt = RefreshTokenExpiry(raw, now)
 	return tok, nil
 }
 
@@ -215,6 +219,25 @@ func expiry(raw map[string]any, now time.Time, defaultExpiresIn time.Duration) t
 	}
 	if defaultExpiresIn > 0 {
 		return now.Add(defaultExpiresIn)
+	}
+	return time.Time{}
+}
+
+// RefreshTokenExpiry reads when a token response says its refresh token
+// lapses: refresh_token_expires_in (Microsoft, GitHub apps, Salesforce's
+// spelling of several), x_refresh_token_expires_in (QuickBooks) or
+// refresh_expires_in (Keycloak) in seconds, else refresh_token_expires_at
+// as an absolute time (as expires_at). Zero when it says nothing; a
+// lifetime of zero or less counts as nothing (Keycloak's 0 is "does not
+// lapse").
+func RefreshTokenExpiry(raw map[string]any, now time.Time) time.Time {
+	for _, key := range []string{"refresh_token_expires_in", "x_refresh_token_expires_in", "refresh_expires_in"} {
+		if f, ok := number(raw[key]); ok && f > 0 {
+			return now.Add(mapvalue.Duration(f))
+		}
+	}
+	if t, ok := absoluteTime(raw["refresh_token_expires_at"]); ok {
+		return t
 	}
 	return time.Time{}
 }

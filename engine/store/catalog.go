@@ -152,5 +152,6 @@ func (m *Memory) DeleteConnection(_ context.Context, id string) error {
 	}
 	delete(m.infos, id)
 	delete(m.records, id)
+	delete(m.claims, id)
 	return nil
 }

@@ -82,6 +82,17 @@ var postgresMigrations = []string{
 		error       TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE INDEX event_attempts_event ON event_attempts (event_id, at)`,
+	// Background renewal (renewal.go): the refresh token's lapse, the
+	// deadline it sets, and the claim of the instance renewing the
+	// connection (taken with FOR UPDATE SKIP LOCKED, lapsing at
+	// renew_claim_until).
+	`ALTER TABLE connections
+		ADD COLUMN refresh_expires_at TIMESTAMPTZ,
+		ADD COLUMN renew_by TIMESTAMPTZ,
+		ADD COLUMN renew_claim_owner TEXT NOT NULL DEFAULT '',
+		ADD COLUMN renew_claim_until TIMESTAMPTZ`,
+	`CREATE INDEX connections_renew_by ON connections (renew_by) WHERE renew_by IS NOT NULL`,
+	`CREATE INDEX connections_next_refresh ON connections (next_refresh) WHERE next_refresh IS NOT NULL`,
 }
 
 var (
@@ -177,9 +188,9 @@ func (p *Postgres) Get(ctx context.Context, id string) (Record, error) {
 	var version int64
 	var sealed string
 	var st State
-	var next, updated *time.Time
-	err := p.pool.QueryRow(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at FROM connections WHERE id = $1`, id).
-		Scan(&version, &sealed, &st.Status, &st.LastError, &next, &updated)
+	var next, updated, refreshExp, renewBy *time.Time
+	err := p.pool.QueryRow(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at, refresh_expires_at, renew_by FROM connections WHERE id = $1`, id).
+		Scan(&version, &sealed, &st.Status, &st.LastError, &next, &updated, &refreshExp, &renewBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -200,6 +211,12 @@ func (p *Postgres) Get(ctx context.Context, id string) (Record, error) {
 	if updated != nil {
 		st.UpdatedAt = *updated
 	}
+	if refreshExp != nil {
+		st.RefreshExpiresAt = *refreshExp
+	}
+	if renewBy != nil {
+		st.RenewBy = *renewBy
+	}
 	return Record{Credentials: creds, Version: version, State: st}, nil
 }
 
@@ -207,10 +224,6 @@ func (p *Postgres) Get(ctx context.Context, id string) (Record, error) {
 // in one transaction; the row lock orders concurrent writers, so each sees
 // the state the previous one left.
 func (p *Postgres) SetState(ctx context.Context, id string, st State) error {
-	var next *time.Time
-	if !st.NextRefresh.IsZero() {
-		next = &st.NextRefresh
-	}
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var old State
 		var info ConnectionInfo
@@ -224,8 +237,9 @@ func (p *Postgres) SetState(ctx context.Context, id string, st State) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE connections SET status = $1, last_error = $2, next_refresh = $3, state_updated_at = now() WHERE id = $4`,
-			st.Status, st.LastError, next, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE connections SET status = $1, last_error = $2, next_refresh = $3, state_updated_at = now(),
+			refresh_expires_at = $4, renew_by = $5 WHERE id = $6`,
+			st.Status, st.LastError, nullTime(st.NextRefresh), nullTime(st.RefreshExpiresAt), nullTime(st.RenewBy), id); err != nil {
 			return err
 		}
 		if typ := stateEvent(old, st); typ != "" && known {

@@ -161,7 +161,8 @@ func (p *Postgres) Reauthorize(ctx context.Context, id string, expected int64, c
 			}
 			n = tag.RowsAffected()
 		} else {
-			tag, err := tx.Exec(ctx, `UPDATE connections SET version = version + 1, credentials = $1, updated_at = now(), status = $2, last_error = '', next_refresh = NULL, state_updated_at = now()
+			tag, err := tx.Exec(ctx, `UPDATE connections SET version = version + 1, credentials = $1, updated_at = now(), status = $2, last_error = '', next_refresh = NULL, state_updated_at = now(),
+				refresh_expires_at = NULL, renew_by = NULL
 				WHERE id = $3 AND version = $4`, sealed, StatusConnected, id, expected)
 			if err != nil {
 				return err

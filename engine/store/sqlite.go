@@ -96,6 +96,18 @@ var sqliteMigrations = []string{
 		error       TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE INDEX event_attempts_event ON event_attempts (event_id, at)`,
+	// Background renewal (renewal.go): unix milliseconds, 0 when unknown,
+	// so that comparisons in SQL are numeric. Claims are leases in
+	// renewal_leases under renewClaimPrefix.
+	`ALTER TABLE connections ADD COLUMN refresh_expires_ms INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE connections ADD COLUMN renew_by_ms INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE connections ADD COLUMN next_refresh_ms INTEGER NOT NULL DEFAULT 0`,
+	`CREATE INDEX connections_renew_by ON connections (renew_by_ms) WHERE renew_by_ms > 0`,
+	`CREATE INDEX connections_next_refresh ON connections (next_refresh_ms) WHERE next_refresh_ms > 0`,
+	// When the credentials and the state were last written (unix ms): a
+	// state older than the credentials is not trusted to say what is due.
+	`ALTER TABLE connections ADD COLUMN credentials_ms INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE connections ADD COLUMN state_ms INTEGER NOT NULL DEFAULT 0`,
 }
 
 var (
@@ -177,8 +189,9 @@ func migrate(ctx context.Context, db *sql.DB, steps []string) error {
 func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	var version int64
 	var sealed, status, lastError, next, updated string
-	err := s.db.QueryRowContext(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at FROM connections WHERE id = ?`, id).
-		Scan(&version, &sealed, &status, &lastError, &next, &updated)
+	var refreshExp, renewBy int64
+	err := s.db.QueryRowContext(ctx, `SELECT version, credentials, status, last_error, next_refresh, state_updated_at, refresh_expires_ms, renew_by_ms FROM connections WHERE id = ?`, id).
+		Scan(&version, &sealed, &status, &lastError, &next, &updated, &refreshExp, &renewBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -192,6 +205,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 	st := State{Status: status, LastError: lastError}
 	st.NextRefresh, _ = time.Parse(time.RFC3339Nano, next)
 	st.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
+	st.RefreshExpiresAt, st.RenewBy = fromMillis(refreshExp), fromMillis(renewBy)
 	return Record{Credentials: creds, Version: version, State: st}, nil
 }
 
@@ -219,8 +233,11 @@ func (s *SQLite) SetState(ctx context.Context, id string, st State) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ? WHERE id = ?`,
-		st.Status, st.LastError, next, time.Now().UTC().Format(time.RFC3339Nano), id); err != nil {
+	now := time.Now()
+	if _, err := tx.ExecContext(ctx, `UPDATE connections SET status = ?, last_error = ?, next_refresh = ?, state_updated_at = ?,
+		next_refresh_ms = ?, refresh_expires_ms = ?, renew_by_ms = ?, state_ms = ? WHERE id = ?`,
+		st.Status, st.LastError, next, now.UTC().Format(time.RFC3339Nano),
+		toMillis(st.NextRefresh), toMillis(st.RefreshExpiresAt), toMillis(st.RenewBy), now.UnixMilli(), id); err != nil {
 		return err
 	}
 	if typ := stateEvent(old, st); typ != "" && known {
@@ -255,12 +272,13 @@ func (s *SQLite) CompareAndSwap(ctx context.Context, id string, expected int64, 
 	if err != nil {
 		return 0, err
 	}
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	now := time.Now()
+	stamp, ms := now.UTC().Format(time.RFC3339Nano), now.UnixMilli()
 	var res sql.Result
 	if expected == 0 {
-		res, err = s.db.ExecContext(ctx, `INSERT INTO connections (id, version, credentials, updated_at) VALUES (?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`, id, sealed, now)
+		res, err = s.db.ExecContext(ctx, `INSERT INTO connections (id, version, credentials, updated_at, credentials_ms) VALUES (?, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, sealed, stamp, ms)
 	} else {
-		res, err = s.db.ExecContext(ctx, `UPDATE connections SET version = version + 1, credentials = ?, updated_at = ? WHERE id = ? AND version = ?`, sealed, now, id, expected)
+		res, err = s.db.ExecContext(ctx, `UPDATE connections SET version = version + 1, credentials = ?, updated_at = ?, credentials_ms = ? WHERE id = ? AND version = ?`, sealed, stamp, ms, id, expected)
 	}
 	if err != nil {
 		return 0, err
@@ -440,6 +458,10 @@ func (s *SQLite) DeleteConnection(ctx context.Context, id string) error {
 	}
 	if deleted == 0 {
 		return ErrNotFound
+	}
+	// Its background-renewal claim goes too (renewal.go).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM renewal_leases WHERE id = ?`, renewClaimPrefix+id); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

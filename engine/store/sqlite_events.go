@@ -175,14 +175,17 @@ func (s *SQLite) Reauthorize(ctx context.Context, id string, expected int64, cre
 		return 0, err
 	}
 	defer tx.Rollback()
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	at := time.Now()
+	now, ms := at.UTC().Format(time.RFC3339Nano), at.UnixMilli()
 	var res sql.Result
 	if expected == 0 {
-		res, err = tx.ExecContext(ctx, `INSERT INTO connections (id, version, credentials, updated_at, status, state_updated_at) VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			id, sealed, now, StatusConnected, now)
+		res, err = tx.ExecContext(ctx, `INSERT INTO connections (id, version, credentials, updated_at, status, state_updated_at, credentials_ms, state_ms) VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			id, sealed, now, StatusConnected, now, ms, ms)
 	} else {
-		res, err = tx.ExecContext(ctx, `UPDATE connections SET version = version + 1, credentials = ?, updated_at = ?, status = ?, last_error = '', next_refresh = '', state_updated_at = ?
-			WHERE id = ? AND version = ?`, sealed, now, StatusConnected, now, id, expected)
+		// The renewal deadlines of the old credentials go with them.
+		res, err = tx.ExecContext(ctx, `UPDATE connections SET version = version + 1, credentials = ?, updated_at = ?, status = ?, last_error = '', next_refresh = '', state_updated_at = ?,
+			credentials_ms = ?, state_ms = ?, next_refresh_ms = 0, refresh_expires_ms = 0, renew_by_ms = 0
+			WHERE id = ? AND version = ?`, sealed, now, StatusConnected, now, ms, ms, id, expected)
 	}
 	if err != nil {
 		return 0, err

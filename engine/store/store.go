@@ -43,7 +43,16 @@ type State struct {
 	LastError string
 	// NextRefresh is when the engine plans to renew the credentials.
 	NextRefresh time.Time
-	UpdatedAt   time.Time
+	// RefreshExpiresAt is when the refresh token lapses: as the provider
+	// told it with the token (refresh_token_expires_in, QuickBooks'
+	// x_refresh_token_expires_in), or from the connector's known inactivity
+	// limit; zero when unknown.
+	RefreshExpiresAt time.Time
+	// RenewBy is when background renewal must renew the connection at the
+	// latest so that its refresh token does not lapse (see
+	// engine.RunRenewal); zero: no such deadline.
+	RenewBy   time.Time
+	UpdatedAt time.Time
 }
 
 // Store keeps credentials by connection ID. Implementations are safe for
@@ -69,6 +78,7 @@ type Memory struct {
 	used    map[string]time.Time      // single-use keys (once.go)
 	keys    map[string]APIKey         // API keys (apikeys.go)
 	events  []*memoryEvent            // the outbox (events.go)
+	claims  map[string]memClaim       // background-renewal claims (renewal.go)
 }
 
 // NewMemory returns an empty in-memory store.
