@@ -45,7 +45,7 @@ type connWire struct {
 // the certificate it returns. connector names the connector in errors.
 func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, conn Connection) (connWire, error) {
 	if !a.hasMethod(spec.MethodGetClientCertificate) {
-		return connWire{rt: e.transport}, nil
+		return connWire{rt: e.sent}, nil
 	}
 	raw, m, r, err := e.runConfigMethod(ctx, connector, a, conn, spec.MethodGetClientCertificate)
 	if err != nil {
@@ -69,7 +69,7 @@ func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, 
 	if err != nil {
 		return connWire{}, fmt.Errorf("connector %s: %w", connector, err)
 	}
-	return connWire{rt: rt, cert: true, secrets: secrets}, nil
+	return connWire{rt: e.traceWire(rt), cert: true, secrets: secrets}, nil
 }
 
 // readClientCertificate reads getClientCertificate's result: exactly the
@@ -189,7 +189,7 @@ func (e *Engine) wireOf(ctx context.Context) connWire {
 	if w, ok := ctx.Value(wireKey{}).(connWire); ok && w.rt != nil {
 		return w
 	}
-	return connWire{rt: e.transport}
+	return connWire{rt: e.sent}
 }
 
 // checkClientCertificate refuses an OAuth client authenticated by its TLS
