@@ -48,10 +48,15 @@ func proxyEnv(b *testing.B, api *apiServer, tp trace.TracerProvider) (*env, stri
 }
 
 // reverseProxy is the limit of one proxy hop: net/http/httputil's
-// ReverseProxy in front of api, setting the credential header by hand.
-func reverseProxy(b *testing.B, api *apiServer) string {
+// ReverseProxy in front of api, setting the credential header by hand;
+// pooled, it reuses its copy buffers (BufferPool) as serve's proxy does.
+func reverseProxy(b *testing.B, api *apiServer, pooled bool) string {
 	target, _ := url.Parse(api.URL)
-	rp := &httputil.ReverseProxy{Transport: upstreamTransport(), Rewrite: func(pr *httputil.ProxyRequest) {
+	var pool httputil.BufferPool
+	if pooled {
+		pool = &bufferPool{}
+	}
+	rp := &httputil.ReverseProxy{Transport: upstreamTransport(), BufferPool: pool, Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
 		pr.Out.Header.Del("Authorization")
 		pr.Out.Header.Set("X-Api-Key", canaryAPIKey)
@@ -60,6 +65,18 @@ func reverseProxy(b *testing.B, api *apiServer) string {
 	b.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// bufferPool is an httputil.BufferPool of 32 KiB buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
 // BenchmarkProxy compares requests straight to the API (the key set by
 // hand), through a minimal httputil.ReverseProxy setting the key (the limit
@@ -106,7 +123,10 @@ func BenchmarkProxy(b *testing.B) {
 	// transport, with tracing off and on (every span exported, through the
 	// SDK's batcher, to an exporter that drops them).
 	b.Run("reverse-proxy", func(b *testing.B) {
-		run(b, reverseProxy(b, api)+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
+		run(b, reverseProxy(b, api, false)+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
+	})
+	b.Run("reverse-proxy-pooled", func(b *testing.B) {
+		run(b, reverseProxy(b, api, true)+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
 	})
 	b.Run("through-serve", func(b *testing.B) {
 		run(b, e.URL+"/v1/proxy/"+id+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
