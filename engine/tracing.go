@@ -35,7 +35,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 var traceContext propagation.TraceContext
 
 // tracedTransport starts a client span per request and sends its context
-// in the traceparent header.
+// in the traceparent header. It is not otelhttp.NewTransport: otelhttp
+// (v0.72.0) records url.full with the query string, where connectors put
+// API keys.
 type tracedTransport struct {
 	tracer trace.Tracer
 	next   http.RoundTripper
