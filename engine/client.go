@@ -473,7 +473,9 @@ func (cl *Client) renewStored(ctx context.Context, cur *clientState, force bool)
 		cur = cl.state.Load()
 	}
 	began := time.Now()
-	creds, err := cl.renew(ctx, cur)
+	spanCtx, endSpan := cl.startRenewal(ctx)
+	creds, err := cl.renew(spanCtx, cur)
+	endSpan(err)
 	if h := cl.eng.onRefresh; h != nil {
 		conn := cl.conn
 		conn.Credentials = nil

@@ -16,6 +16,7 @@ import (
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/formulas"
 	"github.com/connspec/connspec/spec"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Engine holds compiled connectors and hands out authenticated clients for
@@ -24,7 +25,12 @@ type Engine struct {
 	mu         sync.RWMutex
 	connectors map[string]*Connector
 
-	transport     http.RoundTripper
+	transport http.RoundTripper
+	// tracer records spans when set (WithTracerProvider); sent is the
+	// transport under connections without a client certificate: transport,
+	// traced when tracing is on.
+	tracer        trace.Tracer
+	sent          http.RoundTripper
 	connectTo     []ConnectTo
 	logger        *slog.Logger
 	js            jsrt.Options
@@ -146,6 +152,7 @@ func New(opts ...Option) *Engine {
 	if len(e.connectTo) > 0 {
 		e.transport = &connectToTransport{rules: e.connectTo, next: e.transport}
 	}
+	e.sent = e.traceWire(e.transport)
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}

@@ -56,7 +56,7 @@ func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, 
 			}
 			return connWire{rt: rt, guarded: true}, nil
 		}
-		return connWire{rt: e.transport}, nil
+		return connWire{rt: e.sent}, nil
 	}
 	if guard {
 		return connWire{}, fmt.Errorf("connector %s: getClientCertificate with a protectedResource the end user may choose is not supported under WithoutPrivateNetworks", connector)
@@ -83,7 +83,7 @@ func (e *Engine) connectionWire(ctx context.Context, connector string, a *Auth, 
 	if err != nil {
 		return connWire{}, fmt.Errorf("connector %s: %w", connector, err)
 	}
-	return connWire{rt: rt, cert: true, secrets: secrets}, nil
+	return connWire{rt: e.traceWire(rt), cert: true, secrets: secrets}, nil
 }
 
 // readClientCertificate reads getClientCertificate's result: exactly the
@@ -203,7 +203,7 @@ func (e *Engine) wireOf(ctx context.Context) connWire {
 	if w, ok := ctx.Value(wireKey{}).(connWire); ok && w.rt != nil {
 		return w
 	}
-	return connWire{rt: e.transport}
+	return connWire{rt: e.sent}
 }
 
 // checkClientCertificate refuses an OAuth client authenticated by its TLS

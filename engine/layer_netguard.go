@@ -55,7 +55,7 @@ func (e *Engine) guardedWire() (http.RoundTripper, error) {
 			e.guard.err = fmt.Errorf("WithoutPrivateNetworks needs the engine's transport to be an *http.Transport to keep connections off private networks, not %T", e.transport)
 			return
 		}
-		e.guard.rt = netguard.Transport(t)
+		e.guard.rt = e.traceWire(netguard.Transport(t))
 	})
 	return e.guard.rt, e.guard.err
 }

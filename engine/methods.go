@@ -15,8 +15,10 @@ var printer = message.NewPrinter(language.English)
 // is the authenticated client offered to JavaScript as apiClient. Errors are
 // *MethodError values with every secret the redactor knows hidden.
 func (e *Engine) runMethod(ctx context.Context, m *Method, vars map[string]any, api *Client, r *redactor) (any, error) {
+	ctx, endSpan := e.startMethod(ctx, m)
 	var out any
 	var err error
+	defer func() { endSpan(err) }()
 	switch {
 	case m.Mapping != nil:
 		out, err = m.Mapping.Evaluate(vars)

@@ -5,25 +5,83 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/server"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// benchEnv is a server with one connection of the keyed connector.
+// benchEnv is a server with one connection of the keyed connector, on
+// serve's upstream transport.
 func benchEnv(b *testing.B) (*env, *apiServer, string) {
 	api := newAPIServer(b, canaryAPIKey)
-	e := newEnv(b, envOptions{connectors: map[string]string{"keyed": keyedConnector(api.URL)}, quiet: true})
-	return e, api, e.createKeyed(canaryAPIKey, "acc")
+	e, id := proxyEnv(b, api, nil)
+	return e, api, id
 }
 
+// upstreamTransport is the transport `connspec serve` sends API requests
+// on (cmd/connspec/serve.go): 64 idle connections per host. The proxies
+// compared in BenchmarkProxy all use one like it.
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
+// proxyEnv is a server in front of api with one connection, on serve's
+// upstream transport, traced by tp when it is not nil.
+func proxyEnv(b *testing.B, api *apiServer, tp trace.TracerProvider) (*env, string) {
+	e := newEnv(b, envOptions{connectors: map[string]string{"keyed": keyedConnector(api.URL)}, quiet: true,
+		engineOpts: []engine.Option{engine.WithTransport(upstreamTransport())}, tracerProvider: tp})
+	return e, e.createKeyed(canaryAPIKey, "acc")
+}
+
+// reverseProxy is the limit of one proxy hop: net/http/httputil's
+// ReverseProxy in front of api, setting the credential header by hand;
+// pooled, it reuses its copy buffers (BufferPool) as serve's proxy does.
+func reverseProxy(b *testing.B, api *apiServer, pooled bool) string {
+	target, _ := url.Parse(api.URL)
+	var pool httputil.BufferPool
+	if pooled {
+		pool = &bufferPool{}
+	}
+	rp := &httputil.ReverseProxy{Transport: upstreamTransport(), BufferPool: pool, Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Header.Del("Authorization")
+		pr.Out.Header.Set("X-Api-Key", canaryAPIKey)
+	}}
+	srv := httptest.NewServer(rp)
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// bufferPool is an httputil.BufferPool of 32 KiB buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
 // BenchmarkProxy compares requests straight to the API (the key set by
-// hand) with the same requests through the serve proxy, on loopback.
+// hand), through a minimal httputil.ReverseProxy setting the key (the limit
+// of one proxy hop) and through the serve proxy, untraced and traced, on
+// loopback and in one run, so the ratios compare side by side.
 func BenchmarkProxy(b *testing.B) {
 	e, api, id := benchEnv(b)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
@@ -61,8 +119,23 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("direct", func(b *testing.B) {
 		run(b, api.URL+"/me", http.Header{"X-Api-Key": {canaryAPIKey}})
 	})
+	// The limit of one proxy hop, then serve's proxy on the same upstream
+	// transport, with tracing off and on (every span exported, through the
+	// SDK's batcher, to an exporter that drops them).
+	b.Run("reverse-proxy", func(b *testing.B) {
+		run(b, reverseProxy(b, api, false)+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
+	})
+	b.Run("reverse-proxy-pooled", func(b *testing.B) {
+		run(b, reverseProxy(b, api, true)+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
+	})
 	b.Run("through-serve", func(b *testing.B) {
 		run(b, e.URL+"/v1/proxy/"+id+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
+	})
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	traced, tracedID := proxyEnv(b, api, tp)
+	b.Run("through-serve-traced", func(b *testing.B) {
+		run(b, traced.URL+"/v1/proxy/"+tracedID+"/me", http.Header{"Authorization": {"Bearer " + testAdminKey}})
 	})
 	// A stored key is read from the store on every request (no cache, so a
 	// revocation holds at once); a limited one reads the connection too.

@@ -21,6 +21,7 @@ import (
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/internal/oauthtest"
 	"github.com/connspec/connspec/server"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Canary values: they must never appear in a response, a log line or a
@@ -197,6 +198,8 @@ type envOptions struct {
 	branding server.Branding
 	// quiet discards logs (benchmarks: kept logs would count as memory).
 	quiet bool
+	// tracerProvider traces the server and the engine (tracing_test.go).
+	tracerProvider trace.TracerProvider
 }
 
 // newEnv starts a server on loopback with the given connectors.
@@ -220,6 +223,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	metrics := server.NewMetrics()
 	opts := append([]engine.Option{engine.WithStore(o.store), engine.WithLogger(logger), engine.WithRefreshHook(metrics.RefreshHook()), engine.WithConnectTo(o.connectTo...)}, o.engineOpts...)
+	if o.tracerProvider != nil {
+		opts = append(opts, engine.WithTracerProvider(o.tracerProvider))
+	}
 	eng := engine.New(opts...)
 	for name, src := range o.connectors {
 		p := filepath.Join(dir, name+".yml")
@@ -236,7 +242,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, InsecureNoKey: key == "", PublicURL: url,
-		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo, Branding: o.branding})
+		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo, Branding: o.branding, TracerProvider: o.tracerProvider})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		s.proxyFailed(w, id, "", nil, err)
 		return
 	}
+	s.traceConnector(r, cc.connector)
 	out, err := s.outgoing(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())

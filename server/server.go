@@ -24,6 +24,7 @@ import (
 
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Store is what the server keeps connections in: credentials, the
@@ -79,6 +80,11 @@ type Config struct {
 	// connection is looked up again, so a connection deleted through
 	// another server stops working there too (default 2 seconds).
 	RecheckAfter time.Duration
+	// TracerProvider, when set, records a span per proxy request (see
+	// traceProxy); give the engine the same one (engine.WithTracerProvider)
+	// so its renewals, method runs and API requests join the trace and the
+	// API receives the W3C traceparent. Nil (the default) traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server serves the admin API, the connect page and the proxy.
@@ -88,6 +94,7 @@ type Server struct {
 	metrics   *Metrics
 	publicURL *url.URL
 	mux       *routeMux
+	tracer    trace.Tracer // nil: tracing is off
 	// scopes is the key scope each route pattern needs ("" : none).
 	scopes  map[string]string
 	handler http.Handler
@@ -129,6 +136,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.RecheckAfter = 2 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, publicURL: pub, clients: map[string]*cachedClient{}, pagePolicy: contentPolicy(cfg.Branding)}
+	if cfg.TracerProvider != nil {
+		s.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	s.dev.init()
 	s.routes()
 	s.warnUnconfigured()
@@ -251,7 +261,7 @@ func (s *Server) routes() {
 	handle("GET /v1/events", s.listEvents, ScopeAdmin)
 	handle("GET /v1/events/{id}/deliveries", s.eventDeliveries, ScopeAdmin)
 	handle("POST /v1/events/{id}/redeliver", s.redeliverEvent, ScopeAdmin)
-	handle("/v1/proxy/{id}/{path...}", s.proxy, ScopeProxy)
+	handle(proxyRoute, s.traceProxy(s.proxy), ScopeProxy)
 	handle("POST /v1/api-keys", s.createAPIKey, ScopeAdmin)
 	handle("GET /v1/api-keys", s.listAPIKeys, ScopeAdmin)
 	handle("DELETE /v1/api-keys/{keyId}", s.revokeAPIKey, ScopeAdmin)

@@ -24,6 +24,7 @@ import (
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/server"
 	"github.com/connspec/connspec/spec"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type serveFlags struct {
@@ -42,10 +43,12 @@ type serveFlags struct {
 	// allowPrivateNetworks lets user-chosen MCP servers be on private
 	// addresses (development only).
 	allowPrivateNetworks bool
-	workspace            workspaceFlags
-	branding             brandingFlags
-	webhooks             webhookFlags
-	renewal              renewalFlags
+	// tracing is off or otlp (servetracing.go).
+	tracing   string
+	workspace workspaceFlags
+	branding  brandingFlags
+	webhooks  webhookFlags
+	renewal   renewalFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -92,6 +95,7 @@ on first use; servers sharing a PostgreSQL database must share that key.`,
 	fl.BoolVar(&f.allowPrivateNetworks, "allow-private-networks", false, "let end users connect MCP servers (protectedResource) on loopback, private and link-local addresses (development only: it opens the server's network to them)")
 	fl.BoolVar(&f.insecureNoKey, "insecure-no-key", false, "serve the admin API and the proxy without CONNSPEC_API_KEY (local development: loopback address and Host only)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
+	fl.StringVar(&f.tracing, "tracing", "", "OpenTelemetry tracing of proxy requests, renewals and method runs, with W3C traceparent sent to the APIs: off or otlp, the exporter set by the standard OTEL_EXPORTER_OTLP_* variables (default: CONNSPEC_TRACING, else off)")
 	f.workspace.register(fl)
 	f.branding.register(fl)
 	f.webhooks.register(fl)
@@ -153,6 +157,26 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		return usageErrorf("%v", err)
 	}
 	opts = append(opts, engine.WithInactivityLimits(limits))
+	if f.tracing == "" {
+		f.tracing = os.Getenv("CONNSPEC_TRACING")
+	}
+	tp, err := newTracerProvider(ctx, f.tracing)
+	if err != nil {
+		return err
+	}
+	var tracer trace.TracerProvider // nil: off
+	if tp != nil {
+		defer func() {
+			// Flush the spans still batched, within the shutdown timeout.
+			sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("tracing: spans not exported at shutdown", "error", err.Error())
+			}
+		}()
+		tracer = tp
+		opts = append(opts, engine.WithTracerProvider(tp))
+	}
 	workspace, err := f.workspace.option()
 	if err != nil {
 		return err
@@ -185,7 +209,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		f.publicURL = "http://" + ln.Addr().String()
 	}
 	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, InsecureNoKey: apiKey == "", PublicURL: f.publicURL,
-		ConnectorParameters: params, Logger: logger, Metrics: metrics, ConnectTo: rules, Branding: f.branding.branding()})
+		ConnectorParameters: params, Logger: logger, Metrics: metrics, ConnectTo: rules, Branding: f.branding.branding(), TracerProvider: tracer})
 	if err != nil {
 		ln.Close()
 		return usageErrorf("%v", err)
@@ -193,7 +217,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	hs := &http.Server{Handler: withClientMetadata(srv.Handler(), f.publicURL), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("serving", "addr", ln.Addr().String(), "public_url", f.publicURL, "connectors", n, "store", storeKind(f.db),
-		"store_location", storeLocation(f.db, dir), "secret_key", keyLocation(f.keyFile, dir), "api_key", apiKey != "")
+		"store_location", storeLocation(f.db, dir), "secret_key", keyLocation(f.keyFile, dir), "api_key", apiKey != "", "tracing", tp != nil)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -1,0 +1,87 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+const traceCanaryQuery = "qs_SERVETRACECANARY"
+
+func TestProxyTracingContinuesTheCallersTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	api := newAPIServer(t, canaryAPIKey)
+	e := newEnv(t, envOptions{connectors: map[string]string{"keyed": keyedConnector(api.URL)}, tracerProvider: tp})
+	id := e.createKeyed(canaryAPIKey, "acc")
+
+	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	resp := e.proxy("GET", id, "echo?api_key="+traceCanaryQuery, nil, http.Header{"Traceparent": {"00-" + callerTrace + "-" + callerSpan + "-01"}})
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("proxy: %d %s", resp.StatusCode, body)
+	}
+	spans := rec.Ended()
+	var proxySpan, clientSpan sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		switch s.Name() {
+		case "proxy GET":
+			proxySpan = s
+		case "HTTP GET":
+			clientSpan = s
+		}
+	}
+	if proxySpan == nil || clientSpan == nil {
+		names := []string{}
+		for _, s := range spans {
+			names = append(names, s.Name())
+		}
+		t.Fatalf("spans %v: want a proxy span and a client span", names)
+	}
+	if got := proxySpan.Parent(); got.TraceID().String() != callerTrace || got.SpanID().String() != callerSpan || !got.IsRemote() {
+		t.Errorf("the proxy span's parent is %v, not the caller's span", got)
+	}
+	want := map[string]string{"connspec.connection": id, "connspec.connector": "keyed", "http.route": "/v1/proxy/{id}/{path...}", "http.request.method": "GET", "http.response.status_code": "200"}
+	for k, v := range want {
+		if got := attr(proxySpan, k); got != v {
+			t.Errorf("proxy span %s = %q, want %q", k, got, v)
+		}
+	}
+	if clientSpan.Parent().SpanID() != proxySpan.SpanContext().SpanID() {
+		t.Error("the client span is not a child of the proxy span")
+	}
+	// The API received the trace: the caller's trace, the client span as parent.
+	api.mu.Lock()
+	got := api.lastSeen.Get("Traceparent")
+	api.mu.Unlock()
+	if wantTP := "00-" + callerTrace + "-" + clientSpan.SpanContext().SpanID().String() + "-01"; got != wantTP {
+		t.Errorf("the API received traceparent %q, want %q", got, wantTP)
+	}
+	for _, s := range spans {
+		texts := []string{s.Name(), s.Status().Description}
+		for _, kv := range s.Attributes() {
+			texts = append(texts, kv.Value.Emit())
+		}
+		for _, ev := range s.Events() {
+			texts = append(texts, ev.Name)
+		}
+		for _, text := range texts {
+			for _, secret := range []string{canaryAPIKey, testAdminKey, traceCanaryQuery, "Bearer"} {
+				if strings.Contains(text, secret) {
+					t.Errorf("span %q holds %q: %q", s.Name(), secret, text)
+				}
+			}
+		}
+	}
+}
+
+func attr(s sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
