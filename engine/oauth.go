@@ -32,8 +32,12 @@ func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, r
 	}
 	// Connection input may hold secrets too: an OAuth app's client secret
 	// typed by the user, for one.
-	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
+	// conn.Credentials are the connection's current credentials where the
+	// caller knows them (the token exchange grant's subject token: see
+	// tokenexchange.go); every string in them is a secret.
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters, conn.Credentials)
 	out, err := e.runMethod(ctx, m, map[string]any{
+		"credentials":          orEmpty(conn.Credentials),
 		"connectorParameters":  orEmpty(conn.ConnectorParameters),
 		"connectionInput":      orEmpty(conn.ConnectionParameters),
 		"connectionParameters": orEmpty(conn.ConnectionParameters),
@@ -87,7 +91,7 @@ func (e *Engine) oauthConfigReg(ctx context.Context, a *Auth, conn Connection, r
 	}
 	reg, _ := raw[registrationRawKey].(registrationUse)
 	delete(raw, registrationRawKey)
-	cfg, err := oauth2.ConfigFromMap(raw)
+	cfg, err := configFromMap(ctx, raw)
 	if err != nil {
 		return oauth2.Config{}, reg, redactedMethodError(m, err, r)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 )
@@ -64,6 +65,32 @@ func (c *Config) tokenExchangeFromMap(m map[string]any) error {
 	return nil
 }
 
+// ErrSubjectTokenRequired is a token exchange config whose subjectToken is
+// empty: nothing is sent.
+var ErrSubjectTokenRequired = errors.New("oauth2: subjectToken is required for the token exchange grant (it is empty: map it from the connection input, a connector parameter, or the credentials (credentials.subject_token, stored or given by an auth resolver))")
+
+// ConfigFromMapSubjectLater is ConfigFromMap, except that a token exchange
+// config may leave subjectToken empty: its caller supplies the subject token
+// later (from credentials not known yet), and ExchangeToken still refuses to
+// send without one.
+func ConfigFromMapSubjectLater(m map[string]any) (Config, error) {
+	c, err := ConfigFromMap(m)
+	if !errors.Is(err, ErrSubjectTokenRequired) {
+		return c, err
+	}
+	m = maps.Clone(m)
+	m["subjectToken"] = subjectPending
+	if c, err = ConfigFromMap(m); err != nil {
+		return Config{}, err
+	}
+	c.TokenExchange.SubjectToken = ""
+	return c, nil
+}
+
+// subjectPending stands in for the subject token while the rest of a config
+// is checked; it is removed before the config is returned.
+const subjectPending = "\x00subject-token-pending"
+
 // checkGrantAlias refuses the short spellings of the token exchange grant.
 func (c Config) checkGrantAlias() error {
 	if c.GrantType == "token_exchange" || c.GrantType == "token-exchange" {
@@ -82,7 +109,7 @@ func (c Config) checkTokenExchange() error {
 		return nil
 	}
 	if x.SubjectToken == "" {
-		return errors.New("oauth2: subjectToken is required for the token exchange grant (it is empty: map it from the connection input, a connector parameter or a resolver's credentials)")
+		return ErrSubjectTokenRequired
 	}
 	if (x.ActorToken == "") != (x.ActorTokenType == "") {
 		return errors.New("oauth2: actorToken and actorTokenType go together (RFC 8693 section 2.1): set both or neither")
