@@ -26,23 +26,19 @@ const SubjectTokenCredentialsKey = "subject_token"
 // the subject (and actor) token: a token response cannot overwrite them.
 
 // openOAuthConfig evaluates getOAuthConfig when a client opens, with the
-// credentials the connection was given. A token exchange config whose
-// subject token comes from credentials not known yet (stored ones, read
-// when the client starts, or a resolver's) is accepted without it: every
+// credentials the connection was given. When its credentials are not known
+// yet (stored ones, read when the client starts, or a resolver's), a token
+// exchange config is accepted without its subject (and actor) token: every
 // exchange evaluates the config again and refuses to send without one.
+// Otherwise a missing subject token is refused here.
 func openOAuthConfig(ctx context.Context, cl *Client) (oauth2.Config, registrationUse, error) {
 	conn := cl.conn
 	conn.Credentials = cl.startCredentials
-	cfg, reg, err := cl.eng.oauthConfigReg(ctx, cl.auth, conn, "", "")
-	if !errors.Is(err, oauth2.ErrSubjectTokenRequired) {
-		return cfg, reg, err
-	}
 	_, _, _, resolver, _ := cl.eng.target(cl.info.ID)
-	if resolver == nil && (conn.ID == "" || len(conn.Credentials) > 0) {
-		// Nothing else can bring the subject token: refused now.
-		return cfg, reg, err
+	if resolver != nil || conn.ID != "" && len(conn.Credentials) == 0 {
+		ctx = context.WithValue(ctx, subjectLaterKey{}, true)
 	}
-	return cl.eng.oauthConfigReg(context.WithValue(ctx, subjectLaterKey{}, true), cl.auth, conn, "", "")
+	return cl.eng.oauthConfigReg(ctx, cl.auth, conn, "", "")
 }
 
 type subjectLaterKey struct{}

@@ -70,26 +70,39 @@ func (c *Config) tokenExchangeFromMap(m map[string]any) error {
 var ErrSubjectTokenRequired = errors.New("oauth2: subjectToken is required for the token exchange grant (it is empty: map it from the connection input, a connector parameter, or the credentials (credentials.subject_token, stored or given by an auth resolver))")
 
 // ConfigFromMapSubjectLater is ConfigFromMap, except that a token exchange
-// config may leave subjectToken empty: its caller supplies the subject token
-// later (from credentials not known yet), and ExchangeToken still refuses to
-// send without one.
+// config may leave subjectToken (and actorToken, when actorTokenType is
+// set) empty: its caller supplies them later (from credentials not known
+// yet), and ExchangeToken still refuses to send without them.
 func ConfigFromMapSubjectLater(m map[string]any) (Config, error) {
-	c, err := ConfigFromMap(m)
-	if !errors.Is(err, ErrSubjectTokenRequired) {
-		return c, err
+	if m["grantType"] != GrantTokenExchange {
+		return ConfigFromMap(m)
 	}
 	m = maps.Clone(m)
-	m["subjectToken"] = subjectPending
-	if c, err = ConfigFromMap(m); err != nil {
+	pending := func(k string) bool {
+		if s, ok := m[k].(string); m[k] == nil || ok && s == "" {
+			m[k] = tokenPending
+			return true
+		}
+		return false
+	}
+	subject := pending("subjectToken")
+	actor := m["actorTokenType"] != nil && pending("actorToken")
+	c, err := ConfigFromMap(m)
+	if err != nil {
 		return Config{}, err
 	}
-	c.TokenExchange.SubjectToken = ""
+	if subject {
+		c.TokenExchange.SubjectToken = ""
+	}
+	if actor {
+		c.TokenExchange.ActorToken = ""
+	}
 	return c, nil
 }
 
-// subjectPending stands in for the subject token while the rest of a config
-// is checked; it is removed before the config is returned.
-const subjectPending = "\x00subject-token-pending"
+// tokenPending stands in for a token while the rest of a config is
+// checked; it is removed before the config is returned.
+const tokenPending = "\x00token-pending"
 
 // checkGrantAlias refuses the short spellings of the token exchange grant.
 func (c Config) checkGrantAlias() error {
