@@ -426,6 +426,10 @@ func parseExpiresAt(v any) time.Time {
 // tokenError maps token endpoint failures onto connection errors:
 // invalid_grant means the user must authorise again.
 func tokenError(err error) error {
+	var ce *ConnectionError
+	if errors.As(err, &ce) {
+		return err // said already (a token exchange's refused subject token)
+	}
 	if errors.Is(err, oauth2.ErrInvalidGrant) {
 		return &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the provider rejected the refresh token or code (invalid_grant): authorise the connection again", Err: err}
 	}

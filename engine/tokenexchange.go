@@ -74,6 +74,9 @@ func (s *oauth2Session) exchangeToken(ctx context.Context, cl *Client, cfg oauth
 	}
 	cfg.TokenExchange = x
 	tok, err := cfg.ExchangeToken(ctx, hc)
+	if errors.Is(err, oauth2.ErrInvalidGrant) {
+		err = &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the token endpoint refused the subject token (invalid_grant): store a new subject token with the connection, or have the auth resolver give a fresh one", Err: err}
+	}
 	return tok, x, redact, err
 }
 

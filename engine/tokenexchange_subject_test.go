@@ -315,6 +315,11 @@ func TestTokenExchangeSubjectMissing(t *testing.T) {
 		if n := len(s.exchanged()); n != 0 {
 			t.Errorf("%d exchanges sent without a subject token", n)
 		}
+		// The same connection with the key the mapping reads is accepted.
+		cl := mustClient(t, e, Connection{Connector: "c", Credentials: map[string]any{"subject_token": subjectA}})
+		if me := get(t, cl, "/me"); me["token"] != "api-alice-1" {
+			t.Errorf("API saw %v", me)
+		}
 	})
 	t.Run("resolver token mapped from elsewhere", func(t *testing.T) {
 		s := newSubjectSTS(t, map[string]string{subjectA: "alice"})
