@@ -95,7 +95,7 @@ func (e *Engine) oauthConfigReg(ctx context.Context, a *Auth, conn Connection, r
 	if err != nil {
 		return oauth2.Config{}, reg, redactedMethodError(m, err, r)
 	}
-	cfg.Now = e.now // expiry is computed on the engine's clock
+	cfg.Now = func() time.Time { return e.now() } // expiry is computed on the engine's clock, read when used
 	if oauth2.IsTLSClientAuth(cfg.ClientAuthLocation) {
 		if err := checkClientCertificate(e.wireOf(ctx), cfg.ClientAuthLocation); err != nil {
 			return oauth2.Config{}, reg, redactedMethodError(m, err, r)

@@ -508,9 +508,8 @@ func instancesRefreshOnce(t *testing.T, stores []store.Store) {
 	conn.Credentials = authorizeConnection(t, engines[0], srv, conn)
 	var clients []*Client
 	for _, e := range engines {
-		// The clock first: a client computes expiry on the clock it opens with.
-		clocks = append(clocks, withClock(e))
 		clients = append(clients, mustClient(t, e, conn))
+		clocks = append(clocks, withClock(e))
 	}
 	for _, c := range clocks {
 		c.Advance(2 * time.Hour)
