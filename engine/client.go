@@ -464,12 +464,14 @@ func (cl *Client) renewStored(ctx context.Context, cur *clientState, force bool)
 	if adopted, err := cl.adoptStored(ctx, cur); err != nil {
 		return err
 	} else if adopted {
-		if next := cl.state.Load(); !force || cl.usable(next) {
+		if next := cl.state.Load(); force && cl.usable(next) || !force && !cl.needsRefresh(next) {
 			return nil
 		}
 		// The API refused the token, and what the store holds has expired
-		// too (stored a while ago, while this client waited): renew it
-		// rather than replay the request with it.
+		// too (stored a while ago, while this client waited), or what the
+		// store holds is due itself (the application rewrote the record,
+		// say to rotate a token exchange's subject token): renew it
+		// rather than send it.
 		cur = cl.state.Load()
 	}
 	began := time.Now()

@@ -43,7 +43,7 @@ type oauth2Session struct {
 
 // openOAuth2 evaluates the connection's getOAuthConfig.
 func openOAuth2(ctx context.Context, cl *Client) (Session, error) {
-	cfg, reg, err := cl.eng.oauthConfigReg(ctx, cl.auth, cl.conn, "", "")
+	cfg, reg, err := openOAuthConfig(ctx, cl)
 	if err != nil {
 		return nil, err
 	}
@@ -115,9 +115,12 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 	}
 	var tok *oauth2.Token
 	var err error
+	var x oauth2.TokenExchange
 	method := spec.MethodGetCredentialsFromRefreshTokenResponse
 	if s.cfg.GrantType == oauth2.GrantTokenExchange {
-		tok, err = cfg.ExchangeToken(ctx, hc)
+		// The subject token is mapped anew from the current credentials
+		// (tokenexchange.go).
+		tok, x, redact, err = s.exchangeToken(ctx, cl, cfg, hc, cur, redact)
 		method = spec.MethodGetCredentialsFromAccessTokenResponse
 	} else if s.clientCredentials() {
 		tok, err = cfg.ClientCredentials(ctx, hc)
@@ -150,6 +153,9 @@ func (s *oauth2Session) Renew(ctx context.Context, cl *Client, cur *clientState)
 	}
 	if err == nil && s.reg != nil {
 		s.reg.keep(creds, cur.credentials)
+	}
+	if err == nil && s.cfg.GrantType == oauth2.GrantTokenExchange {
+		keepExchangeTokens(creds, cur.credentials, x)
 	}
 	return creds, err
 }

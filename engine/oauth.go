@@ -32,8 +32,12 @@ func (e *Engine) oauthConfigMap(ctx context.Context, a *Auth, conn Connection, r
 	}
 	// Connection input may hold secrets too: an OAuth app's client secret
 	// typed by the user, for one.
-	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters)
+	// conn.Credentials are the connection's current credentials where the
+	// caller knows them (the token exchange grant's subject token: see
+	// tokenexchange.go); every string in them is a secret.
+	r := a.redactor(conn.ConnectionParameters, conn.ConnectorParameters, conn.Credentials)
 	out, err := e.runMethod(ctx, m, map[string]any{
+		"credentials":          orEmpty(conn.Credentials),
 		"connectorParameters":  orEmpty(conn.ConnectorParameters),
 		"connectionInput":      orEmpty(conn.ConnectionParameters),
 		"connectionParameters": orEmpty(conn.ConnectionParameters),
@@ -87,11 +91,11 @@ func (e *Engine) oauthConfigReg(ctx context.Context, a *Auth, conn Connection, r
 	}
 	reg, _ := raw[registrationRawKey].(registrationUse)
 	delete(raw, registrationRawKey)
-	cfg, err := oauth2.ConfigFromMap(raw)
+	cfg, err := configFromMap(ctx, raw)
 	if err != nil {
 		return oauth2.Config{}, reg, redactedMethodError(m, err, r)
 	}
-	cfg.Now = e.now // expiry is computed on the engine's clock
+	cfg.Now = func() time.Time { return e.now() } // expiry is computed on the engine's clock, read when used
 	if oauth2.IsTLSClientAuth(cfg.ClientAuthLocation) {
 		if err := checkClientCertificate(e.wireOf(ctx), cfg.ClientAuthLocation); err != nil {
 			return oauth2.Config{}, reg, redactedMethodError(m, err, r)
@@ -431,6 +435,10 @@ func parseExpiresAt(v any) time.Time {
 // tokenError maps token endpoint failures onto connection errors:
 // invalid_grant means the user must authorise again.
 func tokenError(err error) error {
+	var ce *ConnectionError
+	if errors.As(err, &ce) {
+		return err // said already (a token exchange's refused subject token)
+	}
 	if errors.Is(err, oauth2.ErrInvalidGrant) {
 		return &ConnectionError{Key: KeyConnectionIsDefunct, Message: "the provider rejected the refresh token or code (invalid_grant): authorise the connection again", Err: err}
 	}

@@ -75,8 +75,13 @@ type IntegrationInfo struct {
 // AuthResult is what a resolver returns: a token the engine maps into the
 // connector's credentials.
 type AuthResult struct {
-	// Type is "oauth" (Token becomes access_token) or "apiKey" (Token goes
-	// into the connector's API-key field).
+	// Type is "oauth" (Token becomes access_token), "apiKey" (Token goes
+	// into the connector's API-key field) or "subjectToken" (a connspec
+	// extension: Token is the subject token of a token exchange connector,
+	// put in the credentials as subject_token and exchanged; the exchanged
+	// token is cached per account until it is due for renewal, and when the
+	// token endpoint refuses the exchange the resolver is asked once more
+	// with ForceRefresh).
 	Type  string
 	Token string
 	// AdditionalFields are merged into the credentials (e.g. a Shopify shop
@@ -87,7 +92,8 @@ type AuthResult struct {
 	RefreshToken string
 	ExpiresAt    time.Time
 	// TTL is how long the result may be reused for the same account. Zero:
-	// until ExpiresAt, or not at all.
+	// until ExpiresAt, or not at all. A subjectToken result is reused until
+	// its exchanged token is due for renewal (else for TTL).
 	TTL time.Duration
 }
 
@@ -170,10 +176,45 @@ func (cl *Client) resolve(ctx context.Context, resolver AuthResolver, force bool
 			return maps.Clone(r.(resolved).credentials), r.(resolved).until, nil
 		}
 	}
+	var res *AuthResult
+	var creds map[string]any
+	var err error
+	for {
+		res, creds, err = cl.resolveOnce(ctx, resolver, force, known)
+		if force || res == nil || res.Type != "subjectToken" || !exchangeRefused(err) {
+			break
+		}
+		// The token endpoint refused the subject token: the resolver's may
+		// be stale; it is asked for a fresh one, once.
+		force, known = true, known.With(res.Token)
+	}
+	if err != nil {
+		e.resolverCache.Delete(key)
+		return nil, time.Time{}, err
+	}
+	var until time.Time
+	switch {
+	case res.Type == "subjectToken" && !parseExpiresAt(creds["expires_at"]).IsZero():
+		exp := parseExpiresAt(creds["expires_at"])
+		until = exp.Add(-min(cl.refreshMargin(), max(exp.Sub(e.now())/2, 0)))
+	case res.TTL > 0:
+		until = e.now().Add(res.TTL)
+	case !res.ExpiresAt.IsZero():
+		until = res.ExpiresAt
+	}
+	if until.IsZero() {
+		e.resolverCache.Delete(key)
+	} else {
+		e.resolverCache.Store(key, resolved{credentials: maps.Clone(creds), until: until})
+	}
+	return creds, until, nil
+}
+
+// resolveOnce calls the resolver and makes credentials of its result.
+func (cl *Client) resolveOnce(ctx context.Context, resolver AuthResolver, force bool, known *redactor) (*AuthResult, map[string]any, error) {
 	res, err := resolver(ctx, RunContext{Account: cl.conn.Account, ForceRefresh: force}, cl.info)
 	if err != nil || res == nil {
-		e.resolverCache.Delete(key)
-		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: redactError(err, known)}
+		return nil, nil, &UnresolvedAuthError{Integration: cl.info.ID, Err: redactError(err, known)}
 	}
 	creds := map[string]any{}
 	for k, v := range res.AdditionalFields {
@@ -190,24 +231,17 @@ func (cl *Client) resolve(ctx context.Context, resolver AuthResolver, force bool
 		}
 	case "apiKey":
 		creds[cl.apiKeyField()] = res.Token
+	case "subjectToken":
+		creds[SubjectTokenCredentialsKey] = res.Token
+		if creds, err = cl.exchangeResolved(ctx, creds, known); err != nil {
+			return res, nil, &UnresolvedAuthError{Integration: cl.info.ID, Err: redactError(err, known.With(res.Token))}
+		}
 	default:
 		// A type mixed up with the token must not show the token.
 		r := newRedactor(res.Token, res.RefreshToken)
-		return nil, time.Time{}, &UnresolvedAuthError{Integration: cl.info.ID, Err: fmt.Errorf("unknown result type %q (want oauth or apiKey)", r.String(res.Type))}
+		return nil, nil, &UnresolvedAuthError{Integration: cl.info.ID, Err: fmt.Errorf("unknown result type %q (want oauth, apiKey or subjectToken)", r.String(res.Type))}
 	}
-	var until time.Time
-	switch {
-	case res.TTL > 0:
-		until = e.now().Add(res.TTL)
-	case !res.ExpiresAt.IsZero():
-		until = res.ExpiresAt
-	}
-	if until.IsZero() {
-		e.resolverCache.Delete(key)
-	} else {
-		e.resolverCache.Store(key, resolved{credentials: maps.Clone(creds), until: until})
-	}
-	return creds, until, nil
+	return res, creds, nil
 }
 
 // apiKeyField is where an apiKey result goes: the spec's apiKeyField, else

@@ -105,7 +105,10 @@ func methodAliasesOf(method string) []string {
 var (
 	clientInputs = []string{"credentials", "connectorParameters", "connectionParameters", "connectionInput"}
 	oauthInputs  = []string{"connectorParameters", "connectionInput", "connectionParameters", "redirectUri", "state"}
-	anyImpl      = []string{ImplMapping, ImplExpr, ImplJavaScript}
+	// oauth2ConfigInputs add the connection's credentials: the token
+	// exchange grant maps its subject token from them (a connspec extension).
+	oauth2ConfigInputs = append(slices.Clone(oauthInputs), "credentials")
+	anyImpl            = []string{ImplMapping, ImplExpr, ImplJavaScript}
 	// apiInputs are for methods run on a live connection: the docs name its
 	// client apiClient (auth method pages) and externalApiClient (JavaScript
 	// page); the engine passes both.
@@ -147,7 +150,7 @@ func init() {
 		Title: "OAuth 2.0",
 		Methods: withMethods(commonMethods(), map[string]MethodRule{
 			MethodGetCredentialsFromConnectionParameters: credsFromParams,
-			MethodGetOAuthConfig:                         {Required: true, Implementations: anyImpl, Inputs: oauthInputs},
+			MethodGetOAuthConfig:                         {Required: true, Implementations: anyImpl, Inputs: oauth2ConfigInputs},
 			MethodGetTokenData:                           {Implementations: anyImpl, Inputs: []string{"connectorParameters", "connectionParameters", "connectionInput", "codeVerifier", "queryParameters", "redirectUri"}},
 			MethodGetCredentialsFromAccessTokenResponse:  {Implementations: anyImpl, Inputs: []string{"tokenResponse", "connectorParameters", "connectionParameters", "connectionInput", "queryParameters", "request"}},
 			MethodGetCredentialsFromRefreshTokenResponse: {Implementations: anyImpl, Inputs: []string{"tokenResponse", "credentials", "connectorParameters", "connectionParameters"}},

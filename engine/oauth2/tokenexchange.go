@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 )
@@ -64,6 +65,45 @@ func (c *Config) tokenExchangeFromMap(m map[string]any) error {
 	return nil
 }
 
+// ErrSubjectTokenRequired is a token exchange config whose subjectToken is
+// empty: nothing is sent.
+var ErrSubjectTokenRequired = errors.New("oauth2: subjectToken is required for the token exchange grant (it is empty: map it from the connection input, a connector parameter, or the credentials (credentials.subject_token, stored or given by an auth resolver))")
+
+// ConfigFromMapSubjectLater is ConfigFromMap, except that a token exchange
+// config may leave subjectToken (and actorToken, when actorTokenType is
+// set) empty: its caller supplies them later (from credentials not known
+// yet), and ExchangeToken still refuses to send without them.
+func ConfigFromMapSubjectLater(m map[string]any) (Config, error) {
+	if m["grantType"] != GrantTokenExchange {
+		return ConfigFromMap(m)
+	}
+	m = maps.Clone(m)
+	pending := func(k string) bool {
+		if s, ok := m[k].(string); m[k] == nil || ok && s == "" {
+			m[k] = tokenPending
+			return true
+		}
+		return false
+	}
+	subject := pending("subjectToken")
+	actor := m["actorTokenType"] != nil && pending("actorToken")
+	c, err := ConfigFromMap(m)
+	if err != nil {
+		return Config{}, err
+	}
+	if subject {
+		c.TokenExchange.SubjectToken = ""
+	}
+	if actor {
+		c.TokenExchange.ActorToken = ""
+	}
+	return c, nil
+}
+
+// tokenPending stands in for a token while the rest of a config is
+// checked; it is removed before the config is returned.
+const tokenPending = "\x00token-pending"
+
 // checkGrantAlias refuses the short spellings of the token exchange grant.
 func (c Config) checkGrantAlias() error {
 	if c.GrantType == "token_exchange" || c.GrantType == "token-exchange" {
@@ -82,7 +122,7 @@ func (c Config) checkTokenExchange() error {
 		return nil
 	}
 	if x.SubjectToken == "" {
-		return errors.New("oauth2: subjectToken is required for the token exchange grant (it is empty: map it from the connection input, a connector parameter or a resolver's credentials)")
+		return ErrSubjectTokenRequired
 	}
 	if (x.ActorToken == "") != (x.ActorTokenType == "") {
 		return errors.New("oauth2: actorToken and actorTokenType go together (RFC 8693 section 2.1): set both or neither")
