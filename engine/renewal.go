@@ -300,15 +300,17 @@ func (r *renewal) renew(ctx context.Context, c store.Claim) (hold time.Duration,
 	if err == nil && cl.state.Load().storeVersion != c.Version {
 		// Renewed since it was found due (at request time, or by another
 		// instance): renewing again would spend a refresh token for
-		// nothing. Its state says when it is due next.
-		return 0, errNotDue
+		// nothing. Its state says when it is due next; released with no
+		// hold, this claim (which may have lapsed while that renewal ran)
+		// would make it due again at once and renew it a second time.
+		return r.holdFor(ctx, id, 0), errNotDue
 	}
 	if err == nil {
 		err = cl.Renew(ctx)
 	}
 	switch {
 	case errors.Is(err, errNotDue):
-		return hold, err
+		return r.holdFor(ctx, id, hold), err
 	case errors.Is(err, store.ErrNotFound):
 		return 0, err // deleted meanwhile
 	case errors.Is(err, ErrConnectionIsDefunct):
@@ -333,13 +335,18 @@ func (r *renewal) renew(ctx context.Context, c store.Claim) (hold time.Duration,
 		return wait, err
 	}
 	r.forget(id)
-	// Renewed. When the new credentials are due again at once (an access
-	// token that lives less than Ahead, a provider that did not extend the
-	// refresh token), they wait half their remaining time rather than be
-	// renewed over and over.
-	rec, gerr := r.e.store.Get(ctx, id)
-	if gerr != nil {
-		return 0, nil
+	return r.holdFor(ctx, id, hold), nil
+}
+
+// holdFor is how long a connection just renewed (here or elsewhere) is kept
+// from being claimed again. When its new credentials are due again at once
+// (an access token that lives less than Ahead, a provider that did not
+// extend the refresh token), they wait half their remaining time rather
+// than be renewed over and over.
+func (r *renewal) holdFor(ctx context.Context, id string, hold time.Duration) time.Duration {
+	rec, err := r.e.store.Get(ctx, id)
+	if err != nil {
+		return hold
 	}
 	now := time.Now()
 	st := rec.State
@@ -349,7 +356,7 @@ func (r *renewal) renew(ctx context.Context, c store.Claim) (hold time.Duration,
 	if !st.NextRefresh.IsZero() && st.NextRefresh.Sub(now) <= r.o.Ahead {
 		hold = max(hold, time.Second, st.NextRefresh.Sub(now)/2)
 	}
-	return hold, nil
+	return hold
 }
 
 func (r *renewal) forget(id string) {

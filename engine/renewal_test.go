@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -709,4 +710,48 @@ func backgroundRenewalShortTokens(t *testing.T, stores []store.Store) {
 		t.Errorf("%d renewals in the background, want at least %d", background.Load(), n)
 	}
 	t.Logf("%d renewals, %d in the background, %d API requests", total, background.Load(), p.apiCalls.Load())
+}
+
+// A claim that lapsed while another renewal of the connection ran finds it
+// renewed (errNotDue). Releasing that claim without a hold made the
+// connection due again at once, and it was renewed a second time (seen in
+// TestBackgroundRenewalKilledInstanceSQLite on a loaded machine): the
+// stale claim must hold it like the renewal that got there first.
+func TestBackgroundRenewalStaleClaimKeepsTheHold(t *testing.T) {
+	p := newRenewProvider(t, time.Hour)
+	s := sqliteStores(t, 1)[0]
+	ids := seedRenewals(t, p, s, 1, 2*time.Second)
+	q := s.(store.RenewalQueue)
+	due := store.DueQuery{Limit: 10, ClaimFor: time.Hour, FreshAhead: time.Hour, FreshAll: true}
+	ctx := context.Background()
+	stale, err := q.ClaimDue(ctx, due)
+	if err != nil || len(stale) != 1 {
+		t.Fatalf("claim: %v %v", stale, err)
+	}
+	e := newEngine(t, p.srv, renewConnector, WithStore(s))
+	o := fastRenewal(RenewalOptions{Ahead: time.Hour})
+	o.defaults()
+	r := &renewal{e: e, o: o, queue: q, catalog: s.(store.Catalog), log: e.logger, failures: map[string]int{}}
+	// The renewal that got there first (another instance, or this one's
+	// claim before it lapsed).
+	if err := e.Renew(ctx, Connection{ID: ids[0], Connector: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := r.renew(ctx, stale[0])
+	if !errors.Is(err, errNotDue) {
+		t.Fatalf("stale claim: err = %v, want errNotDue", err)
+	}
+	if hold < time.Second {
+		t.Fatalf("stale claim released with hold %v: the renewed connection is due again at once", hold)
+	}
+	if err := q.Release(ctx, stale[0], hold); err != nil {
+		t.Fatal(err)
+	}
+	again, err := q.ClaimDue(ctx, due)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("claimed again right after the stale claim's release: %v %v", again, err)
+	}
+	if n := len(p.counts()); n != 1 || len(p.renewals[ids[0]]) != 1 {
+		t.Fatalf("renewals: %v", p.renewals)
+	}
 }
