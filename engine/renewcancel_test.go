@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/url"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -26,6 +28,14 @@ func newHoldingProvider(t *testing.T) *holdingProvider {
 	h := &holdingProvider{renewProvider: newRenewProvider(t, time.Hour), arrived: make(chan struct{}, 8), release: make(chan struct{})}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/token" {
+			if r.Header.Get("Content-Type") == "application/json" {
+				// From a refreshCredentials method.
+				var body struct {
+					RefreshToken string `json:"refresh_token"`
+				}
+				json.NewDecoder(r.Body).Decode(&body)
+				r.PostForm = url.Values{"refresh_token": {body.RefreshToken}}
+			}
 			r.ParseForm()
 			h.arrived <- struct{}{}
 			<-h.release
@@ -44,6 +54,32 @@ func newHoldingProvider(t *testing.T) *holdingProvider {
 // spent refresh token (invalid_grant). Both for an explicit renewal and
 // for one at request time.
 func TestCancelledRenewalKeepsRotatedRefreshToken(t *testing.T) {
+	cancelledRenewalKeepsRotatedRefreshToken(t, renewConnector, true)
+}
+
+// methodsRenewConnector renews with the connector's refreshCredentials
+// method, against the same rotating token endpoint.
+const methodsRenewConnector = `name: C
+auth:
+  type: client-credentials
+  makeApiClient:
+    mapping:
+      baseUri: {{URL}}
+      headers: {Authorization: {$concat: ["Bearer ", {$var: credentials.access_token}]}}
+  refreshCredentials:
+    code: |
+      export default async function ({ credentials, apiClient }) {
+        const res = await apiClient.post('/token', { refresh_token: credentials.refresh_token })
+        return { access_token: res.access_token, refresh_token: res.refresh_token }
+      }
+`
+
+// The same for a renewal by a connector's refreshCredentials method.
+func TestCancelledMethodsRenewalKeepsRotatedRefreshToken(t *testing.T) {
+	cancelledRenewalKeepsRotatedRefreshToken(t, methodsRenewConnector, false)
+}
+
+func cancelledRenewalKeepsRotatedRefreshToken(t *testing.T, connector string, withRequests bool) {
 	for _, tc := range []struct {
 		name   string
 		stores func(t *testing.T) []store.Store // the second: the next renewal's instance
@@ -54,6 +90,9 @@ func TestCancelledRenewalKeepsRotatedRefreshToken(t *testing.T) {
 		{"postgres-two-instances", func(t *testing.T) []store.Store { return postgresStores(t, 2) }},
 	} {
 		for _, atRequest := range []bool{false, true} {
+			if atRequest && !withRequests {
+				continue
+			}
 			name := tc.name + "/renew"
 			if atRequest {
 				name = tc.name + "/request"
@@ -73,7 +112,7 @@ func TestCancelledRenewalKeepsRotatedRefreshToken(t *testing.T) {
 				}
 				spent := before.Credentials["refresh_token"]
 
-				e1 := newEngine(t, h.srv, renewConnector, WithStore(stores[0]))
+				e1 := newEngine(t, h.srv, connector, WithStore(stores[0]))
 				cl := mustClient(t, e1, conn)
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
@@ -107,7 +146,7 @@ func TestCancelledRenewalKeepsRotatedRefreshToken(t *testing.T) {
 				})
 				e2 := e1
 				if stores[1] != stores[0] {
-					e2 = newEngine(t, h.srv, renewConnector, WithStore(stores[1]))
+					e2 = newEngine(t, h.srv, connector, WithStore(stores[1]))
 				}
 				if err := e2.Renew(context.Background(), conn); err != nil {
 					t.Fatalf("next renewal: %v", err)
