@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,15 +104,23 @@ func startEverything(b *testing.B, e *env, tokens *httptest.Server, n, failing i
 }
 
 // rotatingTokens answers refresh requests with a new access token good for
-// two seconds, except for the connections whose refresh token names one of
-// the failing (503: a passing failure, retried with backoff).
+// two seconds, except for every other request of the first failing
+// connections (503: a passing failure, retried with backoff). Their failures
+// alternate with successes, so each failure is a new
+// connection.refresh_failed event.
 func rotatingTokens(b *testing.B, failing int) *httptest.Server {
 	var n atomic.Int64
+	var mu sync.Mutex
+	attempts := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		rt := r.PostForm.Get("refresh_token")
+		mu.Lock()
+		attempts[rt]++
+		odd := attempts[rt]%2 == 1
+		mu.Unlock()
 		for i := range failing {
-			if rt == fmt.Sprintf("rt-conn_renew_%03d", i) {
+			if odd && rt == fmt.Sprintf("rt-conn_renew_%03d", i) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusServiceUnavailable)
 				w.Write([]byte(`{"error":"temporarily_unavailable"}`))
@@ -129,7 +138,8 @@ func rotatingTokens(b *testing.B, failing int) *httptest.Server {
 // renewal, event and tracing feature switched on (issue 18): the caller
 // uses a stored scoped key (csk_, proxy scope) instead of CONNSPEC_API_KEY,
 // every request is traced, background renewal keeps renewing 20 OAuth 2.0
-// connections (5 of them failing, so events keep being written), and the
+// connections (5 of them failing every other time, so connection.refresh_failed events
+// keep being written), and the
 // webhook dispatcher delivers those events to a loopback receiver; on the
 // memory store and on SQLite (serve's default), against the ReverseProxy
 // (plain and with a BufferPool) in the same run.
