@@ -425,16 +425,25 @@ func (cl *Client) lock() func() {
 //
 // force is set when the API rejected the credentials (a 401): a resolver
 // is then asked with ForceRefresh instead of answering from its cache.
+//
+// The renewal runs detached from ctx's cancellation (detachRenewal): once
+// the token request is sent it is finished and stored, while a caller that
+// gives up returns at once with its context's error.
 func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
-	unlock := cl.lock()
-	defer unlock()
-	cur := cl.state.Load()
-	if cur.version != seen && !cur.rejected.Load() {
-		// Renewed meanwhile (a newer version that the API refused, say
-		// the store's copy of the same credentials, is renewed again).
-		return nil
-	}
-	return cl.src.renew(ctx, cl, cur, force)
+	return detachRenewal(ctx, func(ctx context.Context) error {
+		unlock := cl.lock()
+		defer unlock()
+		if err := callerGone(ctx); err != nil {
+			return err // gave up while waiting for the lock: nothing sent
+		}
+		cur := cl.state.Load()
+		if cur.version != seen && !cur.rejected.Load() {
+			// Renewed meanwhile (a newer version that the API refused, say
+			// the store's copy of the same credentials, is renewed again).
+			return nil
+		}
+		return cl.src.renew(ctx, cl, cur, force)
+	})
 }
 
 // renewStored is the renewal of stored credentials, the one mechanism every
@@ -442,26 +451,32 @@ func (cl *Client) refresh(ctx context.Context, seen int, force bool) error {
 // on a defunct connection, holds the store's lock across instances, writes
 // what an earlier renewal could not store, adopts a newer stored version
 // instead of renewing, and stores the renewal with compare-and-swap.
+//
+// ctx may be a detached renewal's (detachRenewal): the steps before the
+// token request follow the caller's context, those from it on do not.
 func (cl *Client) renewStored(ctx context.Context, cur *clientState, force bool) error {
+	caller := callerContext(ctx)
 	if cl.defunct.Load() != nil {
 		// The provider refused the refresh token (invalid_grant) while this
 		// request waited for the lock: it is not presented again; only new
 		// credentials in the store revive the connection.
-		return cl.checkDefunctLocked(ctx)
+		return cl.checkDefunctLocked(caller)
 	}
 	if locker, ok := cl.eng.store.(store.Locker); ok && cl.conn.ID != "" {
 		// Other processes sharing the store renew this connection too: hold
 		// the store's lock around the token request, and re-read first.
-		unlockStore, err := locker.Lock(ctx, cl.conn.ID)
+		unlockStore, err := locker.Lock(caller, cl.conn.ID)
 		if err != nil {
 			return err
 		}
+		// Released whatever the caller does (a lock tied to a cancelled
+		// context must still be let go).
 		defer unlockStore()
 	}
-	if err := cl.flushUnstored(ctx); err != nil {
+	if err := cl.flushUnstored(caller); err != nil {
 		return err
 	}
-	if adopted, err := cl.adoptStored(ctx, cur); err != nil {
+	if adopted, err := cl.adoptStored(caller, cur); err != nil {
 		return err
 	} else if adopted {
 		if next := cl.state.Load(); force && cl.usable(next) || !force && !cl.needsRefresh(next) {
@@ -474,6 +489,11 @@ func (cl *Client) renewStored(ctx context.Context, cur *clientState, force bool)
 		// rather than send it.
 		cur = cl.state.Load()
 	}
+	if err := callerGone(ctx); err != nil {
+		return err // nothing sent yet: nothing to finish
+	}
+	// From here on the token request is sent: ctx, detached from the
+	// caller, carries it and the storing of its answer to the end.
 	began := time.Now()
 	spanCtx, endSpan := cl.startRenewal(ctx)
 	creds, err := cl.renew(spanCtx, cur)

@@ -132,17 +132,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		return caller{}, true
 	}
 	if id := keyID(got); ok && id != "" {
-		// Looked up on every request, so a revocation holds on every instance
-		// from the next request on.
+		sum := sha256.Sum256([]byte(got))
+		if k, ok := s.keys.get(sum, s.cfg.RecheckAfter); ok {
+			// Checked against the store within RecheckAfter (keyCache).
+			s.touchKey(r, sum, k)
+			return caller{key: &k}, true
+		}
+		// Read from the store at least every RecheckAfter, so a revocation
+		// holds on every instance within it (at once on this one).
 		k, err := s.cfg.Store.GetAPIKey(r.Context(), id)
 		switch {
 		case err == nil:
-			if subtle.ConstantTimeCompare([]byte(hashKey(got)), []byte(k.Hash)) == 1 && k.RevokedAt.IsZero() {
-				if time.Since(k.LastUsedAt) > touchEvery {
-					if err := s.cfg.Store.TouchAPIKey(r.Context(), k.ID, time.Now()); err != nil {
-						s.log.Warn("recording an API key's use failed", "key", k.ID, "error", err.Error())
-					}
-				}
+			if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(k.Hash)) == 1 && k.RevokedAt.IsZero() {
+				s.keys.put(sum, k, s.cfg.RecheckAfter)
+				s.touchKey(r, sum, k)
 				return caller{key: &k}, true
 			}
 		case !errors.Is(err, store.ErrNotFound):
@@ -154,6 +157,19 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 	w.Header().Set("WWW-Authenticate", `Bearer realm="connspec"`)
 	writeError(w, http.StatusUnauthorized, "unauthorized", "this endpoint needs an API key (CONNSPEC_API_KEY or a key made with `connspec keys create`): Authorization: Bearer <key>")
 	return caller{}, false
+}
+
+// touchKey records k's use, coarsely (touchEvery).
+func (s *Server) touchKey(r *http.Request, sum [sha256.Size]byte, k store.APIKey) {
+	if time.Since(k.LastUsedAt) <= touchEvery {
+		return
+	}
+	now := time.Now()
+	if err := s.cfg.Store.TouchAPIKey(r.Context(), k.ID, now); err != nil {
+		s.log.Warn("recording an API key's use failed", "key", k.ID, "error", err.Error())
+		return
+	}
+	s.keys.touched(sum, now)
 }
 
 // requireScope lets a request through when its key has scope (or admin).
@@ -248,6 +264,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("keyId")
 	err := s.cfg.Store.RevokeAPIKey(r.Context(), id, time.Now())
+	s.keys.forget(id) // whatever the answer: the next request reads the store
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no API key with this id")

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connspec/connspec/engine/store"
 	"github.com/connspec/connspec/server"
@@ -192,28 +193,43 @@ func TestLimitedKeysActOnlyOnTheirAccountAndConnector(t *testing.T) {
 }
 
 // TestRevokedKeyIsRefusedOnEveryInstance: revoked through one server, the
-// key is refused by another sharing the store on the very next request.
+// key is refused by that server on the very next request, and by another
+// sharing the store within RecheckAfter (the time it takes a checked key as
+// good, keyCache).
 func TestRevokedKeyIsRefusedOnEveryInstance(t *testing.T) {
+	const recheck = 300 * time.Millisecond
 	for _, kind := range []string{"memory", "sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			c := testCipher(t)
 			a, b := sharedStores(t, kind, c)
 			api := newAPIServer(t, canaryAPIKey)
 			conns := map[string]string{"keyed": keyedConnector(api.URL)}
-			e1 := newEnv(t, envOptions{connectors: conns, store: a, cipher: c})
-			e2 := newEnv(t, envOptions{connectors: conns, store: b, cipher: c})
+			e1 := newEnv(t, envOptions{connectors: conns, store: a, cipher: c, recheckAfter: recheck})
+			e2 := newEnv(t, envOptions{connectors: conns, store: b, cipher: c, recheckAfter: recheck})
 			conn := e1.createKeyed(canaryAPIKey, "")
 			key, id := e1.makeKey("soon revoked", []string{server.ScopeProxy}, "", "")
-			if status, body := e2.request("GET", "/v1/proxy/"+conn+"/me", nil, key); status != 200 {
-				t.Fatalf("before revoking: %d %s", status, body)
+			for _, e := range []*env{e1, e2} {
+				if status, body := e.request("GET", "/v1/proxy/"+conn+"/me", nil, key); status != 200 {
+					t.Fatalf("before revoking: %d %s", status, body)
+				}
 			}
+			revoked := time.Now()
 			if status, body := e1.api("DELETE", "/v1/api-keys/"+id, nil); status != 200 || !strings.Contains(string(body), `"revokedAt"`) {
 				t.Fatalf("revoke: %d %s", status, body)
 			}
-			for _, e := range []*env{e2, e1} {
-				if status, body := e.request("GET", "/v1/proxy/"+conn+"/me", nil, key); status != http.StatusUnauthorized {
-					t.Errorf("after revoking: %d %s, want 401", status, body)
+			if status, body := e1.request("GET", "/v1/proxy/"+conn+"/me", nil, key); status != http.StatusUnauthorized {
+				t.Errorf("after revoking, on the revoking server: %d %s, want 401", status, body)
+			}
+			for {
+				sent := time.Now()
+				status, body := e2.request("GET", "/v1/proxy/"+conn+"/me", nil, key)
+				if status == http.StatusUnauthorized {
+					break
 				}
+				if status != 200 || sent.Sub(revoked) > recheck {
+					t.Fatalf("after revoking, on another server, a request sent %v later: %d %s, want 401 after %v", sent.Sub(revoked), status, body, recheck)
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 			if status, _ := e2.api("DELETE", "/v1/api-keys/"+id, nil); status != 200 {
 				t.Errorf("revoking twice: %d", status)

@@ -86,36 +86,7 @@ func BenchmarkProxy(b *testing.B) {
 	e, api, id := benchEnv(b)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	client := &http.Client{Transport: tr}
-	run := func(b *testing.B, url string, header http.Header) {
-		b.ReportAllocs()
-		var mu sync.Mutex
-		var all []time.Duration
-		b.RunParallel(func(pb *testing.PB) {
-			var mine []time.Duration
-			defer func() { mu.Lock(); all = append(all, mine...); mu.Unlock() }()
-			for pb.Next() {
-				began := time.Now()
-				req, _ := http.NewRequest("GET", url, nil)
-				req.Header = header.Clone()
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Fatalf("status %d", resp.StatusCode)
-				}
-				mine = append(mine, time.Since(began))
-			}
-		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-		slices.Sort(all)
-		if len(all) > 0 {
-			b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
-		}
-	}
+	run := func(b *testing.B, url string, header http.Header) { measureProxy(b, client, url, header) }
 	b.Run("direct", func(b *testing.B) {
 		run(b, api.URL+"/me", http.Header{"X-Api-Key": {canaryAPIKey}})
 	})
@@ -147,6 +118,39 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("through-serve-limited-key", func(b *testing.B) {
 		run(b, e.URL+"/v1/proxy/"+id+"/me", http.Header{"Authorization": {"Bearer " + limited}})
 	})
+}
+
+// measureProxy sends GET url with header from GOMAXPROCS parallel clients
+// and reports req/s, p50 and p99.
+func measureProxy(b *testing.B, client *http.Client, url string, header http.Header) {
+	b.ReportAllocs()
+	var mu sync.Mutex
+	var all []time.Duration
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		defer func() { mu.Lock(); all = append(all, mine...); mu.Unlock() }()
+		for pb.Next() {
+			began := time.Now()
+			req, _ := http.NewRequest("GET", url, nil)
+			req.Header = header.Clone()
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+			mine = append(mine, time.Since(began))
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	}
 }
 
 // BenchmarkMemoryPerConnection stores 10,000 connections in the memory

@@ -200,6 +200,8 @@ type envOptions struct {
 	quiet bool
 	// tracerProvider traces the server and the engine (tracing_test.go).
 	tracerProvider trace.TracerProvider
+	// recheckAfter is server.Config.RecheckAfter (0: its default).
+	recheckAfter time.Duration
 }
 
 // newEnv starts a server on loopback with the given connectors.
@@ -242,7 +244,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	url := "http://" + ln.Addr().String()
 	srv, err := server.New(server.Config{Engine: eng, Store: o.store, Cipher: o.cipher, APIKey: key, InsecureNoKey: key == "", PublicURL: url,
-		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo, Branding: o.branding, TracerProvider: o.tracerProvider})
+		ConnectorParameters: o.params, Logger: logger, Metrics: metrics, SessionTTL: o.sessionTTL, ConnectTo: o.connectTo, Branding: o.branding, TracerProvider: o.tracerProvider, RecheckAfter: o.recheckAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// RecheckAfter is how long a cached client is used before its
 	// connection is looked up again, so a connection deleted through
-	// another server stops working there too (default 2 seconds).
+	// another server stops working there too (default 2 seconds); and how
+	// long a stored API key, once checked, is taken as good before it is
+	// read again, so a key revoked through another server is refused here
+	// within it.
 	RecheckAfter time.Duration
 	// TracerProvider, when set, records a span per proxy request (see
 	// traceProxy); give the engine the same one (engine.WithTracerProvider)
@@ -103,6 +106,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[string]*cachedClient
+	// keys are the stored API keys checked within RecheckAfter.
+	keys keyCache
 
 	// dev are the device flows of the connect page (device.go).
 	dev deviceFlows

@@ -178,7 +178,7 @@ func newKeysRevokeCommand() *cobra.Command {
 	var f keysStoreFlags
 	cmd := &cobra.Command{
 		Use:   "revoke ID",
-		Short: "Revoke an API key: every serve instance refuses it from its next request",
+		Short: "Revoke an API key: every serve instance refuses it within 2 seconds",
 		Args:  cobra.ExactArgs(1),
 		Example: `  # the id is the first column of connspec keys list
   connspec keys revoke 3f9c0a1b2c3d4e5f60718293`,
