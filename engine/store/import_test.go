@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +105,7 @@ func testImport(t *testing.T, s importStore) {
 // seedIndexed imports n connections of which the first due are due for
 // renewal (half by their refresh token's deadline, half kept fresh), the
 // rest due in a day.
-func seedIndexed(t *testing.T, s Importer, n, due int) {
+func seedIndexed(t testing.TB, s Importer, n, due int) {
 	now := time.Now().UTC()
 	conns := make([]Imported, n)
 	for i := range conns {
@@ -194,4 +196,61 @@ func checkPlan(t *testing.T, plan string) {
 		}
 	}
 	t.Logf("plan:\n%s", plan)
+}
+
+// BenchmarkClaimDue measures one claim of up to 1,000 due connections and
+// their release, among CONNSPEC_CLAIM_BENCH_N stored connections (default
+// 10,000) of which 1% are due, and logs the PostgreSQL plan with the rows
+// and buffers it read (EXPLAIN ANALYZE, in a transaction rolled back).
+func BenchmarkClaimDue(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("CONNSPEC_CLAIM_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(fmt.Sprintf("%s/n=%d", kind, n), func(b *testing.B) {
+			var s importStore
+			if kind == "sqlite" {
+				s = openSQLite(b, filepath.Join(b.TempDir(), "c.db"), mustCipher(b))
+			} else {
+				s = openPostgres(b)
+			}
+			seedIndexed(b, s, n, n/100)
+			ctx := context.Background()
+			if p, ok := s.(*Postgres); ok {
+				p.pool.Exec(ctx, `ANALYZE connections`)
+				tx, err := p.pool.Begin(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows, err := tx.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+postgresClaimDue, "owner", int64(60000), StatusNeedsReauth, true, int64(60000), true, []string{}, 1000)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var plan strings.Builder
+				for rows.Next() {
+					var line string
+					rows.Scan(&line)
+					plan.WriteString(line + "\n")
+				}
+				tx.Rollback(ctx)
+				b.Logf("EXPLAIN ANALYZE of the claim, %d connections, %d due:\n%s", n, n/100, plan.String())
+			}
+			q := DueQuery{Limit: 1000, ClaimFor: time.Minute, FreshAhead: time.Minute, FreshAll: true}
+			b.ResetTimer()
+			for range b.N {
+				claims, err := s.ClaimDue(ctx, q)
+				if err != nil || len(claims) != n/100 {
+					b.Fatalf("claimed %d, want %d: %v", len(claims), n/100, err)
+				}
+				b.StopTimer()
+				for _, c := range claims {
+					if err := s.Release(ctx, c, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+			}
+		})
+	}
 }
