@@ -218,7 +218,7 @@ func BenchmarkClaimDue(b *testing.B) {
 			seedIndexed(b, s, n, n/100)
 			ctx := context.Background()
 			if p, ok := s.(*Postgres); ok {
-				p.pool.Exec(ctx, `ANALYZE connections`)
+				p.pool.Exec(ctx, `ANALYZE connections, connection_info`)
 				tx, err := p.pool.Begin(ctx)
 				if err != nil {
 					b.Fatal(err)
