@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -520,72 +518,6 @@ func TestBackgroundRenewalDeadlinesAndFailures(t *testing.T) {
 	rec, _ = s.Get(ctx, lapsing)
 	if !rec.State.RenewBy.IsZero() {
 		t.Errorf("after renewal the lapsing connection's RenewBy is %v; the provider told no new lapse", rec.State.RenewBy)
-	}
-}
-
-// BenchmarkBackgroundRenewal measures renewals per second of one scheduler
-// against a loopback token endpoint, with CONNSPEC_RENEW_BENCH_N stored
-// connections (default 1000), all due at once; on SQLite, and on
-// PostgreSQL when CONNSPEC_TEST_POSTGRES_URL is set.
-func BenchmarkBackgroundRenewal(b *testing.B) {
-	n := 1000
-	if v, err := strconv.Atoi(os.Getenv("CONNSPEC_RENEW_BENCH_N")); err == nil && v > 0 {
-		n = v
-	}
-	for _, kind := range []string{"sqlite", "postgres"} {
-		b.Run(fmt.Sprintf("%s/n=%d", kind, n), func(b *testing.B) {
-			var s store.Store
-			if kind == "sqlite" {
-				s = sqliteStores(b, 1)[0]
-			} else {
-				s = postgresStores(b, 1)[0]
-			}
-			p := newRenewProvider(b, time.Hour)
-			ids := seedRenewals(b, p, s, n, time.Hour)
-			e := newEngine(b, p.srv, renewConnector, WithStore(s), WithLogger(slog.New(slog.DiscardHandler)))
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			var total time.Duration
-			for range b.N {
-				b.StopTimer()
-				for _, id := range ids { // all due again: access tokens expiring in 30 s
-					rec, _ := s.Get(ctx, id)
-					exp := time.Now().Add(30 * time.Second)
-					rec.Credentials["expires_at"] = formatExpiresAt(exp)
-					if _, err := s.CompareAndSwap(ctx, id, rec.Version, rec.Credentials); err != nil {
-						b.Fatal(err)
-					}
-					st := rec.State
-					st.NextRefresh = exp.Add(-15 * time.Second)
-					s.SetState(ctx, id, st)
-				}
-				var renewed atomic.Int64
-				rctx, cancel := context.WithCancel(ctx)
-				all := make(chan struct{})
-				o := RenewalOptions{KeepFresh: []string{"*"}, Ahead: time.Minute, Rate: 1e6, Concurrency: 8, Interval: 10 * time.Millisecond,
-					Connection: renewConnection, OnRenewal: func(string, error) {
-						if renewed.Add(1) == int64(n) {
-							close(all)
-						}
-					}}
-				b.StartTimer()
-				began := time.Now()
-				stopped := make(chan struct{})
-				go func() { e.RunRenewal(rctx, o); close(stopped) }()
-				<-all
-				total += time.Since(began)
-				if os.Getenv("RENEW_DEBUG") != "" {
-					b.Logf("iteration: %v", time.Since(began))
-				}
-				cancel()
-				<-stopped
-			}
-			b.ReportMetric(float64(n*b.N)/total.Seconds(), "renewals/s")
-			if r := p.reused.Load(); r != 0 {
-				b.Fatalf("%d refresh tokens presented twice", r)
-			}
-		})
 	}
 }
 

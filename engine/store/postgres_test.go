@@ -12,7 +12,7 @@ import (
 
 // postgresURL is CONNSPEC_TEST_POSTGRES_URL (set by .ci/run from
 // .ci/postgres.sh); without it the test is skipped.
-func postgresURL(t *testing.T) string {
+func postgresURL(t testing.TB) string {
 	url := os.Getenv("CONNSPEC_TEST_POSTGRES_URL")
 	if url == "" {
 		t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set (.ci/postgres.sh starts a server)")
@@ -22,7 +22,7 @@ func postgresURL(t *testing.T) string {
 
 // openPostgres connects to the test server in a fresh schema, dropped when
 // the test ends, or skips.
-func openPostgres(t *testing.T) *Postgres {
+func openPostgres(t testing.TB) *Postgres {
 	url := postgresURL(t)
 	schema := fmt.Sprintf("t%d", time.Now().UnixNano())
 	ctx := context.Background()
@@ -53,7 +53,7 @@ func openPostgres(t *testing.T) *Postgres {
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-func mustCipher(t *testing.T) *Cipher {
+func mustCipher(t testing.TB) *Cipher {
 	c, err := NewCipher(testKey)
 	if err != nil {
 		t.Fatal(err)

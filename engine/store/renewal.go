@@ -175,16 +175,7 @@ func (s *SQLite) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	token := newClaimToken()
 	now := time.Now().UnixMilli()
 	list := "," + strings.Join(q.FreshConnectors, ",") + ","
-	_, err := s.db.ExecContext(ctx, `INSERT INTO renewal_leases (id, owner, expires_at)
-		SELECT ?1 || c.id, ?2, ?3 FROM connections c JOIN connection_info i ON i.id = c.id
-		WHERE c.status <> ?4 AND c.state_ms >= c.credentials_ms
-			AND ((c.renew_by_ms > 0 AND c.renew_by_ms <= ?5)
-				OR (?6 AND c.next_refresh_ms > 0 AND c.next_refresh_ms <= ?7 AND (?8 OR instr(?9, ',' || i.connector || ',') > 0)))
-			AND NOT EXISTS (SELECT 1 FROM renewal_leases l WHERE l.id = ?1 || c.id AND l.expires_at >= ?5)
-		ORDER BY CASE WHEN c.renew_by_ms > 0 AND c.renew_by_ms <= ?5 THEN c.renew_by_ms ELSE c.next_refresh_ms END
-		LIMIT ?10
-		ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-			WHERE renewal_leases.expires_at < ?5`,
+	_, err := s.db.ExecContext(ctx, sqliteClaimDue,
 		renewClaimPrefix, token, now+q.ClaimFor.Milliseconds(), StatusNeedsReauth,
 		now, q.fresh(), now+q.FreshAhead.Milliseconds(), q.FreshAll, list, q.Limit)
 	if err != nil {
@@ -234,19 +225,7 @@ func (p *Postgres) ClaimDue(ctx context.Context, q DueQuery) ([]Claim, error) {
 	if connectors == nil {
 		connectors = []string{}
 	}
-	rows, err := p.pool.Query(ctx, `WITH due AS (
-			SELECT c.id, CASE WHEN c.renew_by <= now() THEN c.renew_by ELSE c.next_refresh END AS due_at
-			FROM connections c JOIN connection_info i ON i.id = c.id
-			WHERE c.status <> $3 AND c.state_updated_at >= c.updated_at
-				AND (c.renew_claim_until IS NULL OR c.renew_claim_until < now())
-				AND (c.renew_by <= now()
-					OR ($4 AND c.next_refresh <= now() + $5::float8 * interval '1 millisecond' AND ($6 OR i.connector = ANY($7))))
-			ORDER BY due_at
-			LIMIT $8
-			FOR UPDATE OF c SKIP LOCKED)
-		UPDATE connections SET renew_claim_owner = $1, renew_claim_until = now() + $2::float8 * interval '1 millisecond'
-		FROM due WHERE connections.id = due.id
-		RETURNING connections.id, connections.version, due.due_at`,
+	rows, err := p.pool.Query(ctx, postgresClaimDue,
 		token, q.ClaimFor.Milliseconds(), StatusNeedsReauth, q.fresh(), q.FreshAhead.Milliseconds(), q.FreshAll, connectors, q.Limit)
 	if err != nil {
 		return nil, err
@@ -275,3 +254,34 @@ func (p *Postgres) Release(ctx context.Context, c Claim, hold time.Duration) err
 		WHERE id = $2 AND renew_claim_owner = $3`, hold.Milliseconds(), c.ID, c.token)
 	return err
 }
+
+// sqliteClaimDue is SQLite.ClaimDue's claim; its due rows are found through
+// the partial indexes connections_renew_by and connections_next_refresh
+// (TestClaimDueUsesTheRenewalIndexesSQLite).
+const sqliteClaimDue = `INSERT INTO renewal_leases (id, owner, expires_at)
+		SELECT ?1 || c.id, ?2, ?3 FROM connections c JOIN connection_info i ON i.id = c.id
+		WHERE c.status <> ?4 AND c.state_ms >= c.credentials_ms
+			AND ((c.renew_by_ms > 0 AND c.renew_by_ms <= ?5)
+				OR (?6 AND c.next_refresh_ms > 0 AND c.next_refresh_ms <= ?7 AND (?8 OR instr(?9, ',' || i.connector || ',') > 0)))
+			AND NOT EXISTS (SELECT 1 FROM renewal_leases l WHERE l.id = ?1 || c.id AND l.expires_at >= ?5)
+		ORDER BY CASE WHEN c.renew_by_ms > 0 AND c.renew_by_ms <= ?5 THEN c.renew_by_ms ELSE c.next_refresh_ms END
+		LIMIT ?10
+		ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+			WHERE renewal_leases.expires_at < ?5`
+
+// postgresClaimDue is Postgres.ClaimDue's claim; its due rows are found
+// through the partial indexes connections_renew_by and
+// connections_next_refresh (TestClaimDueUsesTheRenewalIndexesPostgres).
+const postgresClaimDue = `WITH due AS (
+			SELECT c.id, CASE WHEN c.renew_by <= now() THEN c.renew_by ELSE c.next_refresh END AS due_at
+			FROM connections c JOIN connection_info i ON i.id = c.id
+			WHERE c.status <> $3 AND c.state_updated_at >= c.updated_at
+				AND (c.renew_claim_until IS NULL OR c.renew_claim_until < now())
+				AND (c.renew_by <= now()
+					OR ($4 AND c.next_refresh <= now() + $5::float8 * interval '1 millisecond' AND ($6 OR i.connector = ANY($7))))
+			ORDER BY due_at
+			LIMIT $8
+			FOR UPDATE OF c SKIP LOCKED)
+		UPDATE connections SET renew_claim_owner = $1, renew_claim_until = now() + $2::float8 * interval '1 millisecond'
+		FROM due WHERE connections.id = due.id
+		RETURNING connections.id, connections.version, due.due_at`

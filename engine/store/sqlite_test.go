@@ -20,7 +20,7 @@ func newKey(t *testing.T) []byte {
 	return k
 }
 
-func openSQLite(t *testing.T, path string, c *Cipher) *SQLite {
+func openSQLite(t testing.TB, path string, c *Cipher) *SQLite {
 	t.Helper()
 	s, err := OpenSQLite(path, c)
 	if err != nil {

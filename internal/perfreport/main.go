@@ -56,7 +56,7 @@ func main() {
 		must(err)
 		m, err := parse(data)
 		must(err)
-		must(os.WriteFile(filepath.Join(*out, "performance.md"), []byte(render(m, *count, *benchtime)), 0o644))
+		must(os.WriteFile(filepath.Join(*out, "performance.md"), []byte(render(m, *count, *benchtime, scaleSection(*out))), 0o644))
 		return
 	}
 	var raw bytes.Buffer
@@ -86,7 +86,7 @@ func main() {
 
 	m, err := parse(raw.Bytes())
 	must(err)
-	report := render(m, *count, *benchtime)
+	report := render(m, *count, *benchtime, scaleSection(*out))
 	must(os.WriteFile(filepath.Join(*out, "performance.md"), []byte(report), 0o644))
 	log.Printf("wrote %s, %s and %s", filepath.Join(*out, "performance.md"), rawPath, filepath.Join(perfDir, "benchstat.txt"))
 }
@@ -178,7 +178,19 @@ func (m medians) get(name, unit string) (float64, bool) {
 }
 
 // render writes the report.
-func render(m medians, count int, benchtime string) string {
+// scaleSection is the hand-kept section of figures from the opt-in scale
+// runs (100,000 connections, the two-instance soak): perf/scale.md under
+// out, each figure with the command that produced it. Those runs take
+// many minutes, so the report does not make them; it keeps them.
+func scaleSection(out string) string {
+	data, err := os.ReadFile(filepath.Join(out, "perf", "scale.md"))
+	if err != nil {
+		return ""
+	}
+	return "\n" + strings.TrimSpace(string(data)) + "\n"
+}
+
+func render(m medians, count int, benchtime, scale string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Performance\n\n")
@@ -346,6 +358,7 @@ func render(m medians, count int, benchtime string) string {
 		}
 		w("\nMemory per connection, 10,000 live connections (memory store, one proxied request each so every connection has a cached client): **%.0f B** in all (%s the 4 KiB target), of which %.0f B the stored records and %.0f B the live client. The compiled connector is shared and not counted.\n", v, verdict, stored, live)
 	}
+	b.WriteString(scale)
 	w("\n## Reproduce\n\n```sh\ngo run ./internal/perfreport            # a few minutes; -count 5 by default\ngo run ./internal/perfreport -count 10  # tighter medians\n```\n")
 	return b.String()
 }
