@@ -146,7 +146,7 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 	if validate && conn.ID != "" && len(conn.Credentials) == 0 && len(conn.ConnectionParameters) == 0 {
 		// A connection known by its ID alone: its stored credentials
 		// stand in for the input, as given credentials do.
-		if _, err := e.store.Get(ctx, conn.ID); err == nil {
+		if _, err := e.storeGet(ctx, conn.ID); err == nil {
 			validate = false
 		}
 	}
@@ -193,7 +193,7 @@ func (e *Engine) client(ctx context.Context, conn Connection, keepRaw bool) (*Cl
 func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any, version int64, changed bool, err error) {
 	e, id := cl.eng, cl.conn.ID
 	if id != "" {
-		rec, err := e.store.Get(ctx, id)
+		rec, err := e.storeGet(ctx, id)
 		if err == nil {
 			return rec.Credentials, rec.Version, false, nil
 		}
@@ -209,11 +209,11 @@ func (cl *Client) initialCredentials(ctx context.Context) (creds map[string]any,
 	if id == "" || len(creds) == 0 {
 		return creds, 0, changed, nil
 	}
-	version, err = e.store.CompareAndSwap(ctx, id, 0, creds)
+	version, err = e.storeCAS(ctx, id, 0, creds)
 	cl.storedInitial = err == nil
 	if errors.Is(err, store.ErrConflict) {
 		// Another client stored credentials first: theirs win.
-		rec, err := e.store.Get(ctx, id)
+		rec, err := e.storeGet(ctx, id)
 		return rec.Credentials, rec.Version, false, err
 	}
 	// A store's error may quote what it was given.
@@ -467,7 +467,7 @@ func (cl *Client) renewStored(ctx context.Context, cur *clientState, force bool)
 		// the store's lock around the token request, and re-read first.
 		unlockStore, err := locker.Lock(caller, cl.conn.ID)
 		if err != nil {
-			return err
+			return store.Unavailable(err)
 		}
 		// Released whatever the caller does (a lock tied to a cancelled
 		// context must still be let go).
@@ -550,7 +550,7 @@ func (cl *Client) recordState(ctx context.Context, st *clientState, renewErr err
 		state.LastError = renewErr.Error()
 		if errors.Is(renewErr, ErrConnectionIsDefunct) {
 			state.Status = store.StatusNeedsReauth
-		} else if rec, err := cl.eng.store.Get(ctx, cl.conn.ID); err != nil {
+		} else if rec, err := cl.eng.storeGet(ctx, cl.conn.ID); err != nil {
 			return false
 		} else {
 			// A passing failure tells nothing of the credentials: the
@@ -607,7 +607,7 @@ func (cl *Client) adoptStored(ctx context.Context, cur *clientState) (bool, erro
 	if cl.conn.ID == "" {
 		return false, nil
 	}
-	rec, err := cl.eng.store.Get(ctx, cl.conn.ID)
+	rec, err := cl.eng.storeGet(ctx, cl.conn.ID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && rec.Version <= cur.storeVersion {
 		return false, nil
 	}
@@ -646,7 +646,7 @@ func (cl *Client) flushUnstored(ctx context.Context) error {
 		return nil
 	}
 	u := v.(*unstoredCredentials)
-	if _, err := cl.eng.store.CompareAndSwap(ctx, cl.conn.ID, u.base, u.credentials); err != nil && !errors.Is(err, store.ErrConflict) {
+	if _, err := cl.eng.storeCAS(ctx, cl.conn.ID, u.base, u.credentials); err != nil && !errors.Is(err, store.ErrConflict) {
 		return redactError(fmt.Errorf("storing new credentials: %w", err), newRedactor(u.credentials))
 	}
 	// Stored now, or a conflict: the write went through after all (its
@@ -680,7 +680,7 @@ func (cl *Client) renew(ctx context.Context, cur *clientState) (map[string]any, 
 func (cl *Client) commit(ctx context.Context, cur *clientState, creds map[string]any) error {
 	var version int64
 	if cl.conn.ID != "" {
-		v, err := cl.eng.store.CompareAndSwap(ctx, cl.conn.ID, cur.storeVersion, creds)
+		v, err := cl.eng.storeCAS(ctx, cl.conn.ID, cur.storeVersion, creds)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			// Someone else renewed meanwhile: theirs are newer.

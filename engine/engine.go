@@ -309,7 +309,7 @@ func (e *Engine) overwrite(ctx context.Context, conn Connection, creds map[strin
 	}
 	for range 5 {
 		var version int64
-		if rec, err := e.store.Get(ctx, id); err == nil {
+		if rec, err := e.storeGet(ctx, id); err == nil {
 			version = rec.Version
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -326,7 +326,7 @@ func (e *Engine) overwrite(ctx context.Context, conn Connection, creds map[strin
 			}
 			continue
 		}
-		_, err := e.store.CompareAndSwap(ctx, id, version, creds)
+		_, err := e.storeCAS(ctx, id, version, creds)
 		if err == nil {
 			recordState()
 			return nil
@@ -336,4 +336,16 @@ func (e *Engine) overwrite(ctx context.Context, conn Connection, creds map[strin
 		}
 	}
 	return store.ErrConflict
+}
+
+// storeGet and storeCAS are the engine's store reads and writes, with the
+// store's own failures marked store.ErrUnavailable.
+func (e *Engine) storeGet(ctx context.Context, id string) (store.Record, error) {
+	rec, err := e.store.Get(ctx, id)
+	return rec, store.Unavailable(err)
+}
+
+func (e *Engine) storeCAS(ctx context.Context, id string, expected int64, creds map[string]any) (int64, error) {
+	v, err := e.store.CompareAndSwap(ctx, id, expected, creds)
+	return v, store.Unavailable(err)
 }

@@ -344,7 +344,7 @@ func (r *renewal) renew(ctx context.Context, c store.Claim) (hold time.Duration,
 // extend the refresh token), they wait half their remaining time rather
 // than be renewed over and over.
 func (r *renewal) holdFor(ctx context.Context, id string, hold time.Duration) time.Duration {
-	rec, err := r.e.store.Get(ctx, id)
+	rec, err := r.e.storeGet(ctx, id)
 	if err != nil {
 		return hold
 	}

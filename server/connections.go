@@ -371,7 +371,7 @@ func (s *Server) client(ctx context.Context, id string) (*cachedClient, error) {
 		if errors.Is(err, store.ErrNotFound) {
 			s.forget(id)
 		}
-		return nil, err
+		return nil, store.Unavailable(err)
 	}
 	if cc != nil {
 		if cl, ok := s.reloadCached(ctx, cc, info); ok {

@@ -381,6 +381,10 @@ func (s *Server) proxyFailed(w http.ResponseWriter, id, connector string, cl *en
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no connection with this id")
+	case errors.Is(err, store.ErrUnavailable):
+		// This service's failure, not the API's; the driver's text (which
+		// may name the database's address and user) goes to the log only.
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the credential store cannot be reached; try again later")
 	case errors.As(err, &hostErr):
 		writeError(w, http.StatusForbidden, "host_refused", msg)
 	case errors.Is(err, engine.ErrConnectionIsDefunct):
