@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connspec/connspec/engine"
 	"github.com/connspec/connspec/engine/store"
@@ -43,7 +44,10 @@ func TestKeysCreateListRevokeOnServesStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{Engine: engine.New(engine.WithStore(st)), Store: st, Cipher: cipher, APIKey: "legacy-admin-key", PublicURL: "http://127.0.0.1:1"})
+	// RecheckAfter bounds how long a server trusts a key it found good; at
+	// its least, a revocation by the CLI (another process) holds from the
+	// server's next request.
+	srv, err := server.New(server.Config{Engine: engine.New(engine.WithStore(st)), Store: st, Cipher: cipher, APIKey: "legacy-admin-key", PublicURL: "http://127.0.0.1:1", RecheckAfter: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
