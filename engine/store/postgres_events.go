@@ -30,15 +30,7 @@ func (p *Postgres) queryEvents(ctx context.Context, query string, args ...any) (
 		return nil, err
 	}
 	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collectEvents(rows)
 }
 
 // ListEvents implements Outbox.

@@ -39,12 +39,15 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 	return e, err
 }
 
-func (s *SQLite) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// eventRows are the rows of a query of eventColumns, from either driver.
+type eventRows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}
+
+// collectEvents reads every row of rows.
+func collectEvents(rows eventRows) ([]Event, error) {
 	out := []Event{}
 	for rows.Next() {
 		e, err := scanEvent(rows)
@@ -54,6 +57,15 @@ func (s *SQLite) queryEvents(ctx context.Context, query string, args ...any) ([]
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+func (s *SQLite) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return collectEvents(rows)
 }
 
 // ListEvents implements Outbox.
