@@ -14,7 +14,7 @@ var ErrUnavailable = errors.New("store: unavailable")
 
 type unavailableError struct{ err error }
 
-func (e *unavailableError) Error() string   { return "the credential store failed: " + e.err.Error() }
+func (e *unavailableError) Error() string   { return e.err.Error() }
 func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
 
 // Unavailable marks err as the store's own failure (ErrUnavailable); nil,
