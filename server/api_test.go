@@ -64,7 +64,7 @@ func TestConnectionLifecycle(t *testing.T) {
 	var texts []string
 
 	// Wrong input: named field, value not repeated.
-	status, body := e.api("POST", "/v1/connections", map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": 42, "region": canaryAPIKey}})
+	status, body := e.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "keyed", "input": map[string]any{"apiKey": 42, "region": canaryAPIKey}})
 	texts = append(texts, string(body))
 	if status != http.StatusUnprocessableEntity || !strings.Contains(string(body), "invalid_input") {
 		t.Fatalf("bad input: %d %s", status, body)
@@ -130,7 +130,10 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 		{"not an object", 400, "bad_request"},
 		{map[string]any{"connector": "keyed", "extra": 1}, 400, "unknown field"},
 		{map[string]any{"input": map[string]any{}}, 400, "connector is required"},
-		{map[string]any{"connector": "nope"}, 404, "unknown_connector"},
+		{map[string]any{"account": "acc-1", "connector": "nope"}, 404, "unknown_connector"},
+		// A connection of no account would be missing from ?account=
+		// listings and could not be reconnected by its owner.
+		{map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": canaryAPIKey}}, 400, "account is required"},
 	}
 	for _, c := range cases {
 		status, body := e.api("POST", "/v1/connections", c.body)

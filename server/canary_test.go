@@ -509,37 +509,37 @@ func canaryServeRows() []canaryServeRow {
 		}},
 		{name: "api/wrong-admin-key", run: func(c *canaryServeProbe) {
 			c.do("GET", "/v1/connections", nil, canaryServeAdminGuess, 401)
-			c.do("POST", "/v1/connections", strings.NewReader(`{"connector":"ckeyed","input":{"apiKey":"`+canaryServeKey+`"}}`), canaryServeAdminGuess, 401)
+			c.do("POST", "/v1/connections", strings.NewReader(`{"account":"acc-1","connector":"ckeyed","input":{"apiKey":"`+canaryServeKey+`"}}`), canaryServeAdminGuess, 401)
 			c.do("GET", "/v1/proxy/conn_x/me?key="+url.QueryEscape(canaryServeKey), nil, canaryServeAdminGuess, 401)
 		}},
 		{name: "api/malformed-json-with-secret", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", `{"connector":"ckeyed","input":{"apiKey":"`+canaryServeKey, 400)
-			c.api("POST", "/v1/connections", `{"connector":"ckeyed","input":{"apiKey":`+canaryServeKey+`}}`, 400)
+			c.api("POST", "/v1/connections", `{"account":"acc-1","connector":"ckeyed","input":{"apiKey":"`+canaryServeKey, 400)
+			c.api("POST", "/v1/connections", `{"account":"acc-1","connector":"ckeyed","input":{"apiKey":`+canaryServeKey+`}}`, 400)
 			c.api("POST", "/v1/connect-sessions", `{"connector":"ckeyed","account":"`+canaryServeKey, 400)
 		}},
 		{name: "api/wrong-types-with-secret", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "input": canaryServeKey}, 400)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "ckeyed", "input": canaryServeKey}, 400)
 			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeKey}, "account": []string{canaryServeKey}}, 400)
 			c.api("POST", "/v1/connect-sessions", map[string]any{"connector": "ckeyed", "redirectUrl": []string{canaryServeKey}}, 400)
 		}},
 		{name: "api/unknown-field-with-secret-value", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "apiKey": canaryServeKey}, 400)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "ckeyed", "apiKey": canaryServeKey}, 400)
 			c.api("POST", "/v1/connect-sessions", map[string]any{"connector": "ckeyed", "clientSecret": canaryServeClientSecret}, 400)
 		}},
 		{name: "api/body-too-large-with-secret", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", `{"connector":"ckeyed","input":{"apiKey":"`+canaryServeKey+strings.Repeat("x", 2<<20)+`"}}`, 400)
+			c.api("POST", "/v1/connections", `{"account":"acc-1","connector":"ckeyed","input":{"apiKey":"`+canaryServeKey+strings.Repeat("x", 2<<20)+`"}}`, 400)
 		}},
 		{name: "api/invalid-input-pattern", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeBadValue}}, 422)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeBadValue}}, 422)
 		}},
 		{name: "api/invalid-input-enum", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeKey, "region": canaryServeBadValue}}, 422)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeKey, "region": canaryServeBadValue}}, 422)
 		}},
 		{name: "api/invalid-input-type", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "input": map[string]any{"apiKey": map[string]any{"nested": canaryServeKey}}}, 422)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "ckeyed", "input": map[string]any{"apiKey": map[string]any{"nested": canaryServeKey}}}, 422)
 		}},
 		{name: "api/invalid-input-missing-secret-elsewhere", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "cquery", "input": map[string]any{"other": canaryServeKey}}, 422)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "cquery", "input": map[string]any{"other": canaryServeKey}}, 422)
 		}},
 		{name: "api/test-failed-provider-echoes-key", wantLog: "[REDACTED]", run: func(c *canaryServeProbe) {
 			body := c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "account": "acc-1", "input": map[string]any{"apiKey": canaryServeWrongKey}}, 422)
@@ -548,7 +548,7 @@ func canaryServeRows() []canaryServeRow {
 			}
 		}},
 		{name: "api/make-api-client-throws", wantLog: "[REDACTED]", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeKey, "mode": "throw"}}, 502)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "ckeyed", "input": map[string]any{"apiKey": canaryServeKey, "mode": "throw"}}, 502)
 		}},
 		{name: "api/views-never-show-input", run: func(c *canaryServeProbe) {
 			// cquery has no test: the connection is made without a request.
@@ -560,11 +560,11 @@ func canaryServeRows() []canaryServeRow {
 			c.api("GET", "/v1/connections?account=acc-1", nil, 200)
 		}},
 		{name: "api/unknown-connector-with-secret-input", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "nope", "input": map[string]any{"apiKey": canaryServeKey}}, 404)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "nope", "input": map[string]any{"apiKey": canaryServeKey}}, 404)
 		}},
 		{name: "api/oauth-needs-a-person", run: func(c *canaryServeProbe) {
-			c.api("POST", "/v1/connections", map[string]any{"connector": "coauth", "input": map[string]any{"apiKey": canaryServeKey}}, 409)
-			c.api("POST", "/v1/connections", map[string]any{"connector": "cbyo", "input": map[string]any{"clientId": "c-1", "clientSecret": canaryServeInputSecret}}, 409)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "coauth", "input": map[string]any{"apiKey": canaryServeKey}}, 409)
+			c.api("POST", "/v1/connections", map[string]any{"account": "acc-1", "connector": "cbyo", "input": map[string]any{"clientId": "c-1", "clientSecret": canaryServeInputSecret}}, 409)
 		}},
 		{name: "api/connect-session-bad-values", run: func(c *canaryServeProbe) {
 			c.api("POST", "/v1/connect-sessions", map[string]any{"connector": "ckeyed", "account": "a", "redirectUrl": "javascript:" + canaryServeKey}, 400)

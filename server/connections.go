@@ -157,6 +157,12 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "connector is required")
 		return
 	}
+	if req.Account == "" {
+		// As for connect sessions: a connection of no account is missing
+		// from ?account= listings and cannot be reconnected by its owner.
+		writeError(w, http.StatusBadRequest, "bad_request", "account is required: the connection is made for this account")
+		return
+	}
 	info, err := s.connect(r.Context(), store.ConnectionInfo{Connector: req.Connector, Option: req.Option, Account: req.Account, Input: req.Input})
 	if err != nil {
 		s.writeConnectError(w, err)

@@ -301,6 +301,9 @@ func (e *env) request(method, path string, body any, key string) (int, []byte) {
 // createKeyed creates a connection of the keyed connector and returns its id.
 func (e *env) createKeyed(apiKey, account string) string {
 	e.t.Helper()
+	if account == "" {
+		account = "acc-default" // every connection belongs to an account
+	}
 	status, body := e.api("POST", "/v1/connections", map[string]any{"connector": "keyed", "account": account, "input": map[string]any{"apiKey": apiKey}})
 	if status != http.StatusCreated {
 		e.t.Fatalf("create: %d %s", status, body)

@@ -267,7 +267,7 @@ func TestServeWithoutAKeyRefusesRebindingAndCrossSiteRequests(t *testing.T) {
 			t.Errorf("Host %s: %d %s", host, status, body)
 		}
 	}
-	create := `{"connector":"keyed","input":{"apiKey":"` + canaryAPIKey + `"}}`
+	create := `{"account":"acc-1","connector":"keyed","input":{"apiKey":"` + canaryAPIKey + `"}}`
 	local := "127.0.0.1:" + port
 	for name, h := range map[string]http.Header{
 		"cross-site origin":         {"Origin": {"https://evil.example"}, "Content-Type": {"text/plain"}},

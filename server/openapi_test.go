@@ -183,14 +183,14 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	want("GET", "/v1/connectors/nope", nil, testAdminKey, 404)
 
 	create := func(body any, status int) []byte { return want("POST", "/v1/connections", body, testAdminKey, status) }
-	create(map[string]any{"connector": "keyed", "bogus": 1}, 400)
-	create(map[string]any{"connector": "nope"}, 404)
+	create(map[string]any{"account": "acc-1", "connector": "keyed", "bogus": 1}, 400)
+	create(map[string]any{"account": "acc-1", "connector": "nope"}, 404)
 	create(map[string]any{"connector": "oauthy", "account": "a"}, 409)
-	create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": 42}}, 422)
-	create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": "wrong"}}, 422)
-	create(map[string]any{"connector": "throwing", "input": map[string]any{}}, 502)
+	create(map[string]any{"account": "acc-1", "connector": "keyed", "input": map[string]any{"apiKey": 42}}, 422)
+	create(map[string]any{"account": "acc-1", "connector": "keyed", "input": map[string]any{"apiKey": "wrong"}}, 422)
+	create(map[string]any{"account": "acc-1", "connector": "throwing", "input": map[string]any{}}, 502)
 	st.breakOnly(t, "PutConnection", func() {
-		create(map[string]any{"connector": "keyed", "input": map[string]any{"apiKey": canaryAPIKey}}, 500)
+		create(map[string]any{"account": "acc-1", "connector": "keyed", "input": map[string]any{"apiKey": canaryAPIKey}}, 500)
 	})
 	id := e.createKeyed(canaryAPIKey, "acc-1")
 	e.createKeyed(canaryAPIKey, "")
@@ -245,7 +245,7 @@ func exerciseAdminAPI(t *testing.T, e *env, st *breakableStore) {
 	want("GET", "/v1/api-keys", nil, testAdminKey, 200)
 	st.breakOnly(t, "ListAPIKeys", func() { want("GET", "/v1/api-keys", nil, testAdminKey, 500) })
 	bodies := map[string]any{ // requests the contract allows
-		"/v1/connections": map[string]any{"connector": "keyed"}, "/v1/connect-sessions": map[string]any{"connector": "keyed", "account": "acc-1"},
+		"/v1/connections": map[string]any{"connector": "keyed", "account": "acc-1"}, "/v1/connect-sessions": map[string]any{"connector": "keyed", "account": "acc-1"},
 		"/v1/api-keys": map[string]any{"name": "x", "scopes": []string{"proxy"}},
 	}
 	for _, op := range ops { // a key without the scope, and a store that cannot check it
