@@ -18,7 +18,9 @@ const tracerName = "github.com/connspec/connspec/engine"
 // WithTracerProvider makes the engine record OpenTelemetry spans: one per
 // credentials renewal (attribute connspec.renewal.outcome), one per method
 // run, and one client span per HTTP request a connection sends (API and
-// token requests), which carries the W3C traceparent header to the API.
+// token requests, but one whose context says a span of the caller's stands
+// for it: WithRequestSpan), which carries the W3C traceparent header to the
+// API.
 // Without it (the default) nothing is traced and nothing is added to
 // requests. No span attribute holds a secret: no header, no query string,
 // no URL path, no error text (providers echo credentials in it).
@@ -52,7 +54,30 @@ func (e *Engine) traceWire(rt http.RoundTripper) http.RoundTripper {
 	return &tracedTransport{tracer: e.tracer, next: rt}
 }
 
+// spanCoversRequest marks a context whose current span already stands
+// for the request sent with it (see WithRequestSpan).
+type spanCoversRequest struct{}
+
+// WithRequestSpan returns ctx marked so that the request sent with it
+// gets no client span of its own: the span current in ctx stands for it
+// and is the parent the traceparent header names. A proxy uses it to record
+// one span per proxied request, as Envoy does: the API's own spans are that
+// span's children. Requests sent under another span started later (a token
+// request of a renewal the request sets off) still get client spans.
+func WithRequestSpan(ctx context.Context) context.Context {
+	return context.WithValue(ctx, spanCoversRequest{}, trace.SpanFromContext(ctx))
+}
+
 func (t *tracedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if covering, ok := req.Context().Value(spanCoversRequest{}).(trace.Span); ok && covering == trace.SpanFromContext(req.Context()) {
+		out := *req // a RoundTripper must not change the caller's request
+		out.Header = req.Header.Clone()
+		if out.Header == nil {
+			out.Header = http.Header{}
+		}
+		traceContext.Inject(req.Context(), propagation.HeaderCarrier(out.Header))
+		return t.next.RoundTrip(&out)
+	}
 	ctx, span := t.tracer.Start(req.Context(), "HTTP "+req.Method, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("server.address", req.URL.Hostname())))
 	defer span.End()

@@ -167,6 +167,50 @@ func TestTracingRenewalSpansAndTraceparent(t *testing.T) {
 	assertNoSecretsInSpans(t, spans, traceCanaryAccess, traceCanaryRefresh, traceCanaryQuery, traceCanarySecret, "expired")
 }
 
+// A request sent under WithRequestSpan gets no client span: the covering
+// span is the parent the API is told of. The token request of the renewal
+// its 401 sets off still gets a client span, under the renewal span.
+func TestTracingRequestSpanCoversTheRequest(t *testing.T) {
+	api := newTraceAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"` + traceCanaryAccess + `","refresh_token":"` + traceCanaryRefresh + `","expires_in":3600,"token_type":"bearer"}`))
+	})
+	tp, rec := recordingProvider()
+	e := newEngine(t, api.Server, traceConnector(api.Server), WithTracerProvider(tp))
+	cl := mustClient(t, e, Connection{ID: "conn-t2", Credentials: map[string]any{"access_token": "expired", "refresh_token": traceCanaryRefresh}})
+
+	ctx, proxy := tp.Tracer("test").Start(context.Background(), "proxy GET")
+	if _, err := cl.Get(WithRequestSpan(ctx), "/api"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.End()
+	spans := rec.Ended()
+	want := "00-" + proxy.SpanContext().TraceID().String() + "-" + proxy.SpanContext().SpanID().String() + "-01"
+	got := api.received("/api")
+	if len(got) != 2 {
+		t.Fatalf("the API was called %d times, want 2 (refused, then with the renewed token)", len(got))
+	}
+	for _, tp := range got {
+		if tp != want {
+			t.Errorf("the API received traceparent %q, want the covering span's %q", tp, want)
+		}
+	}
+	if n := len(spansNamed(spans, "HTTP GET")); n != 0 {
+		t.Errorf("%d client spans for the covered API requests, want 0", n)
+	}
+	renewals := spansNamed(spans, "connspec.renewal")
+	posts := spansNamed(spans, "HTTP POST")
+	if len(renewals) != 1 || len(posts) != 1 {
+		t.Fatalf("%d renewal spans and %d token request spans, want 1 and 1", len(renewals), len(posts))
+	}
+	if posts[0].Parent().SpanID() != renewals[0].SpanContext().SpanID() {
+		t.Error("the token request's span is not a child of the renewal span")
+	}
+	if tok := api.received("/token"); len(tok) != 1 || !strings.Contains(tok[0], posts[0].SpanContext().SpanID().String()) {
+		t.Errorf("the token endpoint received traceparent %q, want the token request span's", tok)
+	}
+}
+
 func TestTracingRenewalOutcomes(t *testing.T) {
 	for _, c := range []struct {
 		outcome string

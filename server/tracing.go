@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/connspec/connspec/engine"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -18,7 +20,8 @@ const proxyRoute = "/v1/proxy/{id}/{path...}"
 // traceProxy wraps the proxy handler in a server span per request when
 // Config.TracerProvider is set, continuing the caller's trace (its W3C
 // traceparent); the engine's client span under it carries the trace on to
-// the API. The span's attributes are the method, the route pattern, the
+// the API. The span stands for the API request too (engine.WithRequestSpan):
+// one span per proxied request, whose traceparent the API receives. The span's attributes are the method, the route pattern, the
 // connection, its connector and the status: never the URL (its query may
 // hold the caller's secrets) nor a header.
 func (s *Server) traceProxy(next http.HandlerFunc) http.HandlerFunc {
@@ -33,8 +36,12 @@ func (s *Server) traceProxy(next http.HandlerFunc) http.HandlerFunc {
 			attribute.String("http.route", proxyRoute),
 			attribute.String("connspec.connection", r.PathValue("id"))))
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w}
-		next(sw, r.WithContext(ctx))
+		// The status the instrument wrapper records, or our own record.
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w}
+		}
+		next(sw, r.WithContext(engine.WithRequestSpan(ctx)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
