@@ -129,7 +129,7 @@ func eventsFromRealFlows(t *testing.T, st server.Store) {
 	secret := webhookSecret(t)
 	rcv := newHookReceiver(t, secret)
 	d, err := webhook.New(st, webhook.Config{URLs: []string{rcv.URL + "/hooks?token=receiver-secret"}, Secret: secret, AllowPrivate: []string{"127.0.0.1"},
-		Poll: 20 * time.Millisecond, Backoff: 50 * time.Millisecond})
+		Poll: 20 * time.Millisecond, Backoff: 50 * time.Millisecond, OnSend: e.Metrics.WebhookSent, OnGiveUp: e.Metrics.WebhookGivenUp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +251,15 @@ func eventsFromRealFlows(t *testing.T, st server.Store) {
 			t.Fatalf("GET /v1/events: %d %s", status, list)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	m := e.metricsText()
+	for _, typ := range []string{store.EventCreated, store.EventRefreshFailed, store.EventNeedsReauth, store.EventReauthorized, store.EventDeleted} {
+		if line := `connspec_webhook_sends_total{code="200",type="` + typ + `"} 1`; !strings.Contains(m, line) {
+			t.Errorf("metrics lack %s:\n%s", line, grepLines(m, "connspec_webhook"))
+		}
+	}
+	if strings.Contains(m, "receiver-secret") {
+		t.Error("the metrics name the webhook URL's token")
 	}
 	status, log := e.api("GET", "/v1/events/"+events[0].ID+"/deliveries", nil)
 	if status != 200 || !strings.Contains(string(log), `"statusCode": 200`) || strings.Contains(string(log), "receiver-secret") {

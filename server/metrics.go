@@ -22,6 +22,9 @@ type Metrics struct {
 	refreshes       *prometheus.CounterVec
 	refreshFailures *prometheus.CounterVec
 	refreshLatency  *prometheus.HistogramVec
+	webhookSends    *prometheus.CounterVec
+	webhookLatency  *prometheus.HistogramVec
+	webhookGivenUp  *prometheus.CounterVec
 }
 
 // NewMetrics returns a fresh set of metrics in their own registry, with the
@@ -49,8 +52,19 @@ func NewMetrics() *Metrics {
 			Name: "connspec_refresh_duration_seconds", Help: "Time a credential renewal took, by connector.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"connector"}),
+		webhookSends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connspec_webhook_sends_total", Help: "Webhook deliveries sent by this process, by event type and the receiver's status code (\"error\" when no answer came).",
+		}, []string{"type", "code"}),
+		webhookLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "connspec_webhook_send_duration_seconds", Help: "Time a webhook delivery took, answer included, by event type.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"type"}),
+		webhookGivenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "connspec_webhook_events_failed_total", Help: "Events this process marked failed after their last delivery round (webhook-max-attempts or webhook-max-age), by event type.",
+		}, []string{"type"}),
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.proxied, m.refreshes, m.refreshFailures, m.refreshLatency,
+		m.webhookSends, m.webhookLatency, m.webhookGivenUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,6 +79,22 @@ func (m *Metrics) RefreshHook() engine.RefreshHook {
 			m.refreshFailures.WithLabelValues(conn.Connector).Inc()
 		}
 	}
+}
+
+// WebhookSent counts one webhook delivery; it is a webhook.Config.OnSend.
+func (m *Metrics) WebhookSent(eventType string, status int, took time.Duration) {
+	code := "error"
+	if status != 0 {
+		code = strconv.Itoa(status)
+	}
+	m.webhookSends.WithLabelValues(eventType, code).Inc()
+	m.webhookLatency.WithLabelValues(eventType).Observe(took.Seconds())
+}
+
+// WebhookGivenUp counts an event marked failed; it is a
+// webhook.Config.OnGiveUp.
+func (m *Metrics) WebhookGivenUp(eventType string) {
+	m.webhookGivenUp.WithLabelValues(eventType).Inc()
 }
 
 // Handler serves the metrics in Prometheus' text format.

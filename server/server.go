@@ -58,6 +58,10 @@ type Config struct {
 	// or the public URL's host (no DNS rebinding) and refuses cross-site
 	// browser requests (Origin, Sec-Fetch-Site).
 	InsecureNoKey bool
+	// StoredKeysOnly serves without APIKey: only the keys stored in Store
+	// (made with `connspec keys create` or POST /v1/api-keys) are accepted,
+	// for teams that give every caller a key of its own.
+	StoredKeysOnly bool
 	// PublicURL is where end users reach the server: the base of connect
 	// links and of the OAuth redirect URI.
 	PublicURL string
@@ -118,8 +122,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Engine == nil || cfg.Store == nil || cfg.Cipher == nil {
 		return nil, errors.New("server: Engine, Store and Cipher are required")
 	}
-	if cfg.APIKey == "" && !cfg.InsecureNoKey {
-		return nil, errors.New("server: an APIKey is required (InsecureNoKey serves without one, for loopback development only)")
+	switch {
+	case cfg.APIKey == "" && !cfg.InsecureNoKey && !cfg.StoredKeysOnly:
+		return nil, errors.New("server: an APIKey is required (or StoredKeysOnly, to accept only the keys stored in Store; InsecureNoKey serves without one, for loopback development only)")
+	case cfg.StoredKeysOnly && (cfg.APIKey != "" || cfg.InsecureNoKey):
+		return nil, errors.New("server: StoredKeysOnly excludes APIKey and InsecureNoKey")
 	}
 	pub, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {

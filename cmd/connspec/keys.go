@@ -207,3 +207,18 @@ func newKeysRevokeCommand() *cobra.Command {
 	f.add(cmd)
 	return cmd
 }
+
+// activeAPIKeys counts the keys of st that are not revoked.
+func activeAPIKeys(ctx context.Context, st server.Store) (int, error) {
+	keys, err := st.ListAPIKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the API keys: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		if k.RevokedAt.IsZero() {
+			n++
+		}
+	}
+	return n, nil
+}

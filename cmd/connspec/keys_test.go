@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,4 +114,83 @@ func TestKeysCreateListRevokeOnServesStore(t *testing.T) {
 			t.Errorf("%v: exit %d %q %q, want a usage error", args[2:], code, out, errOut)
 		}
 	}
+}
+
+// Without CONNSPEC_API_KEY, serve accepts only the keys stored in its
+// database, and refuses to start when none is active (the server would be
+// locked, or taken for open).
+func TestServeWithStoredKeysOnly(t *testing.T) {
+	t.Setenv("CONNSPEC_SECRET_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)))
+	t.Setenv("CONNSPEC_API_KEY", "")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "slowapi.yml"), []byte(strings.ReplaceAll(slowConnector, "{{URL}}", "https://api.example")), 0o600)
+	db := "sqlite:" + filepath.Join(dir, "serve.db")
+	serve := func(ctx context.Context) (string, chan error, *lockedBuffer) {
+		logs := &lockedBuffer{}
+		addrc, done := make(chan string, 1), make(chan error, 1)
+		go func() {
+			done <- runServe(ctx, serveFlags{addr: "127.0.0.1:0", db: db, connectorsDir: dir, keyFile: filepath.Join(dir, "unused.key"),
+				logFormat: "json", logLevel: "info", shutdownTimeout: 10 * time.Second}, logs, func(a string) { addrc <- a })
+		}()
+		select {
+		case a := <-addrc:
+			return "http://" + a, done, logs
+		case err := <-done:
+			done <- err
+			return "", done, logs
+		}
+	}
+	refused := func(when string) {
+		t.Helper()
+		base, done, _ := serve(context.Background())
+		err := <-done
+		if base != "" || err == nil || !strings.Contains(err.Error(), "connspec keys create") || !strings.Contains(err.Error(), "CONNSPEC_API_KEY") {
+			t.Fatalf("%s: serve started (%q) or said %v", when, base, err)
+		}
+	}
+	refused("no key stored yet")
+
+	code, out, errOut := runCLI(t, "keys", "create", "--db", db, "--name", "admin", "--scope", "admin")
+	if code != 0 {
+		t.Fatalf("keys create: exit %d %s", code, errOut)
+	}
+	key := strings.TrimSpace(out)
+	id := strings.Fields(strings.TrimPrefix(errOut, "made API key "))[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	base, done, logs := serve(ctx)
+	if base == "" {
+		t.Fatalf("serve did not start with a stored admin key: %v\n%s", <-done, logs)
+	}
+	get := func(auth string) int {
+		req, _ := http.NewRequest("GET", base+"/v1/connections", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{key, 200}, {"", 401}, {"not-a-key", 401}, {server.KeyPrefix + "nope_" + strings.Repeat("a", 43), 401}} {
+		if got := get(tc.auth); got != tc.want {
+			t.Errorf("GET /v1/connections with %.12q: %d, want %d", tc.auth, got, tc.want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if strings.Contains(logs.String(), key) {
+		t.Error("serve logged the key")
+	}
+
+	if code, _, errOut := runCLI(t, "keys", "revoke", "--db", db, id); code != 0 {
+		t.Fatalf("keys revoke: exit %d %s", code, errOut)
+	}
+	refused("every stored key revoked")
 }

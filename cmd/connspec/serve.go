@@ -61,9 +61,11 @@ connect page, credentials are kept encrypted and fresh, and other services
 call APIs through the proxy (/v1/proxy/{connection}/{path}) without seeing
 a token.
 
-The admin API and the proxy need the bearer key in CONNSPEC_API_KEY; serve
-refuses to start without one unless --insecure-no-key is given, which is for
-local development only: it listens on a loopback address, answers only
+The admin API and the proxy need a bearer key: CONNSPEC_API_KEY (an admin
+key), API keys stored in the database (connspec keys create), or both.
+Without CONNSPEC_API_KEY the stored keys are the only way in, and serve
+refuses to start when there is none, unless --insecure-no-key is given,
+which is for local development only: it listens on a loopback address, answers only
 requests addressed to localhost or a loopback IP, and refuses cross-site
 browser requests. Credentials are sealed with
 the key in CONNSPEC_SECRET_KEY (base64 of 32 bytes), or with a key file made
@@ -111,11 +113,10 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		return err
 	}
 	apiKey := os.Getenv("CONNSPEC_API_KEY")
-	if apiKey == "" && !f.insecureNoKey {
-		return usageErrorf("refusing to serve the admin API and the proxy without a key: set CONNSPEC_API_KEY (or, for local development on a loopback address, pass --insecure-no-key)")
-	}
-	if err := server.CheckAddr(f.addr, apiKey); err != nil {
-		return usageErrorf("%v", err)
+	if apiKey == "" && f.insecureNoKey {
+		if err := server.CheckAddr(f.addr, apiKey); err != nil {
+			return usageErrorf("%v", err)
+		}
 	}
 	dir := configDir()
 	cipher, err := loadCipher(f.keyFile, dir)
@@ -127,6 +128,19 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 		return err
 	}
 	defer closeStore()
+	// Without CONNSPEC_API_KEY, the keys in the store are the only way in;
+	// with none, the server would be locked (or, worse, taken for open).
+	storedKeysOnly := apiKey == "" && !f.insecureNoKey
+	if storedKeysOnly {
+		active, err := activeAPIKeys(ctx, st)
+		if err != nil {
+			return err
+		}
+		if active == 0 {
+			return usageErrorf("refusing to serve the admin API and the proxy without a key: set CONNSPEC_API_KEY, or create a key in serve's database first (connspec keys create --db ... --name admin --scope admin; the stored keys are then the only way in), or, for local development on a loopback address, pass --insecure-no-key")
+		}
+		logger.Info("CONNSPEC_API_KEY is not set: only the API keys stored in the database are accepted", "active_keys", active)
+	}
 	params, err := readParams(f.paramsFile)
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -198,7 +212,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	// requests wrote go out too, or are left for another server.
 	hooksCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHooks()
-	if err := f.webhooks.start(hooksCtx, st, logger); err != nil {
+	if err := f.webhooks.start(hooksCtx, st, logger, metrics); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", f.addr)
@@ -208,7 +222,7 @@ func runServe(ctx context.Context, f serveFlags, logOut io.Writer, ready func(ad
 	if f.publicURL == "" {
 		f.publicURL = "http://" + ln.Addr().String()
 	}
-	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, InsecureNoKey: apiKey == "", PublicURL: f.publicURL,
+	srv, err := server.New(server.Config{Engine: eng, Store: st, Cipher: cipher, APIKey: apiKey, InsecureNoKey: apiKey == "" && f.insecureNoKey, StoredKeysOnly: storedKeysOnly, PublicURL: f.publicURL,
 		ConnectorParameters: params, Logger: logger, Metrics: metrics, ConnectTo: rules, Branding: f.branding.branding(), TracerProvider: tracer})
 	if err != nil {
 		ln.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/connspec/connspec/engine/store"
+	"github.com/connspec/connspec/server"
 	"github.com/connspec/connspec/server/webhook"
 )
 
@@ -33,7 +34,7 @@ func (f *webhookFlags) register(fl *pflag.FlagSet) {
 // start checks the webhook settings and, when URLs are configured, delivers
 // the store's events until ctx ends; without URLs events are only kept (the
 // admin API lists them).
-func (f *webhookFlags) start(ctx context.Context, outbox store.Outbox, logger *slog.Logger) error {
+func (f *webhookFlags) start(ctx context.Context, outbox store.Outbox, logger *slog.Logger, metrics *server.Metrics) error {
 	urls := f.urls
 	if len(urls) == 0 {
 		for _, u := range strings.Split(os.Getenv("CONNSPEC_WEBHOOK_URLS"), ",") {
@@ -52,7 +53,8 @@ func (f *webhookFlags) start(ctx context.Context, outbox store.Outbox, logger *s
 		return usageErrorf("--webhook-url needs a signing secret in CONNSPEC_WEBHOOK_SECRET: whsec_ followed by the base64 of 32 random bytes (openssl rand -base64 32)")
 	}
 	d, err := webhook.New(outbox, webhook.Config{URLs: urls, Secret: secret, AllowPrivate: f.allowPrivate, MaxAttempts: f.maxAttempts,
-		MaxAge: f.maxAge, Retention: f.retention, Logger: logger.With("component", "webhooks")})
+		MaxAge: f.maxAge, Retention: f.retention, Logger: logger.With("component", "webhooks"),
+		OnSend: metrics.WebhookSent, OnGiveUp: metrics.WebhookGivenUp})
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

@@ -18,9 +18,11 @@ const (
 	// stored connection (Reauthorize).
 	EventReauthorized = "connection.reauthorized"
 	// EventRefreshFailed: a renewal failed and left the status as it was
-	// (a passing failure). Written when the failure's text differs from the
-	// last one recorded, so a connection failing on every request writes one
-	// event, not one per request; a success clears the text.
+	// (a passing failure). Written once per run of failures: at the first
+	// failure after a success (or since the connection was made), not again
+	// until a renewal succeeds, however often it fails meanwhile and
+	// whatever each failure's text (which may name a request id or a time);
+	// so a connection failing on every request writes one event.
 	EventRefreshFailed = "connection.refresh_failed"
 	// EventNeedsReauth: the status became needs_reauth.
 	EventNeedsReauth = "connection.needs_reauth"
@@ -85,6 +87,11 @@ type Outbox interface {
 	// ClaimEvents leases up to limit pending events that are due (oldest
 	// first) to owner until now+lease; no two owners hold one at once.
 	ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Event, error)
+	// ExtendEventLease renews owner's lease of a pending event to
+	// now+lease; ErrLeaseLost when owner no longer holds it (another owner
+	// claimed it after the lease ran out, or the round was finished).
+	// A lease that ran out but was not claimed since is still owner's.
+	ExtendEventLease(ctx context.Context, id, owner string, now time.Time, lease time.Duration) error
 	// RecordAttempt appends one delivery attempt to an event's log.
 	RecordAttempt(ctx context.Context, eventID string, a Attempt) error
 	// Attempts returns an event's delivery log, oldest first.
@@ -135,7 +142,7 @@ func stateEvent(old, next State) string {
 	switch {
 	case next.Status == StatusNeedsReauth && old.Status != StatusNeedsReauth:
 		return EventNeedsReauth
-	case next.LastError != "" && next.Status != StatusNeedsReauth && next.LastError != old.LastError:
+	case next.LastError != "" && next.Status != StatusNeedsReauth && old.LastError == "":
 		return EventRefreshFailed
 	}
 	return ""
@@ -200,6 +207,21 @@ func (m *Memory) ClaimEvents(_ context.Context, owner string, now time.Time, lea
 		}
 	}
 	return out, nil
+}
+
+// ExtendEventLease implements Outbox.
+func (m *Memory) ExtendEventLease(_ context.Context, id, owner string, now time.Time, lease time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.findEvent(id)
+	if e == nil {
+		return ErrNotFound
+	}
+	if e.owner != owner || e.Delivery != DeliveryPending {
+		return ErrLeaseLost
+	}
+	e.leaseUntil = now.Add(lease)
+	return nil
 }
 
 // RecordAttempt implements Outbox.

@@ -72,7 +72,11 @@ func eventsConformance(t *testing.T, open func(t *testing.T) Store) {
 		set(StatusConnected, "token endpoint: 503")
 		check("the same failure again")
 		set(StatusConnected, "token endpoint: timeout")
-		check("another failure", EventRefreshFailed)
+		check("another failure of the same run, another text")
+		set(StatusConnected, "")
+		check("a success")
+		set(StatusConnected, "token endpoint: 503")
+		check("a failure after a success", EventRefreshFailed)
 		set(StatusConnected, "")
 		set(StatusNeedsReauth, "invalid_grant")
 		check("invalid_grant", EventNeedsReauth)
@@ -171,6 +175,23 @@ func eventsConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if err := o.FinishEvent(ctx, a[1].ID, "a", DeliveryDelivered, now); !errors.Is(err, ErrLeaseLost) {
 			t.Fatalf("finishing twice: %v", err)
+		}
+		// An extended lease keeps the event from other owners past its first
+		// term; another owner cannot extend it.
+		if err := o.ExtendEventLease(ctx, b[1].ID, "a", now, lease); !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("extending another owner's lease: %v", err)
+		}
+		if err := o.ExtendEventLease(ctx, b[1].ID, "b", now.Add(lease/2), lease); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := o.ClaimEvents(ctx, "a", now.Add(lease+time.Second), lease, 10); err != nil || slices.ContainsFunc(c, func(e Event) bool { return e.ID == b[1].ID }) {
+			t.Fatalf("an extended lease was claimed at its first term's end: %v", err)
+		} else {
+			for _, e := range c { // give back what a took, as it was
+				if err := o.ExtendEventLease(ctx, e.ID, "a", now, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		// a dies holding a[2]: after its lease, b gets it (and the retry due by then).
 		later := now.Add(2 * lease)

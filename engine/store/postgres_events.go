@@ -61,6 +61,19 @@ func (p *Postgres) ClaimEvents(ctx context.Context, owner string, now time.Time,
 	return events, nil
 }
 
+// ExtendEventLease implements Outbox.
+func (p *Postgres) ExtendEventLease(ctx context.Context, id, owner string, now time.Time, lease time.Duration) error {
+	tag, err := p.pool.Exec(ctx, `UPDATE events SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND delivery = 'pending'`,
+		now.Add(lease).UnixMilli(), id, owner)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
 // RecordAttempt implements Outbox.
 func (p *Postgres) RecordAttempt(ctx context.Context, eventID string, a Attempt) error {
 	_, err := p.pool.Exec(ctx, `INSERT INTO event_attempts (event_id, url, at, status_code, error) VALUES ($1, $2, $3, $4, $5)`,

@@ -96,6 +96,19 @@ func (s *SQLite) ClaimEvents(ctx context.Context, owner string, now time.Time, l
 	return events, nil
 }
 
+// ExtendEventLease implements Outbox.
+func (s *SQLite) ExtendEventLease(ctx context.Context, id, owner string, now time.Time, lease time.Duration) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE events SET lease_until = ? WHERE id = ? AND lease_owner = ? AND delivery = 'pending'`,
+		now.Add(lease).UnixMilli(), id, owner)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
 // RecordAttempt implements Outbox.
 func (s *SQLite) RecordAttempt(ctx context.Context, eventID string, a Attempt) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO event_attempts (event_id, url, at, status_code, error) VALUES (?, ?, ?, ?, ?)`,

@@ -39,7 +39,7 @@ var suites = []suite{
 	{"./formulas", "^(BenchmarkEvaluateMakeApiClient|BenchmarkEvaluateExpr)$", ""},
 	{"./check", "^BenchmarkCheckLibrary$", "3x"},
 	{"./server", "^BenchmarkProxy$", ""},
-	{"./server", "^BenchmarkProxyEverything$", "2s"},
+	{"./server", "^BenchmarkProxyEverything$", "5s"},
 	{"./server", "^BenchmarkMemoryPerConnection$", "1x"},
 }
 

@@ -7,7 +7,8 @@
 // after the receiver got an event but before it recorded the answer leaves
 // the event leased; when the lease ends another server (or the same one,
 // restarted) sends it again with the same webhook-id, which receivers use to
-// drop the duplicate.
+// drop the duplicate. A live server renews its lease before each send, so
+// it never sends an event another server has taken over.
 package webhook
 
 import (
@@ -56,14 +57,25 @@ type Config struct {
 	// Timeout bounds one request (default 10 seconds).
 	Timeout time.Duration
 	// Lease is how long a claimed event stays with this server before
-	// another may take it over (default 2 minutes, at least a round's worth
-	// of Timeout).
+	// another may take it over (default 2 minutes, at least Timeout +
+	// StoreWait). It is renewed before every send, so each send has a whole
+	// lease to be answered and recorded in.
 	Lease time.Duration
+	// StoreWait is the longest a store write may wait before it fails
+	// (default 15 seconds: SQLite waits up to 10 for its write lock). A
+	// delivery's answer is recorded within Timeout + StoreWait of its
+	// send, before its lease ends and another server could send it again.
+	StoreWait time.Duration
 	// Poll is how often the outbox is read for due events (default 1 second).
 	Poll time.Duration
 	// Retention: events older than this are pruned (default 7 days).
 	Retention time.Duration
 	Logger    *slog.Logger
+	// OnSend, when set, is told of every send: the event's type, the
+	// receiver's status code (0 when no answer came) and how long it took.
+	OnSend func(eventType string, status int, took time.Duration)
+	// OnGiveUp, when set, is told of every event marked failed.
+	OnGiveUp func(eventType string)
 }
 
 // Dispatcher delivers an outbox's events; Run does the work.
@@ -120,7 +132,8 @@ func New(outbox store.Outbox, cfg Config) (*Dispatcher, error) {
 	setDefault(&cfg.MaxBackoff, time.Hour)
 	setDefault(&cfg.Timeout, 10*time.Second)
 	setDefault(&cfg.Lease, 2*time.Minute)
-	cfg.Lease = max(cfg.Lease, 2*cfg.Timeout*time.Duration(len(cfg.URLs)))
+	setDefault(&cfg.StoreWait, 15*time.Second)
+	cfg.Lease = max(cfg.Lease, cfg.Timeout+cfg.StoreWait)
 	setDefault(&cfg.Poll, time.Second)
 	setDefault(&cfg.Retention, 7*24*time.Hour)
 	if cfg.Logger == nil {
@@ -241,9 +254,25 @@ func (d *Dispatcher) deliver(ctx context.Context, e store.Event) {
 		if done[Target(u)] {
 			continue
 		}
+		// The lease is renewed before each send, so a send always has a
+		// whole lease (at least two Timeouts) to finish and be recorded in;
+		// the claim alone may have lapsed while the store was slow (SQLite's
+		// one writer busy), and another server may have the event by now.
+		if err := d.outbox.ExtendEventLease(ctx, e.ID, d.owner, time.Now(), d.cfg.Lease); err != nil {
+			if errors.Is(err, store.ErrLeaseLost) {
+				d.log.Info("webhook event taken over by another server before it was sent", "event", e.ID)
+			} else if ctx.Err() == nil {
+				d.log.Warn("renewing a webhook event's lease failed", "event", e.ID, "error", err.Error())
+			}
+			return
+		}
+		began := time.Now()
 		a := d.send(ctx, u, e.ID, body)
 		if ctx.Err() != nil {
 			return
+		}
+		if d.cfg.OnSend != nil {
+			d.cfg.OnSend(e.Type, a.StatusCode, time.Since(began))
 		}
 		if err := d.outbox.RecordAttempt(ctx, e.ID, a); err != nil {
 			d.log.Warn("recording a webhook delivery failed", "event", e.ID, "error", err.Error())
@@ -262,8 +291,12 @@ func (d *Dispatcher) deliver(ctx context.Context, e store.Event) {
 			d.log.Error("webhook event given up", "event", e.ID, "type", e.Type, "attempts", e.Attempts+1)
 		}
 	}
-	if err := d.outbox.FinishEvent(ctx, e.ID, d.owner, state, next); err != nil && ctx.Err() == nil {
-		d.log.Warn("recording a webhook event's delivery failed", "event", e.ID, "error", err.Error())
+	if err := d.outbox.FinishEvent(ctx, e.ID, d.owner, state, next); err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("recording a webhook event's delivery failed", "event", e.ID, "error", err.Error())
+		}
+	} else if state == store.DeliveryFailed && d.cfg.OnGiveUp != nil {
+		d.cfg.OnGiveUp(e.Type)
 	}
 }
 

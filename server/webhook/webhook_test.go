@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,17 +225,36 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	addConnections(t, st, 1, "c")
 	cfg := testConfig(secret, rcv.URL)
 	cfg.MaxAttempts = 3
+	var mu sync.Mutex
+	var sends []int
+	var givenUp []string
+	cfg.OnSend = func(typ string, status int, took time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if typ == store.EventCreated && took > 0 {
+			sends = append(sends, status)
+		}
+	}
+	cfg.OnGiveUp = func(typ string) { mu.Lock(); givenUp = append(givenUp, typ); mu.Unlock() }
 	d, _ := New(st, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go d.Run(ctx)
 	waitFor(t, "the event marked failed", func() bool {
 		e, _ := st.ListEvents(ctx, 1)
-		return e[0].Delivery == store.DeliveryFailed
+		mu.Lock()
+		defer mu.Unlock()
+		return e[0].Delivery == store.DeliveryFailed && len(givenUp) > 0
 	})
 	e, _ := st.ListEvents(ctx, 1)
 	if e[0].Attempts != 3 {
 		t.Fatalf("failed after %d rounds, want 3", e[0].Attempts)
+	}
+	// What the metrics are told: three sends answered 503, one event given up.
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(sends, []int{503, 503, 503}) || !slices.Equal(givenUp, []string{store.EventCreated}) {
+		t.Fatalf("OnSend saw %v, OnGiveUp %v", sends, givenUp)
 	}
 }
 
@@ -323,7 +343,7 @@ func killedMidDelivery(t *testing.T, st outboxCatalog) {
 	ctx, kill := context.WithCancel(context.Background())
 	rcv.onBody = func(Payload) { kill() }
 	cfg := testConfig(secret, rcv.URL)
-	cfg.Lease, cfg.Timeout = 300*time.Millisecond, 100*time.Millisecond
+	cfg.Lease, cfg.Timeout, cfg.StoreWait = 300*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	first, _ := New(st, cfg)
 	first.RunOnce(ctx)
 	rcv.onBody = nil
@@ -433,5 +453,130 @@ func TestConfigRefusals(t *testing.T) {
 		if err != nil && (strings.Contains(err.Error(), "CANARY") || strings.Contains(err.Error(), "pw@")) {
 			t.Errorf("an error shows a secret: %v", err)
 		}
+	}
+}
+
+// stallingOutbox is a store that pauses the server using it once, at its
+// first read of a delivery log or its first record of an attempt, until
+// released: as when SQLite's one writer is busy.
+type stallingOutbox struct {
+	outboxCatalog
+	at      string        // "Attempts" or "RecordAttempt"
+	stalled chan struct{} // closed when the stall begins
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *stallingOutbox) stall(at string) {
+	if at == s.at {
+		s.once.Do(func() {
+			close(s.stalled)
+			<-s.release
+		})
+	}
+}
+
+func (s *stallingOutbox) Attempts(ctx context.Context, id string) ([]store.Attempt, error) {
+	s.stall("Attempts")
+	return s.outboxCatalog.Attempts(ctx, id)
+}
+
+func (s *stallingOutbox) RecordAttempt(ctx context.Context, id string, a store.Attempt) error {
+	s.stall("RecordAttempt")
+	return s.outboxCatalog.RecordAttempt(ctx, id, a)
+}
+
+// A server whose store is slow never makes another server send an event
+// it sent, nor sends one another server has taken over (the soak saw ids
+// received twice on SQLite before):
+//   - slow to record a delivery's answer: its lease (at least Timeout +
+//     StoreWait from the send) still holds, so the other server cannot claim
+//     the event;
+//   - paused long enough after its claim for the lease to lapse and the
+//     other server to claim and start sending: it renews its lease before
+//     sending, finds it lost, and does not send.
+func TestSlowStoreSendsEachEventOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) outboxCatalog
+	}{
+		{"memory", func(*testing.T) outboxCatalog { return store.NewMemory() }},
+		{"sqlite", func(t *testing.T) outboxCatalog {
+			c, _ := store.NewCipher(make([]byte, store.KeySize))
+			s, err := store.OpenSQLite(filepath.Join(t.TempDir(), "connspec.db"), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"postgres", func(t *testing.T) outboxCatalog {
+			url := os.Getenv("CONNSPEC_TEST_POSTGRES_URL")
+			if url == "" {
+				t.Skip("CONNSPEC_TEST_POSTGRES_URL is not set (.ci/postgres.sh starts a server)")
+			}
+			a, _ := openPostgresPair(t, url)
+			return a
+		}},
+	} {
+		setup := func(t *testing.T, at string) (*stallingOutbox, *receiver, Config) {
+			st := tc.open(t)
+			secret := newSecret(t)
+			rcv := newReceiver(t, secret)
+			addConnections(t, st, 1, "c")
+			cfg := testConfig(secret, rcv.URL)
+			cfg.Lease, cfg.Timeout, cfg.StoreWait = 100*time.Millisecond, 50*time.Millisecond, 700*time.Millisecond
+			return &stallingOutbox{outboxCatalog: st, at: at, stalled: make(chan struct{}), release: make(chan struct{})}, rcv, cfg
+		}
+		deliveredOnce := func(t *testing.T, st outboxCatalog, rcv *receiver) {
+			t.Helper()
+			if ids, deliveries, bad := rcv.counts(); ids != 1 || deliveries != 1 || bad != 0 {
+				t.Fatalf("%d ids, %d deliveries, %d bad signatures: want the event delivered once", ids, deliveries, bad)
+			}
+			events, _ := st.ListEvents(context.Background(), 1)
+			if e := events[0]; e.Delivery != store.DeliveryDelivered {
+				t.Fatalf("event after both servers: %+v", e)
+			}
+		}
+		t.Run(tc.name+"/slow-record", func(t *testing.T) {
+			slow, rcv, cfg := setup(t, "RecordAttempt")
+			first, _ := New(slow, cfg)
+			second, _ := New(slow.outboxCatalog, cfg)
+			done := make(chan int)
+			go func() { done <- first.RunOnce(context.Background()) }()
+			<-slow.stalled // sent; the answer not yet recorded
+			time.Sleep(300 * time.Millisecond)
+			if n := second.RunOnce(context.Background()); n != 0 {
+				t.Errorf("the other server claimed %d events while the answer of a send was being recorded", n)
+			}
+			close(slow.release)
+			<-done
+			deliveredOnce(t, slow.outboxCatalog, rcv)
+		})
+		t.Run(tc.name+"/lease-lost-before-send", func(t *testing.T) {
+			slow, rcv, cfg := setup(t, "Attempts")
+			cfg.StoreWait = time.Millisecond // the lease is 100 ms
+			first, _ := New(slow, cfg)
+			second, _ := New(slow.outboxCatalog, cfg)
+			firstDone := make(chan int)
+			go func() { firstDone <- first.RunOnce(context.Background()) }()
+			<-slow.stalled
+			time.Sleep(cfg.Lease + 50*time.Millisecond)
+			// The other server claims the event and sends it; its receiver
+			// holds that request until the first server has finished.
+			var once sync.Once
+			inFlight, finish := make(chan struct{}), make(chan struct{})
+			rcv.onBody = func(Payload) { once.Do(func() { close(inFlight); <-finish }) }
+			secondDone := make(chan int)
+			go func() { secondDone <- second.RunOnce(context.Background()) }()
+			<-inFlight
+			close(slow.release)
+			<-firstDone
+			close(finish)
+			if n := <-secondDone; n != 1 {
+				t.Fatalf("the other server claimed %d events after the lease ran out, want 1", n)
+			}
+			deliveredOnce(t, slow.outboxCatalog, rcv)
+		})
 	}
 }
