@@ -70,23 +70,12 @@ func WithRequestSpan(ctx context.Context) context.Context {
 
 func (t *tracedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if covering, ok := req.Context().Value(spanCoversRequest{}).(trace.Span); ok && covering == trace.SpanFromContext(req.Context()) {
-		out := *req // a RoundTripper must not change the caller's request
-		out.Header = req.Header.Clone()
-		if out.Header == nil {
-			out.Header = http.Header{}
-		}
-		traceContext.Inject(req.Context(), propagation.HeaderCarrier(out.Header))
-		return t.next.RoundTrip(&out)
+		return t.next.RoundTrip(withTraceparent(req, req.Context()))
 	}
 	ctx, span := t.tracer.Start(req.Context(), "HTTP "+req.Method, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("server.address", req.URL.Hostname())))
 	defer span.End()
-	out := req.WithContext(ctx)
-	out.Header = req.Header.Clone() // a RoundTripper must not change the caller's request
-	if out.Header == nil {
-		out.Header = http.Header{}
-	}
-	traceContext.Inject(ctx, propagation.HeaderCarrier(out.Header))
+	out := withTraceparent(req, ctx)
 	resp, err := t.next.RoundTrip(out)
 	if err != nil {
 		// The error's text may quote the URL (and its query): only the fact.
@@ -98,6 +87,18 @@ func (t *tracedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		span.SetStatus(codes.Error, strconv.Itoa(resp.StatusCode))
 	}
 	return resp, nil
+}
+
+// withTraceparent is req under ctx with the traceparent of ctx's span, on
+// a copy of its headers: a RoundTripper must not change the caller's request.
+func withTraceparent(req *http.Request, ctx context.Context) *http.Request {
+	out := req.WithContext(ctx)
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(out.Header))
+	return out
 }
 
 // Renewal outcomes, the value of the span attribute

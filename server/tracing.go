@@ -19,11 +19,11 @@ const proxyRoute = "/v1/proxy/{id}/{path...}"
 
 // traceProxy wraps the proxy handler in a server span per request when
 // Config.TracerProvider is set, continuing the caller's trace (its W3C
-// traceparent); the engine's client span under it carries the trace on to
-// the API. The span stands for the API request too (engine.WithRequestSpan):
-// one span per proxied request, whose traceparent the API receives. The span's attributes are the method, the route pattern, the
-// connection, its connector and the status: never the URL (its query may
-// hold the caller's secrets) nor a header.
+// traceparent). The span stands for the API request too
+// (engine.WithRequestSpan): one span per proxied request, which the API
+// receives as its traceparent's parent. The span's attributes are the
+// method, the route pattern, the connection, its connector and the status:
+// never the URL (its query may hold the caller's secrets) nor a header.
 func (s *Server) traceProxy(next http.HandlerFunc) http.HandlerFunc {
 	if s.tracer == nil {
 		return next

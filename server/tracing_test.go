@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -24,18 +25,23 @@ func TestProxyTracingContinuesTheCallersTrace(t *testing.T) {
 	if body := readAll(t, resp); resp.StatusCode != 200 {
 		t.Fatalf("proxy: %d %s", resp.StatusCode, body)
 	}
-	spans := rec.Ended()
 	// One span per proxied request: it stands for the API request too
-	// (engine.WithRequestSpan), so there is no client span beside it.
+	// (engine.WithRequestSpan), so there is no client span beside it. The
+	// span ends when the handler returns, which may be just after the
+	// caller has the whole answer.
+	var spans []sdktrace.ReadOnlySpan
 	var proxySpan sdktrace.ReadOnlySpan
 	var names []string
-	for _, s := range spans {
-		if s.SpanContext().TraceID().String() != callerTrace {
-			continue // creating the connection
-		}
-		names = append(names, s.Name())
-		if s.Name() == "proxy GET" {
-			proxySpan = s
+	for deadline := time.Now().Add(5 * time.Second); proxySpan == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		spans, names = rec.Ended(), nil
+		for _, s := range spans {
+			if s.SpanContext().TraceID().String() != callerTrace {
+				continue // creating the connection
+			}
+			names = append(names, s.Name())
+			if s.Name() == "proxy GET" {
+				proxySpan = s
+			}
 		}
 	}
 	if proxySpan == nil || slices.Contains(names, "HTTP GET") {
