@@ -117,14 +117,21 @@ func spansNamed(spans []sdktrace.ReadOnlySpan, name string) []sdktrace.ReadOnlyS
 	return out
 }
 
-func TestTracingRenewalSpansAndTraceparent(t *testing.T) {
+// expiredTracedClient is a traced client of a connection whose access
+// token the API refuses, so its first request renews it, against a token
+// endpoint that answers with canary tokens.
+func expiredTracedClient(t *testing.T, id string) (*traceAPI, *sdktrace.TracerProvider, *tracetest.SpanRecorder, *Client) {
 	api := newTraceAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"access_token":"` + traceCanaryAccess + `","refresh_token":"` + traceCanaryRefresh + `","expires_in":3600,"token_type":"bearer"}`))
 	})
 	tp, rec := recordingProvider()
 	e := newEngine(t, api.Server, traceConnector(api.Server), WithTracerProvider(tp))
-	cl := mustClient(t, e, Connection{ID: "conn-t1", Credentials: map[string]any{"access_token": "expired", "refresh_token": traceCanaryRefresh}})
+	return api, tp, rec, mustClient(t, e, Connection{ID: id, Credentials: map[string]any{"access_token": "expired", "refresh_token": traceCanaryRefresh}})
+}
+
+func TestTracingRenewalSpansAndTraceparent(t *testing.T) {
+	api, tp, rec, cl := expiredTracedClient(t, "conn-t1")
 
 	ctx, root := tp.Tracer("test").Start(context.Background(), "caller")
 	if _, err := cl.Get(ctx, "/api?api_key="+traceCanaryQuery); err != nil {
@@ -171,13 +178,7 @@ func TestTracingRenewalSpansAndTraceparent(t *testing.T) {
 // span is the parent the API is told of. The token request of the renewal
 // its 401 sets off still gets a client span, under the renewal span.
 func TestTracingRequestSpanCoversTheRequest(t *testing.T) {
-	api := newTraceAPI(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"access_token":"` + traceCanaryAccess + `","refresh_token":"` + traceCanaryRefresh + `","expires_in":3600,"token_type":"bearer"}`))
-	})
-	tp, rec := recordingProvider()
-	e := newEngine(t, api.Server, traceConnector(api.Server), WithTracerProvider(tp))
-	cl := mustClient(t, e, Connection{ID: "conn-t2", Credentials: map[string]any{"access_token": "expired", "refresh_token": traceCanaryRefresh}})
+	api, tp, rec, cl := expiredTracedClient(t, "conn-t2")
 
 	ctx, proxy := tp.Tracer("test").Start(context.Background(), "proxy GET")
 	if _, err := cl.Get(WithRequestSpan(ctx), "/api"); err != nil {

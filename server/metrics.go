@@ -83,11 +83,7 @@ func (m *Metrics) RefreshHook() engine.RefreshHook {
 
 // WebhookSent counts one webhook delivery; it is a webhook.Config.OnSend.
 func (m *Metrics) WebhookSent(eventType string, status int, took time.Duration) {
-	code := "error"
-	if status != 0 {
-		code = strconv.Itoa(status)
-	}
-	m.webhookSends.WithLabelValues(eventType, code).Inc()
+	m.webhookSends.WithLabelValues(eventType, codeLabel(status)).Inc()
 	m.webhookLatency.WithLabelValues(eventType).Observe(took.Seconds())
 }
 
@@ -108,9 +104,14 @@ func (m *Metrics) observeRequest(route string, status int, took time.Duration) {
 }
 
 func (m *Metrics) observeProxy(connector string, status int) {
-	code := "error"
-	if status > 0 {
-		code = strconv.Itoa(status)
+	m.proxied.WithLabelValues(connector, codeLabel(status)).Inc()
+}
+
+// codeLabel is the code label of an answer's status, "error" when no
+// answer came (status 0).
+func codeLabel(status int) string {
+	if status <= 0 {
+		return "error"
 	}
-	m.proxied.WithLabelValues(connector, code).Inc()
+	return strconv.Itoa(status)
 }

@@ -89,7 +89,8 @@ type Outbox interface {
 	ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Event, error)
 	// ExtendEventLease renews owner's lease of a pending event to
 	// now+lease; ErrLeaseLost when owner no longer holds it (another owner
-	// claimed it after the lease ran out, or the round was finished).
+	// claimed it after the lease ran out, the round was finished, or the
+	// event was pruned).
 	// A lease that ran out but was not claimed since is still owner's.
 	ExtendEventLease(ctx context.Context, id, owner string, now time.Time, lease time.Duration) error
 	// RecordAttempt appends one delivery attempt to an event's log.
@@ -97,7 +98,8 @@ type Outbox interface {
 	// Attempts returns an event's delivery log, oldest first.
 	Attempts(ctx context.Context, eventID string) ([]Attempt, error)
 	// FinishEvent ends owner's round of deliveries: delivered, failed, or
-	// pending again from next. ErrLeaseLost when owner no longer holds it.
+	// pending again from next. ErrLeaseLost when owner no longer holds it
+	// (the event pruned included).
 	FinishEvent(ctx context.Context, id, owner, delivery string, next time.Time) error
 	// PruneEvents removes the events written before a time, with their logs.
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
@@ -209,16 +211,24 @@ func (m *Memory) ClaimEvents(_ context.Context, owner string, now time.Time, lea
 	return out, nil
 }
 
+// ownedEvent is the pending event id that owner holds, else ErrLeaseLost
+// (as the SQL stores answer, an event pruned meanwhile included); m.mu is
+// held.
+func (m *Memory) ownedEvent(id, owner string) (*memoryEvent, error) {
+	e := m.findEvent(id)
+	if e == nil || e.owner != owner || e.Delivery != DeliveryPending {
+		return nil, ErrLeaseLost
+	}
+	return e, nil
+}
+
 // ExtendEventLease implements Outbox.
 func (m *Memory) ExtendEventLease(_ context.Context, id, owner string, now time.Time, lease time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e := m.findEvent(id)
-	if e == nil {
-		return ErrNotFound
-	}
-	if e.owner != owner || e.Delivery != DeliveryPending {
-		return ErrLeaseLost
+	e, err := m.ownedEvent(id, owner)
+	if err != nil {
+		return err
 	}
 	e.leaseUntil = now.Add(lease)
 	return nil
@@ -252,12 +262,9 @@ func (m *Memory) Attempts(_ context.Context, eventID string) ([]Attempt, error) 
 func (m *Memory) FinishEvent(_ context.Context, id, owner, delivery string, next time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e := m.findEvent(id)
-	if e == nil {
-		return ErrNotFound
-	}
-	if e.owner != owner || e.Delivery != DeliveryPending {
-		return ErrLeaseLost
+	e, err := m.ownedEvent(id, owner)
+	if err != nil {
+		return err
 	}
 	e.Delivery, e.Attempts, e.next, e.owner, e.leaseUntil = delivery, e.Attempts+1, next, "", time.Time{}
 	return nil
